@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0
+# xprtrdma-rs: see README.md. Every target installs what it needs.
+#
+#   make                  build xprtrdma_rs.ko (and our kernel, unless KDIR=)
+#   make check            host tests, kernel + module build, the VM suite
+#   make run [CLIENT=c|rs] boot the VM, mount over RDMA, run a short fio job
+#   make vm-test T=tests/vm/NAME.sh   boot the VM and run one guest test
+#   make fuzz [FUZZ_SECONDS=600]      fuzz the reply decoder
+#   make kernel | image | deps | clean
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+# KDIR= builds against your own configured and built tree; without it we
+# build (and cache) ours.
+ifeq ($(origin KDIR),undefined)
+OWN_KERNEL := 1
+KDIR = $(shell $(TOP)/scripts/kernel.sh --kdir)
+endif
+include $(TOP)/scripts/versions.mk
+
+VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh
+CLIENT ?= c
+T ?=
+FUZZ_SECONDS ?= 600
+
+.PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz clean
+
+all: module
+
+deps:
+	$(TOP)/scripts/deps.sh
+
+kernel: deps
+ifdef OWN_KERNEL
+	$(TOP)/scripts/kernel.sh
+endif
+
+module: kernel
+	$(MAKE) -C $(KDIR) M=$(TOP) RUSTC=$(HOST_RUSTC) BINDGEN=$(BINDGEN) modules
+
+image: kernel
+	$(TOP)/scripts/image.sh
+
+vm-test: module image
+	@test -n "$(T)" || { echo "usage: make vm-test T=tests/vm/NAME.sh"; exit 2; }
+	$(TOP)/scripts/vm $(T)
+
+vm-suite: module image
+	@set -e; for t in $(VM_SUITE); do $(TOP)/scripts/vm $$t; done
+
+host-check:
+	$(TOP)/tools/check.sh
+
+check: host-check module vm-suite
+	@echo "make check: all passed"
+
+run: module image
+	$(TOP)/scripts/vm tests/vm/fio-run.sh $(CLIENT)
+
+fuzz:
+	$(TOP)/tools/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean
+	rm -rf $(TOP)/out $(TOP)/rust/bindings_generated.rs

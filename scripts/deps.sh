@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install every prerequisite of the project, idempotently. Package mirrors come
+# from the host's own apt configuration.
+. "$(dirname "$0")/lib.sh"
+
+PKGS=(linux-source-6.12 rustc-web rust-web-src libclang-dev clang lld llvm bc
+      flex bison libelf-dev libssl-dev cpio qemu-system-x86 debootstrap
+      e2fsprogs kmod rsync xz-utils gnuplot-nox gcc make)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version | grep -q "$BINDGEN_VERSION"; then
+	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
+	log "installing bindgen-cli $BINDGEN_VERSION into $BINDGEN_ROOT"
+	cargo install --locked --quiet --root "$BINDGEN_ROOT" \
+		bindgen-cli --version "$BINDGEN_VERSION"
+fi

@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs in the guest, exec'd by /sbin/xprs-init as PID 1: run one test
+# script, then leave its status and the full dmesg in the out share and
+# power off. PID 1 must never exit.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+OUT=/xprs/out
+. "$OUT/env"	# XPRS_TEST, XPRS_ARGS: written by scripts/vm
+
+hostname xprs-guest
+echo "xprs: running $XPRS_TEST $XPRS_ARGS" > /dev/kmsg
+cd /xprs/repo
+set -o pipefail
+# shellcheck disable=SC2086
+bash "$XPRS_TEST" $XPRS_ARGS 2>&1 | tee "$OUT/test.log"
+rc=$?
+echo "xprs: $XPRS_TEST exited with status $rc" > /dev/kmsg
+dmesg > "$OUT/dmesg.txt"
+echo "$rc" > "$OUT/status"
+sync
+umount /xprs/out
+echo o > /proc/sysrq-trigger
+while :; do sleep 60; done

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for the xprtrdma-rs scripts. Source it; do not run it.
+
+set -euo pipefail
+
+XPRS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+XPRS_CACHE=${XPRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs}
+mkdir -p "$XPRS_CACHE"
+
+# Pinned tool versions. Changing one changes every cache key that depends on it.
+BINDGEN_VERSION=0.69.5
+KERNEL_SRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+HOST_RUSTC=/usr/bin/rustc	# Debian's rustc-web; its rust-src is rust-web-src
+BINDGEN_ROOT=$XPRS_CACHE/bindgen-$BINDGEN_VERSION
+BINDGEN=$BINDGEN_ROOT/bin/bindgen
+
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Hash of files and strings, for cache keys.
+inputs_hash() {
+	local f
+	for f in "$@"; do
+		if [ -f "$f" ]; then sha256sum "$f"; else printf '%s\n' "$f"; fi
+	done | sha256sum | cut -c1-16
+}
+
+kernel_version_of_tarball() {
+	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown
+}
+
+# The cache key of the kernel build: source package, patches, config, build
+# script and compilers.
+kernel_hash() {
+	local gccv rustcv
+	gccv=$(gcc --version | head -1)
+	rustcv=$("$HOST_RUSTC" --version)
+	inputs_hash "$(kernel_version_of_tarball)" "$gccv" "$rustcv" \
+		"bindgen $BINDGEN_VERSION" "$XPRS_TOP/.config.fragment" \
+		"$XPRS_TOP/scripts/kernel.sh" "$XPRS_TOP"/patches/*.patch
+}
+
+kernel_dir() { echo "$XPRS_CACHE/kernel-$(kernel_hash)"; }

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest-side helpers shared by every VM test. Source it from a test script.
+# The guest's only NIC has no way out; all NFS/RDMA traffic goes to its own
+# address.
+set -euo pipefail
+
+XPRS_ADDR=10.0.2.15
+XPRS_KO=/xprs/repo/xprtrdma_rs.ko
+NFS_PORT=20049
+
+log() { echo "== $*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+check() { local what=$1; shift; if "$@"; then echo "ok: $what"; else fail "$what"; fi; }
+
+net_up() {
+	ip link set lo up
+	ip addr add "$XPRS_ADDR/24" dev eth0
+	ip link set eth0 up
+}
+
+rxe_up() {
+	modprobe rdma_rxe
+	rdma link add rxe0 type rxe netdev eth0
+	local i
+	for i in $(seq 50); do
+		rdma link show rxe0/1 2>/dev/null | grep -q 'state ACTIVE' && return 0
+		sleep 0.2
+	done
+	rdma link show
+	fail "rxe0 did not become ACTIVE"
+}
+
+# Exports: a tmpfs and an ext4 on the second virtio disk, under the NFSv4
+# pseudo-root /export (fsid=0). NFSv3 mounts /export/<name>, NFSv4 /<name>.
+exports_up() {
+	mkdir -p /export
+	mount -t tmpfs -o size=16M,mode=0755 pseudo /export
+	mkdir -p /export/tmp /export/disk
+	mount -t tmpfs -o size=1200M,mode=0777 xprs-tmp /export/tmp
+	mkfs.ext4 -q -F /dev/vdb
+	mount /dev/vdb /export/disk
+	chmod 0777 /export/disk
+	cat > /etc/exports <<EOT
+/export      *(rw,no_root_squash,no_subtree_check,insecure,fsid=0,crossmnt)
+/export/tmp  *(rw,no_root_squash,no_subtree_check,insecure,fsid=1)
+/export/disk *(rw,no_root_squash,no_subtree_check,insecure,fsid=2)
+EOT
+	mkdir -p /var/lib/nfs/v4recovery /run/rpcbind
+	rpcbind -w
+	exportfs -ra
+}
+
+nfsd_start() {
+	modprobe nfsd
+	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
+	# Short lease and grace, so NFSv4 opens are not refused for 90 s.
+	echo 10 > /proc/fs/nfsd/nfsv4leasetime
+	echo 10 > /proc/fs/nfsd/nfsv4gracetime
+	pgrep -x rpc.mountd >/dev/null || rpc.mountd
+	pgrep -x rpc.statd >/dev/null || rpc.statd
+	rpc.nfsd 4
+	echo "rdma $NFS_PORT" > /proc/fs/nfsd/portlist
+	grep -q "^rdma $NFS_PORT" /proc/fs/nfsd/portlist || fail "nfsd is not listening on rdma $NFS_PORT"
+}
+
+nfsd_stop() {
+	rpc.nfsd 0
+}
+
+# client_load c|rs: the in-tree C client, or ours beside rpcrdma's server side.
+client_load() {
+	case $1 in
+	c)	modprobe rpcrdma ;;
+	rs)	modprobe rpcrdma client=0
+		insmod "$XPRS_KO" ;;
+	*)	fail "client_load: unknown client '$1'" ;;
+	esac
+	XPRS_CLIENT=$1
+	log "client: $(client_name)"
+}
+
+client_name() {
+	case ${XPRS_CLIENT:-} in
+	c)	echo "in-tree C client (rpcrdma client=1)" ;;
+	rs)	echo "xprtrdma_rs (rpcrdma client=0)" ;;
+	esac
+}
+
+client_unload() {
+	if [ -d /sys/module/xprtrdma_rs ]; then rmmod xprtrdma_rs; fi
+	if [ -d /sys/module/rpcrdma ]; then rmmod rpcrdma; fi
+}
+
+# client_switch c|rs: unmount, stop nfsd, reload the transports, restart.
+client_switch() {
+	umount -a -t nfs,nfs4 || true
+	nfsd_stop
+	client_unload
+	client_load "$1"
+	nfsd_start
+}
+
+# The whole shared setup: network, rxe, exports, the chosen client, nfsd.
+guest_setup() {
+	net_up
+	rxe_up
+	exports_up
+	client_load "$1"
+	nfsd_start
+}
+
+# nfs_mount VERS EXPORT MNT [OPTS]: mount /export/EXPORT over RDMA.
+nfs_mount() {
+	local vers=$1 exp=$2 mnt=$3 opts=${4:-}
+	local path=/export/$exp
+	case $vers in 4*) path=/$exp ;; esac
+	mkdir -p "$mnt"
+	mount -t nfs -o "proto=rdma,port=$NFS_PORT,vers=$vers${opts:+,$opts}" \
+		"$XPRS_ADDR:$path" "$mnt"
+}
+
+drop_caches() {
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+}
+
+# xprt_stats MNT: the "xprt:" line of MNT in /proc/self/mountstats.
+xprt_stats() {
+	awk -v m="$1" '
+		$1 == "device" { cur = ($5 == m) }
+		cur && $1 == "xprt:" { print; exit }' /proc/self/mountstats
+}
+
+# xprt_field MNT N: column N (1-based, after "xprt: rdma") of that line.
+xprt_field() {
+	xprt_stats "$1" | awk -v n="$2" '{ print $(n + 2) }'
+}
