@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pure protocol core of the RPC-over-RDMA version 1 client transport.
+//!
+//! Everything in this module tree is plain `core` Rust: no kernel types, no
+//! heap, no `unsafe`, and no panics on any input. The kernel module includes
+//! it with `#[path = "proto/mod.rs"] mod proto;`, and the host crate under
+//! `tools/proto-host` includes the very same files for unit, property and
+//! loom tests.
+//!
+//! - [`xdr`]: bounds-checked XDR word reader and writer.
+//! - [`header`]: the RPC-over-RDMA v1 transport header codec (RFC 8166 §4).
+//! - [`cm_private`]: RFC 8797 connection private data.
+//! - [`credits`]: credit grant sanitizing and congestion window arithmetic.
+//! - [`chunk`]: chunk planning (RFC 8267 DDP eligibility, as
+//!   `rpcrdma_marshal_req()` decides it).
+//! - [`lifetime`]: the two-owner `rpcrdma_req` lifetime and invariants
+//!   I1..I7.
+//! - [`sendctx`]: the sendctx ring and Send signaling policy.
+
+pub(crate) mod chunk;
+pub(crate) mod cm_private;
+pub(crate) mod credits;
+pub(crate) mod header;
+pub(crate) mod lifetime;
+pub(crate) mod sendctx;
+pub(crate) mod xdr;

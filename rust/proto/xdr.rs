@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bounds-checked XDR (RFC 4506) primitives.
+//!
+//! [`Reader`] never reads past the slice it was given and [`Writer`] never
+//! writes past the slice it was given. Neither performs arithmetic that can
+//! overflow: positions are derived from slice lengths, never from wire data.
+
+/// Size in bytes of one XDR unit.
+pub(crate) const XDR_UNIT: usize = 4;
+
+/// Returns the number of pad bytes that follow `len` bytes of XDR opaque
+/// data (`xdr_pad_size()` in C).
+pub(crate) const fn pad_size(len: u32) -> u32 {
+    (XDR_UNIT as u32).wrapping_sub(len & 3) & 3
+}
+
+/// Returns `len` rounded up to the next XDR unit (`xdr_align_size()` in C),
+/// computed in 64 bits so that it cannot overflow.
+pub(crate) const fn align_size(len: u32) -> u64 {
+    (len as u64).wrapping_add(pad_size(len) as u64)
+}
+
+/// A cursor that decodes big-endian XDR words from a borrowed buffer.
+///
+/// # Invariants
+///
+/// `rest` is always a suffix of `whole`.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    whole: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Creates a reader positioned at the start of `buf`.
+    pub(crate) const fn new(buf: &'a [u8]) -> Self {
+        // INVARIANT: `buf` is a suffix of itself.
+        Reader {
+            whole: buf,
+            rest: buf,
+        }
+    }
+
+    /// Returns the offset of the next unread byte from the start of the
+    /// buffer.
+    pub(crate) const fn offset(&self) -> usize {
+        // `rest` is a suffix of `whole` (type invariant), so this cannot
+        // underflow; `wrapping_sub` keeps the overflow checker quiet.
+        self.whole.len().wrapping_sub(self.rest.len())
+    }
+
+    /// Returns the bytes that have not been read yet.
+    pub(crate) const fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Returns the bytes between two earlier [`Reader::offset`] values, or
+    /// an empty slice if they do not describe a range of the buffer.
+    pub(crate) fn between(&self, start: usize, end: usize) -> &'a [u8] {
+        self.whole.get(start..end).unwrap_or(&[])
+    }
+
+    /// Decodes one 32-bit word, or returns `None` if fewer than four bytes
+    /// remain.
+    pub(crate) fn word(&mut self) -> Option<u32> {
+        let (word, rest) = self.rest.split_first_chunk::<4>()?;
+        // INVARIANT: `rest` is a suffix of the previous `rest`.
+        self.rest = rest;
+        Some(u32::from_be_bytes(*word))
+    }
+
+    /// Decodes one 64-bit XDR hyper, or returns `None` if fewer than eight
+    /// bytes remain.
+    pub(crate) fn hyper(&mut self) -> Option<u64> {
+        let (hyper, rest) = self.rest.split_first_chunk::<8>()?;
+        // INVARIANT: `rest` is a suffix of the previous `rest`.
+        self.rest = rest;
+        Some(u64::from_be_bytes(*hyper))
+    }
+}
+
+/// Error returned when an encoded message does not fit in the caller's
+/// buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NoSpace;
+
+/// A cursor that encodes big-endian XDR words into a borrowed buffer.
+///
+/// # Invariants
+///
+/// `len <= buf.len()`.
+pub(crate) struct Writer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// Creates a writer positioned at the start of `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        // INVARIANT: 0 <= buf.len().
+        Writer { buf, len: 0 }
+    }
+
+    /// Returns the number of bytes written so far.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), NoSpace> {
+        let dst = self
+            .buf
+            .get_mut(self.len..)
+            .and_then(|tail| tail.first_chunk_mut::<N>())
+            .ok_or(NoSpace)?;
+        *dst = bytes;
+        // INVARIANT: `N` bytes at `len` exist, so `len + N <= buf.len()`.
+        self.len = self.len.checked_add(N).ok_or(NoSpace)?;
+        Ok(())
+    }
+
+    /// Encodes one 32-bit word.
+    pub(crate) fn word(&mut self, value: u32) -> Result<(), NoSpace> {
+        self.put(value.to_be_bytes())
+    }
+
+    /// Encodes one 64-bit XDR hyper.
+    pub(crate) fn hyper(&mut self, value: u64) -> Result<(), NoSpace> {
+        self.put(value.to_be_bytes())
+    }
+
+    /// Reserves one word to be filled in later with [`Writer::patch`], and
+    /// returns its offset.
+    pub(crate) fn reserve_word(&mut self) -> Result<usize, NoSpace> {
+        let at = self.len;
+        self.word(0)?;
+        Ok(at)
+    }
+
+    /// Overwrites the word at `at`, which an earlier [`Writer::reserve_word`]
+    /// returned.
+    pub(crate) fn patch(&mut self, at: usize, value: u32) -> Result<(), NoSpace> {
+        let end = at.checked_add(XDR_UNIT).ok_or(NoSpace)?;
+        if end > self.len {
+            return Err(NoSpace);
+        }
+        let dst = self
+            .buf
+            .get_mut(at..)
+            .and_then(|tail| tail.first_chunk_mut::<4>())
+            .ok_or(NoSpace)?;
+        *dst = value.to_be_bytes();
+        Ok(())
+    }
+}
