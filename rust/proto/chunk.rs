@@ -127,9 +127,9 @@ pub(crate) struct Thresholds {
 /// (`rpcrdma_max_call_header_size()`).
 pub(crate) const fn max_call_header_size(max_rdma_segs: u32) -> u32 {
     let list = (max_rdma_segs as u64).saturating_mul(READ_ITEM_LEN as u64);
-    // Reply chunk discriminator, segment count, one segment; then the
-    // write list discriminator.
-    let reply = (2 * XDR_UNIT + SEGMENT_LEN + XDR_UNIT) as u64;
+    // A minimal reply chunk (segment count and one segment), and one more
+    // list discriminator, counted as C counts them.
+    let reply = (XDR_UNIT + SEGMENT_LEN + XDR_UNIT) as u64;
     saturate_u32(list.saturating_add(HDRLEN_MIN as u64).saturating_add(reply))
 }
 

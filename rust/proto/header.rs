@@ -227,6 +227,8 @@ pub(crate) enum DecodeError {
     },
     /// A reply carries a read list; servers never send one.
     ReadListInReply,
+    /// An RDMA_ERROR was given to the call decoder.
+    NotACall,
     /// A chunk or read list has more segments than were negotiated.
     TooManySegments {
         /// Segments in the list or chunk.
@@ -368,8 +370,8 @@ impl Fixed {
     }
 
     /// Decodes the body of a call (RDMA_MSG or RDMA_NOMSG, read list
-    /// allowed). Used by the backchannel-less server side of tests and by
-    /// round-trip checks of the call encoder.
+    /// allowed), as a server would; this client uses it to check what its
+    /// own encoder produces.
     pub(crate) fn decode_call_body<'a>(
         &self,
         msg: &'a [u8],
@@ -378,7 +380,8 @@ impl Fixed {
         let mut r = body_reader(msg)?;
         match self.proc_ {
             RDMA_MSG | RDMA_NOMSG => {}
-            RDMA_MSGP | RDMA_DONE | RDMA_ERROR => {
+            RDMA_ERROR => return Err(DecodeError::NotACall),
+            RDMA_MSGP | RDMA_DONE => {
                 return Err(DecodeError::ObsoleteProc { proc_: self.proc_ })
             }
             proc_ => return Err(DecodeError::UnknownProc { proc_ }),

@@ -128,28 +128,4 @@ impl<'a> Writer<'a> {
     pub(crate) fn hyper(&mut self, value: u64) -> Result<(), NoSpace> {
         self.put(value.to_be_bytes())
     }
-
-    /// Reserves one word to be filled in later with [`Writer::patch`], and
-    /// returns its offset.
-    pub(crate) fn reserve_word(&mut self) -> Result<usize, NoSpace> {
-        let at = self.len;
-        self.word(0)?;
-        Ok(at)
-    }
-
-    /// Overwrites the word at `at`, which an earlier [`Writer::reserve_word`]
-    /// returned.
-    pub(crate) fn patch(&mut self, at: usize, value: u32) -> Result<(), NoSpace> {
-        let end = at.checked_add(XDR_UNIT).ok_or(NoSpace)?;
-        if end > self.len {
-            return Err(NoSpace);
-        }
-        let dst = self
-            .buf
-            .get_mut(at..)
-            .and_then(|tail| tail.first_chunk_mut::<4>())
-            .ok_or(NoSpace)?;
-        *dst = value.to_be_bytes();
-        Ok(())
-    }
 }
