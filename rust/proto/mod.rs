@@ -18,6 +18,21 @@
 //!   I1..I7.
 //! - [`sendctx`]: the sendctx ring and Send signaling policy.
 
+// Wire data must never make this code panic: no indexing, no unchecked
+// arithmetic, no unwrap. Clippy enforces it wherever it runs (the kernel's
+// CLIPPY=1 builds and tools/check.sh).
+#![forbid(unsafe_code)]
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable,
+    clippy::unwrap_used
+)]
+
 pub(crate) mod chunk;
 pub(crate) mod cm_private;
 pub(crate) mod credits;
