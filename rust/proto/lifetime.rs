@@ -310,10 +310,10 @@ pub(crate) const fn i5_pooled_req_idle(count: u32) -> bool {
 }
 
 /// I6 (reference accounting): the count equals the number of live owners:
-/// one if the RPC layer holds the req, plus one per sendctx holding a Send
-/// owner for it.
-pub(crate) const fn i6_count_matches(count: u32, rpc_owned: bool, send_owners: u32) -> bool {
-    match send_owners.checked_add(rpc_owned as u32) {
+/// one if the RPC layer holds the req or it waits armed in a pool
+/// (`rpc_or_armed`), plus one per Send owner for it.
+pub(crate) const fn i6_count_matches(count: u32, rpc_or_armed: bool, send_owners: u32) -> bool {
+    match send_owners.checked_add(rpc_or_armed as u32) {
         Some(owners) => count == owners,
         None => false,
     }
