@@ -139,7 +139,11 @@ pub(crate) const fn max_reply_header_size(max_rdma_segs: u32) -> u32 {
     let chunk = (max_rdma_segs as u64).saturating_mul(SEGMENT_LEN as u64);
     // Write chunk discriminator and segment count.
     let counts = (2 * XDR_UNIT) as u64;
-    saturate_u32(chunk.saturating_add(HDRLEN_MIN as u64).saturating_add(counts))
+    saturate_u32(
+        chunk
+            .saturating_add(HDRLEN_MIN as u64)
+            .saturating_add(counts),
+    )
 }
 
 const fn saturate_u32(v: u64) -> u32 {
@@ -253,9 +257,7 @@ pub(crate) fn plan(rpc: &Rpc, t: &Thresholds) -> Plan {
     let nonpayload = u64::from(rpc.rcv.head.len).saturating_add(u64::from(rpc.rcv.tail.len));
     let reply = if rpc.rcv_buflen <= t.max_inline_recv {
         ReplyPlan::Inline
-    } else if rpc.ddp_allowed
-        && rpc.reply_read_payload
-        && nonpayload < u64::from(t.max_inline_recv)
+    } else if rpc.ddp_allowed && rpc.reply_read_payload && nonpayload < u64::from(t.max_inline_recv)
     {
         ReplyPlan::WriteChunk {
             pad: xdr::pad_size(rpc.rcv.page_len) != 0,
@@ -437,6 +439,8 @@ pub(crate) fn mr_ranges(
     t: &Thresholds,
     out: &mut [MrRange],
 ) -> Result<usize, PlanError> {
+    // A device reporting a depth of zero registers one piece at a time,
+    // rather than looping forever.
     let depth = usize::try_from(t.max_fr_depth.max(1)).unwrap_or(usize::MAX);
     let mut n = 0usize;
     let mut rest = pieces;

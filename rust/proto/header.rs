@@ -336,9 +336,7 @@ impl Fixed {
         match self.proc_ {
             RDMA_MSG | RDMA_NOMSG => {}
             RDMA_ERROR => return decode_error_body(&mut r).map(ReplyBody::Error),
-            RDMA_MSGP | RDMA_DONE => {
-                return Err(DecodeError::ObsoleteProc { proc_: self.proc_ })
-            }
+            RDMA_MSGP | RDMA_DONE => return Err(DecodeError::ObsoleteProc { proc_: self.proc_ }),
             proc_ => return Err(DecodeError::UnknownProc { proc_ }),
         }
         if discriminator(&mut r)? {
@@ -381,9 +379,7 @@ impl Fixed {
         match self.proc_ {
             RDMA_MSG | RDMA_NOMSG => {}
             RDMA_ERROR => return Err(DecodeError::NotACall),
-            RDMA_MSGP | RDMA_DONE => {
-                return Err(DecodeError::ObsoleteProc { proc_: self.proc_ })
-            }
+            RDMA_MSGP | RDMA_DONE => return Err(DecodeError::ObsoleteProc { proc_: self.proc_ }),
             proc_ => return Err(DecodeError::UnknownProc { proc_ }),
         }
         let read_list = decode_read_list(&mut r, limits)?;
@@ -600,6 +596,7 @@ fn decode_write_list<'a>(
 fn decode_read_list<'a>(r: &mut Reader<'a>, limits: &Limits) -> Result<ReadList<'a>, DecodeError> {
     let start = r.offset();
     let mut count: u32 = 0;
+    let mut total: u64 = 0;
     loop {
         let item_start = r.offset();
         if !discriminator(r)? {
@@ -615,7 +612,8 @@ fn decode_read_list<'a>(r: &mut Reader<'a>, limits: &Limits) -> Result<ReadList<
         r.word().ok_or(DecodeError::Truncated { offset })?;
         let offset = r.offset();
         let seg = Segment::decode(r).ok_or(DecodeError::Truncated { offset })?;
-        check_len(u64::from(seg.length), limits)?;
+        total = total.saturating_add(u64::from(seg.length));
+        check_len(total, limits)?;
     }
 }
 

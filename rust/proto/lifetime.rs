@@ -260,7 +260,10 @@ impl<C: Counter> ReqRef<C> {
     /// Hands a released req straight to a task waiting on the backlog
     /// (`xprt_wake_up_backlog()`), re-arming its count for the new owner. On
     /// failure the token is returned.
-    pub(crate) fn to_backlog(&self, released: Released) -> Result<RpcOwner, (Released, LifetimeError)> {
+    pub(crate) fn to_backlog(
+        &self,
+        released: Released,
+    ) -> Result<RpcOwner, (Released, LifetimeError)> {
         match self.rearm(&released) {
             // INVARIANT: the re-armed reference belongs to the new owner.
             Ok(()) => Ok(RpcOwner { req: self.id }),

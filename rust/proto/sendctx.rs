@@ -229,7 +229,12 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> SendCtxRing<S> {
 
     /// Counts the Send owners in the ring for which `pred` holds (for I6).
     pub(crate) fn count_owners<P: Fn(&SendOwner) -> bool>(&self, pred: P) -> usize {
-        self.slots.as_ref().iter().flatten().filter(|o| pred(o)).count()
+        self.slots
+            .as_ref()
+            .iter()
+            .flatten()
+            .filter(|o| pred(o))
+            .count()
     }
 
     /// I7, ring side: every Send owner sits in the active range.

@@ -119,8 +119,15 @@ impl World {
     /// Slot allocation (`xprt_rdma_alloc_slot`, `rpcrdma_bc_rqst_get`).
     fn alloc(&self, id: ReqId) -> RpcOwner {
         let mut g = self.ghost.lock().unwrap();
-        let list = if g.reqs[idx(id)].backchannel { &mut g.bc_list } else { &mut g.free };
-        let at = list.iter().position(|p| p.req() == id).expect("req is pooled");
+        let list = if g.reqs[idx(id)].backchannel {
+            &mut g.bc_list
+        } else {
+            &mut g.free
+        };
+        let at = list
+            .iter()
+            .position(|p| p.req() == id)
+            .expect("req is pooled");
         let pooled = list.swap_remove(at);
         let rpc = match self.req(id).take(pooled) {
             Ok(rpc) => rpc,
@@ -143,7 +150,10 @@ impl World {
             // unmapping. The Send is posted, but no owner holds the req.
             ring.cancel(claim);
         } else {
-            let owner = self.req(id).add_send(rpc).expect("RPC owner holds a reference");
+            let owner = self
+                .req(id)
+                .add_send(rpc)
+                .expect("RPC owner holds a reference");
             ring.post(claim, owner).expect("claimed slot is empty");
         }
         // ib_post_send: from now on the HCA may read the send buffer.
@@ -192,7 +202,8 @@ impl World {
             cur = ring.next(cur);
             walked.push(cur);
         }
-        ring.complete(slot, |o| owners.push(o)).expect("completed slot is active");
+        ring.complete(slot, |o| owners.push(o))
+            .expect("completed slot is active");
         {
             // The HCA is done with every walked Send.
             let mut g = self.ghost.lock().unwrap();
@@ -233,7 +244,10 @@ impl World {
     fn free_slot(&self, rpc: RpcOwner) {
         let id = rpc.req();
         let req = self.req(id);
-        assert!(i5_owned_req_counted(req.count()), "I5 violated: owned req uncounted");
+        assert!(
+            i5_owned_req_counted(req.count()),
+            "I5 violated: owned req uncounted"
+        );
         {
             let mut g = self.ghost.lock().unwrap();
             let r = &mut g.reqs[idx(id)];
@@ -278,7 +292,9 @@ impl World {
         r.releases += 1;
         r.routes += 1;
         if r.backchannel {
-            let pooled = req.to_pool(released, Pool::Backchannel).expect("released req re-arms");
+            let pooled = req
+                .to_pool(released, Pool::Backchannel)
+                .expect("released req re-arms");
             g.bc_list.push(pooled);
         } else if g.backlog_waiting {
             g.backlog_waiting = false;
@@ -288,7 +304,9 @@ impl World {
             // The woken task gives up at once (say, a signal).
             self.free_slot(rpc);
         } else {
-            let pooled = req.to_pool(released, Pool::Free).expect("released req re-arms");
+            let pooled = req
+                .to_pool(released, Pool::Free)
+                .expect("released req re-arms");
             g.free.push(pooled);
         }
     }
@@ -302,17 +320,32 @@ impl World {
         for (i, req) in self.reqs.iter().enumerate() {
             let id = ReqId(i as u32);
             let r = &g.reqs[i];
-            let homes = g.free.iter().chain(&g.bc_list).filter(|p| p.req() == id).count();
+            let homes = g
+                .free
+                .iter()
+                .chain(&g.bc_list)
+                .filter(|p| p.req() == id)
+                .count();
             assert_eq!(homes, 1, "req {id:?} is in {homes} pools");
             let (in_free, in_bc) = g.in_pool(id);
             assert!(i7_single_home(r.rpc_owned, in_free, in_bc, r.released, 0));
             assert_eq!(r.releases, r.routes);
-            assert_eq!(r.routes, expected_routes[i], "req {id:?} routed {} times", r.routes);
+            assert_eq!(
+                r.routes, expected_routes[i],
+                "req {id:?} routed {} times",
+                r.routes
+            );
             let owners = ring.count_owners(|o| o.req() == id) as u32;
-            assert!(i6_count_matches(req.count(), true, owners), "I6 violated for {id:?}");
+            assert!(
+                i6_count_matches(req.count(), true, owners),
+                "I6 violated for {id:?}"
+            );
             assert_eq!(owners, 0);
             assert!(i5_pooled_req_idle(req.count()));
-            assert_eq!(in_bc, r.backchannel, "req {id:?} returned to the wrong pool");
+            assert_eq!(
+                in_bc, r.backchannel,
+                "req {id:?} returned to the wrong pool"
+            );
         }
         assert!(g.hw.iter().all(Option::is_none));
     }
@@ -455,10 +488,14 @@ fn marshal_failure_and_backlog(unget: bool) {
 
 #[test]
 fn marshal_cancel_and_backlog() {
-    explore("marshal_cancel_and_backlog", || marshal_failure_and_backlog(false));
+    explore("marshal_cancel_and_backlog", || {
+        marshal_failure_and_backlog(false)
+    });
 }
 
 #[test]
 fn marshal_unget_and_backlog() {
-    explore("marshal_unget_and_backlog", || marshal_failure_and_backlog(true));
+    explore("marshal_unget_and_backlog", || {
+        marshal_failure_and_backlog(true)
+    });
 }

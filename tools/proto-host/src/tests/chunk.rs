@@ -26,7 +26,10 @@ fn thresholds() -> Thresholds {
 }
 
 fn kvec(len: u32) -> Kvec {
-    Kvec { page_offset: 0, len }
+    Kvec {
+        page_offset: 0,
+        len,
+    }
 }
 
 fn head_only(len: u32) -> XdrShape {
@@ -72,7 +75,13 @@ fn header_size_bounds_match_c() {
 fn small_call_goes_inline_by_pullup() {
     let t = thresholds();
     let p = plan(&rpc(head_only(120), head_only(500)), &t);
-    assert_eq!(p, Plan { send: SendPlan::Pullup, reply: ReplyPlan::Inline });
+    assert_eq!(
+        p,
+        Plan {
+            send: SendPlan::Pullup,
+            reply: ReplyPlan::Inline
+        }
+    );
     assert_eq!(p.proc_(), 0);
 }
 
@@ -151,13 +160,21 @@ fn reply_plans() {
 }
 
 fn pieces(shape: &XdrShape, kind: ChunkKind) -> Vec<Piece> {
-    let mut out = [Piece { source: Source::Head, page_offset: 0, len: 0 }; 300];
+    let mut out = [Piece {
+        source: Source::Head,
+        page_offset: 0,
+        len: 0,
+    }; 300];
     let n = chunk_segments(shape, kind, page(), &mut out).unwrap();
     out[..n].to_vec()
 }
 
 fn piece(source: Source, page_offset: u32, len: u32) -> Piece {
-    Piece { source, page_offset, len }
+    Piece {
+        source,
+        page_offset,
+        len,
+    }
 }
 
 #[test]
@@ -173,7 +190,10 @@ fn write_chunk_pieces_follow_page_boundaries() {
     );
     // page_base beyond the first page starts at a later page index.
     let rcv = with_pages(300, 2 * PAGE + 10, 20, 0);
-    assert_eq!(pieces(&rcv, ChunkKind::Write), [piece(Source::Page(2), 10, 20)]);
+    assert_eq!(
+        pieces(&rcv, ChunkKind::Write),
+        [piece(Source::Page(2), 10, 20)]
+    );
 }
 
 #[test]
@@ -216,7 +236,11 @@ fn piece_limits() {
 }
 
 fn ranges(p: &[Piece], t: &Thresholds) -> Result<Vec<MrRange>, PlanError> {
-    let mut out = [MrRange { first: 0, nents: 0, len: 0 }; 16];
+    let mut out = [MrRange {
+        first: 0,
+        nents: 0,
+        len: 0,
+    }; 16];
     let n = mr_ranges(p, t, &mut out)?;
     Ok(out[..n].to_vec())
 }
@@ -225,13 +249,28 @@ fn ranges(p: &[Piece], t: &Thresholds) -> Result<Vec<MrRange>, PlanError> {
 fn registrations_merge_contiguous_pages_up_to_the_depth() {
     let mut t = thresholds();
     let p = pieces(&with_pages(300, 100, 2 * PAGE, 0), ChunkKind::Write);
-    assert_eq!(ranges(&p, &t).unwrap(), [MrRange { first: 0, nents: 3, len: 8192 }]);
+    assert_eq!(
+        ranges(&p, &t).unwrap(),
+        [MrRange {
+            first: 0,
+            nents: 3,
+            len: 8192
+        }]
+    );
     t.max_fr_depth = 2;
     assert_eq!(
         ranges(&p, &t).unwrap(),
         [
-            MrRange { first: 0, nents: 2, len: 8092 },
-            MrRange { first: 2, nents: 1, len: 100 },
+            MrRange {
+                first: 0,
+                nents: 2,
+                len: 8092
+            },
+            MrRange {
+                first: 2,
+                nents: 1,
+                len: 100
+            },
         ]
     );
 }
@@ -247,15 +286,34 @@ fn registrations_break_at_gaps_unless_the_device_allows_them() {
     assert_eq!(
         ranges(&p, &t).unwrap(),
         [
-            MrRange { first: 0, nents: 1, len: 300 },
-            MrRange { first: 1, nents: 2, len: 8192 },
-            MrRange { first: 3, nents: 1, len: 40 },
+            MrRange {
+                first: 0,
+                nents: 1,
+                len: 300
+            },
+            MrRange {
+                first: 1,
+                nents: 2,
+                len: 8192
+            },
+            MrRange {
+                first: 3,
+                nents: 1,
+                len: 40
+            },
         ]
     );
     t.max_rdma_segs = 2;
     assert_eq!(ranges(&p, &t), Err(PlanError::TooManyRdmaSegments));
     t.sg_gaps = true;
-    assert_eq!(ranges(&p, &t).unwrap(), [MrRange { first: 0, nents: 4, len: 8532 }]);
+    assert_eq!(
+        ranges(&p, &t).unwrap(),
+        [MrRange {
+            first: 0,
+            nents: 4,
+            len: 8532
+        }]
+    );
 }
 
 fn sges(plan: SendPlan, snd: &XdrShape, t: &Thresholds) -> Result<Vec<Piece>, PlanError> {
@@ -269,7 +327,10 @@ fn send_sge_layouts() {
     let t = thresholds();
     let mut snd = with_pages(200, 4000, 200, 8);
     snd.tail.page_offset = 300;
-    assert_eq!(sges(SendPlan::Pullup, &snd, &t).unwrap(), [piece(Source::Head, 0, 408)]);
+    assert_eq!(
+        sges(SendPlan::Pullup, &snd, &t).unwrap(),
+        [piece(Source::Head, 0, 408)]
+    );
     assert_eq!(
         sges(SendPlan::Mapped, &snd, &t).unwrap(),
         [
@@ -282,7 +343,10 @@ fn send_sge_layouts() {
     assert_eq!(sges(SendPlan::PositionZeroRead, &snd, &t).unwrap(), []);
     // Read chunk: a tail that is only the XDR pad is not sent...
     snd.tail.len = 3;
-    assert_eq!(sges(SendPlan::ReadChunk, &snd, &t).unwrap(), [piece(Source::Head, 0, 200)]);
+    assert_eq!(
+        sges(SendPlan::ReadChunk, &snd, &t).unwrap(),
+        [piece(Source::Head, 0, 200)]
+    );
     // ...and a pad in front of real tail content is skipped.
     snd.tail.len = 7;
     assert_eq!(
@@ -292,7 +356,10 @@ fn send_sge_layouts() {
     assert_eq!(readch_tail(kvec(8)), Some(kvec(8)));
     let mut few = t;
     few.max_send_sge = 4;
-    assert_eq!(sges(SendPlan::Mapped, &snd, &few), Err(PlanError::SendSgesExhausted));
+    assert_eq!(
+        sges(SendPlan::Mapped, &snd, &few),
+        Err(PlanError::SendSgesExhausted)
+    );
 }
 
 #[test]

@@ -52,10 +52,16 @@ fn decode_errors() {
     }
     let mut bad = good;
     bad[3] = 0x19;
-    assert_eq!(ConnectPrivate::decode(&bad), Err(PrivateDataError::BadMagic));
+    assert_eq!(
+        ConnectPrivate::decode(&bad),
+        Err(PrivateDataError::BadMagic)
+    );
     let mut bad = good;
     bad[4] = 2;
-    assert_eq!(ConnectPrivate::decode(&bad), Err(PrivateDataError::BadVersion));
+    assert_eq!(
+        ConnectPrivate::decode(&bad),
+        Err(PrivateDataError::BadVersion)
+    );
 }
 
 #[test]
@@ -71,7 +77,10 @@ fn negotiation_takes_the_smaller_side_or_the_defaults() {
     };
     assert_eq!(negotiate(ours, None), default);
     assert_eq!(negotiate(ours, Some(&[1, 2, 3])), default);
-    assert_eq!(negotiate(ours, Some(&[0xf6, 0xab, 0x0e, 0x18, 2, 0, 63, 63])), default);
+    assert_eq!(
+        negotiate(ours, Some(&[0xf6, 0xab, 0x0e, 0x18, 2, 0, 63, 63])),
+        default
+    );
     // The server sends up to 64 KiB and receives up to 2 KiB: we receive
     // at most min(4 KiB, 64 KiB) and send at most min(4 KiB, 2 KiB).
     let peer = ConnectPrivate {

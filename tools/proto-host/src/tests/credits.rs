@@ -31,5 +31,8 @@ fn cwnd_is_credits_shifted() {
 fn receives_to_post() {
     assert_eq!(Credits::sanitize(32, 128).receives_needed(0), 32);
     assert_eq!(Credits::sanitize(32, 128).receives_needed(16), 64);
-    assert_eq!(Credits::sanitize(32, 128).receives_needed(u32::MAX), u32::MAX);
+    assert_eq!(
+        Credits::sanitize(32, 128).receives_needed(u32::MAX),
+        u32::MAX
+    );
 }

@@ -40,12 +40,12 @@ fn inline_reply() -> Vec<u8> {
 fn write_list_reply() -> Vec<u8> {
     words(&[
         XID, 1, 32, RDMA_MSG, // fixed
-        0,    // read list: empty
+        0,        // read list: empty
         1, 2, // write list: one chunk of two segments
         0xaaaa, 4096, 0, 0x1000, // segment 1
         0xbbbb, 101, 0x1, 0x2000, // segment 2 (offset 0x1_0000_2000)
-        0,    // write list ends
-        0,    // no reply chunk
+        0,      // write list ends
+        0,      // no reply chunk
         XID, REPLY, 0, 0,
     ])
 }
@@ -149,7 +149,10 @@ fn nomsg_reply_chunk() {
 #[test]
 fn rdma_error_bodies() {
     let m = words(&[XID, 1, 0, RDMA_ERROR, ERR_VERS, 1, 1]);
-    assert_eq!(decode(&m), Ok(ReplyBody::Error(ErrorBody::Vers { low: 1, high: 1 })));
+    assert_eq!(
+        decode(&m),
+        Ok(ReplyBody::Error(ErrorBody::Vers { low: 1, high: 1 }))
+    );
     let m = words(&[XID, 1, 0, RDMA_ERROR, ERR_CHUNK]);
     assert_eq!(decode(&m), Ok(ReplyBody::Error(ErrorBody::Chunk)));
     let m = words(&[XID, 1, 0, RDMA_ERROR, 3]);
@@ -180,7 +183,10 @@ fn every_short_prefix_is_truncated() {
 #[test]
 fn version_and_proc_checks() {
     let m = words(&[XID, 2, 1, RDMA_MSG, 0, 0, 0]);
-    assert_eq!(Fixed::decode(&m), Err(DecodeError::BadVersion { version: 2 }));
+    assert_eq!(
+        Fixed::decode(&m),
+        Err(DecodeError::BadVersion { version: 2 })
+    );
     for (p, err) in [
         (RDMA_MSGP, DecodeError::ObsoleteProc { proc_: RDMA_MSGP }),
         (RDMA_DONE, DecodeError::ObsoleteProc { proc_: RDMA_DONE }),
@@ -196,11 +202,7 @@ fn version_and_proc_checks() {
 
 #[test]
 fn discriminators_must_be_zero_or_one() {
-    for (at, words_) in [
-        (16, [2, 0, 0]),
-        (20, [0, 0x8000_0000, 0]),
-        (24, [0, 0, 7]),
-    ] {
+    for (at, words_) in [(16, [2, 0, 0]), (20, [0, 0x8000_0000, 0]), (24, [0, 0, 7])] {
         let mut w = vec![XID, 1, 1, RDMA_MSG];
         w.extend_from_slice(&words_);
         let m = words(&w);
@@ -234,7 +236,10 @@ fn segment_count_limits() {
     let m = words(&[XID, 1, 1, RDMA_MSG, 0, 1, u32::MAX, 0, 0]);
     assert_eq!(
         decode(&m),
-        Err(DecodeError::TooManySegments { count: u32::MAX, max: 9 })
+        Err(DecodeError::TooManySegments {
+            count: u32::MAX,
+            max: 9
+        })
     );
     // Same for the reply chunk.
     let m = words(&[XID, 1, 1, RDMA_NOMSG, 0, 0, 1, 10]);
@@ -273,11 +278,30 @@ fn chunk_lengths_are_bounded_by_the_receive_buffer() {
     let m = words(&[XID, 1, 1, RDMA_MSG, 0, 1, 1, 1, 4096, 0, 0, 0, 0]);
     assert_eq!(
         decode_with(&m, &small),
-        Err(DecodeError::ChunkTooLong { len: 4096, max: 4000 })
+        Err(DecodeError::ChunkTooLong {
+            len: 4096,
+            max: 4000
+        })
     );
     // Lengths are summed in 64 bits: no wrap-around to a small total.
     let m = words(&[
-        XID, 1, 1, RDMA_MSG, 0, 1, 2, 1, u32::MAX, 0, 0, 2, 2, 0, 0, 0, 0,
+        XID,
+        1,
+        1,
+        RDMA_MSG,
+        0,
+        1,
+        2,
+        1,
+        u32::MAX,
+        0,
+        0,
+        2,
+        2,
+        0,
+        0,
+        0,
+        0,
     ]);
     assert_eq!(
         decode(&m),
@@ -289,7 +313,10 @@ fn chunk_lengths_are_bounded_by_the_receive_buffer() {
     let m = words(&[XID, 1, 1, RDMA_NOMSG, 0, 0, 1, 1, 1, 4097, 0, 0]);
     assert_eq!(
         decode_with(&m, &small),
-        Err(DecodeError::ChunkTooLong { len: 4097, max: 4000 })
+        Err(DecodeError::ChunkTooLong {
+            len: 4097,
+            max: 4000
+        })
     );
 }
 
@@ -307,7 +334,9 @@ fn msg_and_nomsg_sanity_checks() {
     let m = words(&[XID, 1, 1, RDMA_NOMSG, 0, 0, 1, 0]);
     assert_eq!(decode(&m), Err(DecodeError::MissingReplyChunk));
     // ...no write list payload...
-    let m = words(&[XID, 1, 1, RDMA_NOMSG, 0, 1, 1, 1, 8, 0, 0, 0, 1, 1, 1, 8, 0, 0]);
+    let m = words(&[
+        XID, 1, 1, RDMA_NOMSG, 0, 1, 1, 1, 8, 0, 0, 0, 1, 1, 1, 8, 0, 0,
+    ]);
     assert_eq!(decode(&m), Err(DecodeError::WriteListInNoMsg));
     // ...and nothing after the header.
     let mut m = nomsg_reply();
@@ -340,10 +369,24 @@ fn encode_call_with_read_list_and_reply_chunk() {
         }),
     };
     let expected = words(&[
-        XID, 1, 128, RDMA_MSG, // fixed
-        1, 132, 7, 8192, 0xffff_0000, 0x1000, 0, // read list
+        XID,
+        1,
+        128,
+        RDMA_MSG, // fixed
+        1,
+        132,
+        7,
+        8192,
+        0xffff_0000,
+        0x1000,
+        0, // read list
         0, // write list
-        1, 1, 9, 1024, 0, 0x2000, // reply chunk
+        1,
+        1,
+        9,
+        1024,
+        0,
+        0x2000, // reply chunk
     ]);
     let mut buf = [0u8; 128];
     assert_eq!(header.encode(&mut buf), Ok(expected.len()));

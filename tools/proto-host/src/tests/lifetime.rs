@@ -119,7 +119,10 @@ fn count_misuse_is_reported_not_wrapped() {
     let (_, forged) = req(8);
     let (forged_rpc_src, p2) = req(8);
     let forged_rpc = forged_rpc_src.take(p2).unwrap();
-    assert_eq!(r.add_send(&forged_rpc), Err(LifetimeError::BadGet { count: 0 }));
+    assert_eq!(
+        r.add_send(&forged_rpc),
+        Err(LifetimeError::BadGet { count: 0 })
+    );
     assert_eq!(r.put_rpc(forged_rpc), Err(LifetimeError::Underflow));
     let pooled = r.to_pool(released, Pool::Free).unwrap();
     let rpc = r.take(pooled).unwrap();

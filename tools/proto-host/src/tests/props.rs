@@ -57,9 +57,12 @@ fn reply_case() -> impl Strategy<Value = ReplyCase> {
                 payload
             }),
         vec(segment(), 1..=9)
-            .prop_filter("reply chunk carries data", |segs| segs.iter().any(|s| s.length != 0))
+            .prop_filter("reply chunk carries data", |segs| segs
+                .iter()
+                .any(|s| s.length != 0))
             .prop_map(|reply| ReplyCase::NoMsg { reply }),
-        (any::<u32>(), any::<u32>()).prop_map(|(low, high)| ReplyCase::Error(ErrorBody::Vers { low, high })),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(low, high)| ReplyCase::Error(ErrorBody::Vers { low, high })),
         Just(ReplyCase::Error(ErrorBody::Chunk)),
     ]
 }
@@ -119,8 +122,11 @@ fn reply_round_trip() {
                     },
                     Ok(ReplyBody::Msg(r)),
                 ) => {
-                    let chunks: Vec<Vec<Segment>> =
-                        r.write_list.chunks().map(|c| c.segments().collect()).collect();
+                    let chunks: Vec<Vec<Segment>> = r
+                        .write_list
+                        .chunks()
+                        .map(|c| c.segments().collect())
+                        .collect();
                     let want: Vec<Vec<Segment>> = write.iter().cloned().collect();
                     prop_assert_eq!(chunks, want);
                     prop_assert_eq!(r.write_list.total_len(), write.as_deref().map_or(0, total));
@@ -142,7 +148,8 @@ fn reply_round_trip() {
 
 #[test]
 fn call_round_trip() {
-    let read_item = (any::<u32>(), segment()).prop_map(|(position, segment)| ReadSegment { position, segment });
+    let read_item =
+        (any::<u32>(), segment()).prop_map(|(position, segment)| ReadSegment { position, segment });
     check_prop(
         "call_round_trip",
         1024,
@@ -160,9 +167,19 @@ fn call_round_trip() {
                 write: &write_refs,
                 reply: reply.as_deref(),
             };
-            let body = if nomsg { Body::NoMsg(lists) } else { Body::Msg(lists) };
+            let body = if nomsg {
+                Body::NoMsg(lists)
+            } else {
+                Body::Msg(lists)
+            };
             let mut buf = vec![0u8; 2048];
-            let n = Header { xid: 7, credits: 128, body }.encode(&mut buf).unwrap();
+            let n = Header {
+                xid: 7,
+                credits: 128,
+                body,
+            }
+            .encode(&mut buf)
+            .unwrap();
             buf.truncate(n);
             if !nomsg {
                 buf.extend_from_slice(&payload);
@@ -171,12 +188,22 @@ fn call_round_trip() {
                 max_write_chunks: 2,
                 ..limits()
             };
-            let call = Fixed::decode(&buf).unwrap().decode_call_body(&buf, &limits).unwrap();
+            let call = Fixed::decode(&buf)
+                .unwrap()
+                .decode_call_body(&buf, &limits)
+                .unwrap();
             prop_assert_eq!(call.nomsg, nomsg);
             prop_assert_eq!(call.read_list.items().collect::<Vec<_>>(), read);
-            let got: Vec<Vec<Segment>> = call.write_list.chunks().map(|c| c.segments().collect()).collect();
+            let got: Vec<Vec<Segment>> = call
+                .write_list
+                .chunks()
+                .map(|c| c.segments().collect())
+                .collect();
             prop_assert_eq!(got, write);
-            prop_assert_eq!(call.reply_chunk.map(|c| c.segments().collect::<Vec<_>>()), reply);
+            prop_assert_eq!(
+                call.reply_chunk.map(|c| c.segments().collect::<Vec<_>>()),
+                reply
+            );
             prop_assert_eq!(call.rpc_offset, n);
             prop_assert_eq!(call.rpc_message.len(), buf.len() - n);
             Ok(())
@@ -255,13 +282,16 @@ fn check_decode_in_bounds(data: &[u8], limits: &Limits) -> Result<(), TestCaseEr
 }
 
 fn any_limits() -> impl Strategy<Value = Limits> {
-    (0..=20u32, 0..=3u32, prop_oneof![Just(u32::MAX), 0..=100_000u32]).prop_map(
-        |(max_segments, max_write_chunks, max_chunk_len)| Limits {
+    (
+        0..=20u32,
+        0..=3u32,
+        prop_oneof![Just(u32::MAX), 0..=100_000u32],
+    )
+        .prop_map(|(max_segments, max_write_chunks, max_chunk_len)| Limits {
             max_segments,
             max_write_chunks,
             max_chunk_len,
-        },
-    )
+        })
 }
 
 #[test]
@@ -296,7 +326,12 @@ fn mutated_replies_decode_in_bounds() {
     check_prop(
         "mutated_replies_decode_in_bounds",
         4096,
-        (reply_case(), any::<prop::sample::Index>(), any::<u8>(), any::<prop::sample::Index>()),
+        (
+            reply_case(),
+            any::<prop::sample::Index>(),
+            any::<u8>(),
+            any::<prop::sample::Index>(),
+        ),
         |(case, at, byte, cut)| {
             let mut m = encode_reply(1, 1, &case);
             let i = at.index(m.len());
@@ -318,18 +353,35 @@ fn encoder_never_overruns() {
             let mut buf = vec![0x5au8; room + 16];
             let write_chunks: Vec<&[Segment]>;
             let body = match &case {
-                ReplyCase::Msg { write, unused_reply_chunk, .. } => {
+                ReplyCase::Msg {
+                    write,
+                    unused_reply_chunk,
+                    ..
+                } => {
                     write_chunks = write.iter().map(Vec::as_slice).collect();
-                    Body::Msg(ChunkLists { read: &[], write: &write_chunks, reply: unused_reply_chunk.as_deref() })
+                    Body::Msg(ChunkLists {
+                        read: &[],
+                        write: &write_chunks,
+                        reply: unused_reply_chunk.as_deref(),
+                    })
                 }
-                ReplyCase::NoMsg { reply } => Body::NoMsg(ChunkLists { read: &[], write: &[], reply: Some(reply) }),
+                ReplyCase::NoMsg { reply } => Body::NoMsg(ChunkLists {
+                    read: &[],
+                    write: &[],
+                    reply: Some(reply),
+                }),
                 ReplyCase::Error(e) => Body::Error(*e),
             };
             let header_len = match &case {
                 ReplyCase::Msg { payload, .. } => full.len() - payload.len(),
                 _ => full.len(),
             };
-            let r = Header { xid: 3, credits: 4, body }.encode(&mut buf[..room]);
+            let r = Header {
+                xid: 3,
+                credits: 4,
+                body,
+            }
+            .encode(&mut buf[..room]);
             if room >= header_len {
                 prop_assert_eq!(r, Ok(header_len));
                 prop_assert_eq!(&buf[..header_len], &full[..header_len]);
@@ -351,7 +403,11 @@ fn private_data_round_trip_and_totality() {
         |(send, recv, flags)| {
             let send_size = InlineSize::new(send).unwrap();
             let recv_size = InlineSize::new(recv).unwrap();
-            let msg = ConnectPrivate { flags, send_size, recv_size };
+            let msg = ConnectPrivate {
+                flags,
+                send_size,
+                recv_size,
+            };
             let decoded = ConnectPrivate::decode(&msg.encode()).unwrap();
             prop_assert_eq!(decoded, msg);
             prop_assert_eq!(send_size.bytes(), send - send % 1024);
@@ -365,7 +421,10 @@ fn private_data_round_trip_and_totality() {
         |data| {
             let valid = data.len() >= 8 && data[..4] == [0xf6, 0xab, 0x0e, 0x18] && data[4] == 1;
             prop_assert_eq!(ConnectPrivate::decode(&data).is_ok(), valid);
-            let ours = Negotiated { inline_send: InlineSize::MAX, inline_recv: InlineSize::MAX };
+            let ours = Negotiated {
+                inline_send: InlineSize::MAX,
+                inline_recv: InlineSize::MAX,
+            };
             let n = negotiate(ours, Some(&data));
             if !valid {
                 prop_assert_eq!(n.inline_send, DEFAULT_INLINE_SIZE);
@@ -378,26 +437,45 @@ fn private_data_round_trip_and_totality() {
 
 fn shape() -> impl Strategy<Value = XdrShape> {
     let kv = (0..4096u32, 0..3000u32).prop_map(|(page_offset, len)| Kvec { page_offset, len });
-    (kv.clone(), 0..20_000u32, 0..300_000u32, kv).prop_map(|(head, page_base, page_len, tail)| XdrShape {
-        head,
-        page_base,
-        page_len,
-        tail,
+    (kv.clone(), 0..20_000u32, 0..300_000u32, kv).prop_map(|(head, page_base, page_len, tail)| {
+        XdrShape {
+            head,
+            page_base,
+            page_len,
+            tail,
+        }
     })
 }
 
 fn thresholds() -> impl Strategy<Value = Thresholds> {
-    (9..=16u32, any::<u32>(), any::<u32>(), 0..40u32, 0..300u32, 0..20u32, any::<bool>()).prop_map(
-        |(shift, max_inline_send, max_inline_recv, max_send_sge, max_fr_depth, max_rdma_segs, sg_gaps)| Thresholds {
-            page: PageSize::from_shift(shift).unwrap(),
-            max_inline_send,
-            max_inline_recv,
-            max_send_sge,
-            max_fr_depth,
-            max_rdma_segs,
-            sg_gaps,
-        },
+    (
+        9..=16u32,
+        any::<u32>(),
+        any::<u32>(),
+        0..40u32,
+        0..300u32,
+        0..20u32,
+        any::<bool>(),
     )
+        .prop_map(
+            |(
+                shift,
+                max_inline_send,
+                max_inline_recv,
+                max_send_sge,
+                max_fr_depth,
+                max_rdma_segs,
+                sg_gaps,
+            )| Thresholds {
+                page: PageSize::from_shift(shift).unwrap(),
+                max_inline_send,
+                max_inline_recv,
+                max_send_sge,
+                max_fr_depth,
+                max_rdma_segs,
+                sg_gaps,
+            },
+        )
 }
 
 #[test]
@@ -413,13 +491,24 @@ fn chunk_pieces_cover_exactly_the_conveyed_bytes() {
         2048,
         (shape(), kind, thresholds()),
         |(shape, kind, t)| {
-            let mut out = vec![Piece { source: Source::Head, page_offset: 0, len: 0 }; 2048];
+            let mut out = vec![
+                Piece {
+                    source: Source::Head,
+                    page_offset: 0,
+                    len: 0
+                };
+                2048
+            ];
             let Ok(n) = chunk_segments(&shape, kind, t.page, &mut out) else {
                 return Ok(());
             };
             let pieces = &out[..n];
             let whole = matches!(kind, ChunkKind::PositionZeroRead | ChunkKind::Reply);
-            let head = if whole || shape.head.len == 0 { u64::from(shape.head.len) } else { 0 };
+            let head = if whole || shape.head.len == 0 {
+                u64::from(shape.head.len)
+            } else {
+                0
+            };
             let tail = if whole { u64::from(shape.tail.len) } else { 0 };
             let sum: u64 = pieces.iter().map(|p| u64::from(p.len)).sum();
             prop_assert_eq!(sum, head + u64::from(shape.page_len) + tail);
@@ -438,15 +527,27 @@ fn chunk_pieces_cover_exactly_the_conveyed_bytes() {
                     next_page = Some(i + 1);
                 }
             }
-            let mut ranges = vec![MrRange { first: 0, nents: 0, len: 0 }; 64];
+            let mut ranges = vec![
+                MrRange {
+                    first: 0,
+                    nents: 0,
+                    len: 0
+                };
+                64
+            ];
             if let Ok(m) = mr_ranges(pieces, &t, &mut ranges) {
                 let ranges = &ranges[..m];
                 prop_assert!(m as u64 <= u64::from(t.max_rdma_segs));
                 let mut first = 0;
                 for r in ranges {
                     prop_assert_eq!(r.first, first);
-                    prop_assert!(r.nents >= 1 && r.nents as u64 <= u64::from(t.max_fr_depth.max(1)));
-                    let len: u64 = pieces[r.first..r.first + r.nents].iter().map(|p| u64::from(p.len)).sum();
+                    prop_assert!(
+                        r.nents >= 1 && r.nents as u64 <= u64::from(t.max_fr_depth.max(1))
+                    );
+                    let len: u64 = pieces[r.first..r.first + r.nents]
+                        .iter()
+                        .map(|p| u64::from(p.len))
+                        .sum();
                     prop_assert_eq!(r.len, len);
                     first += r.nents;
                 }
@@ -462,9 +563,31 @@ fn planning_is_total_and_consistent() {
     check_prop(
         "planning_is_total",
         4096,
-        (shape(), shape(), any::<u32>(), any::<u32>(), any::<[bool; 3]>(), thresholds()),
-        |(snd, rcv, rcv_buflen, sendbuf_len, [ddp_allowed, call_write_payload, reply_read_payload], t)| {
-            let rpc = Rpc { snd, rcv, rcv_buflen, sendbuf_len, ddp_allowed, call_write_payload, reply_read_payload };
+        (
+            shape(),
+            shape(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<[bool; 3]>(),
+            thresholds(),
+        ),
+        |(
+            snd,
+            rcv,
+            rcv_buflen,
+            sendbuf_len,
+            [ddp_allowed, call_write_payload, reply_read_payload],
+            t,
+        )| {
+            let rpc = Rpc {
+                snd,
+                rcv,
+                rcv_buflen,
+                sendbuf_len,
+                ddp_allowed,
+                call_write_payload,
+                reply_read_payload,
+            };
             let p = plan(&rpc, &t);
             let inline = matches!(p.send, SendPlan::Pullup | SendPlan::Mapped);
             if inline {
@@ -481,13 +604,22 @@ fn planning_is_total_and_consistent() {
                 }
                 ReplyPlan::ReplyChunk => prop_assert!(rcv_buflen > t.max_inline_recv),
             }
-            let mut out = vec![Piece { source: Source::Head, page_offset: 0, len: 0 }; 128];
+            let mut out = vec![
+                Piece {
+                    source: Source::Head,
+                    page_offset: 0,
+                    len: 0
+                };
+                128
+            ];
             if let Ok(n) = send_sges(p.send, &snd, &t, &mut out) {
                 prop_assert!((n as u64) < u64::from(t.max_send_sge));
                 let sum: u64 = out[..n].iter().map(|s| u64::from(s.len)).sum();
                 match p.send {
                     SendPlan::Pullup | SendPlan::Mapped => prop_assert_eq!(sum, snd.len()),
-                    SendPlan::ReadChunk => prop_assert!(sum <= u64::from(snd.head.len) + u64::from(snd.tail.len)),
+                    SendPlan::ReadChunk => {
+                        prop_assert!(sum <= u64::from(snd.head.len) + u64::from(snd.tail.len))
+                    }
                     SendPlan::PositionZeroRead => prop_assert_eq!(n, 0),
                 }
             }

@@ -41,7 +41,10 @@ fn ring_holds_capacity_minus_one() {
     assert_eq!(ring.in_flight(), 3);
     assert!(ring.claim().is_none());
     assert!(ring.i7_owners_in_active_range());
-    assert_eq!(ring.drain(|o| drop(rs[o.req().0 as usize].0.put_send(o))), 3);
+    assert_eq!(
+        ring.drain(|o| drop(rs[o.req().0 as usize].0.put_send(o))),
+        3
+    );
 }
 
 #[test]
@@ -54,14 +57,26 @@ fn signaled_completion_releases_earlier_unsignaled_sends() {
     // Slot 2 is signaled: slots 1 and 2 complete.
     let n = ring.complete(2, |o| released.push(o)).unwrap();
     assert_eq!(n, 2);
-    assert_eq!(released.iter().map(|o| o.req()).collect::<Vec<_>>(), [ReqId(0), ReqId(1)]);
+    assert_eq!(
+        released.iter().map(|o| o.req()).collect::<Vec<_>>(),
+        [ReqId(0), ReqId(1)]
+    );
     assert_eq!((ring.tail(), ring.head()), (2, 3));
     assert_eq!(ring.count_owners(|o| o.req() == ReqId(2)), 1);
     assert_eq!(ring.count_owners(|_| true), 1);
     // A completion for a slot already walked is refused.
-    assert_eq!(ring.complete(1, |_| {}), Err(RingError::NotActive { slot: 1 }));
-    assert_eq!(ring.complete(5, |_| {}), Err(RingError::NotActive { slot: 5 }));
-    assert_eq!(ring.complete(99, |_| {}), Err(RingError::NotActive { slot: 99 }));
+    assert_eq!(
+        ring.complete(1, |_| {}),
+        Err(RingError::NotActive { slot: 1 })
+    );
+    assert_eq!(
+        ring.complete(5, |_| {}),
+        Err(RingError::NotActive { slot: 5 })
+    );
+    assert_eq!(
+        ring.complete(99, |_| {}),
+        Err(RingError::NotActive { slot: 99 })
+    );
     for o in released {
         let r = &rs[o.req().0 as usize].0;
         assert_eq!(r.put_send(o), Ok(None));
@@ -99,7 +114,13 @@ fn cancelled_slots_are_skipped() {
     assert_eq!(rs[1].0.count(), 1);
     let last = post(&mut ring, &rs[0]);
     let mut n = 0;
-    assert_eq!(ring.complete(last, |o| { n += 1; drop(rs[0].0.put_send(o)) }), Ok(2));
+    assert_eq!(
+        ring.complete(last, |o| {
+            n += 1;
+            drop(rs[0].0.put_send(o))
+        }),
+        Ok(2)
+    );
     assert_eq!(n, 2);
     assert_eq!(ring.tail(), last);
 }
@@ -113,7 +134,8 @@ fn unget_returns_only_the_head_slot() {
     let first = ring.unget(first).unwrap_err();
     ring.unget(second).unwrap();
     assert_eq!(ring.head(), 1);
-    ring.post(first, rs[0].0.add_send(&rs[0].1).unwrap()).unwrap();
+    ring.post(first, rs[0].0.add_send(&rs[0].1).unwrap())
+        .unwrap();
     assert_eq!(post(&mut ring, &rs[0]), 2);
     assert_eq!(ring.drain(|o| drop(rs[0].0.put_send(o))), 2);
     assert_eq!(rs[0].0.count(), 1);
@@ -143,7 +165,13 @@ fn drain_releases_trailing_unsignaled_sends() {
     ring.complete(s0, |o| drop(rs[0].0.put_send(o))).unwrap();
     // The last two Sends were unsignaled and no later completion came.
     let mut who = Vec::new();
-    assert_eq!(ring.drain(|o| { who.push(o.req()); drop(rs[o.req().0 as usize].0.put_send(o)) }), 2);
+    assert_eq!(
+        ring.drain(|o| {
+            who.push(o.req());
+            drop(rs[o.req().0 as usize].0.put_send(o))
+        }),
+        2
+    );
     assert_eq!(who, [ReqId(1), ReqId(2)]);
     assert!(rs.iter().all(|(r, _)| r.count() == 1));
     assert!(ring.i7_owners_in_active_range());
