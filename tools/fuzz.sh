@@ -31,6 +31,9 @@ if ! [ -x "$cargo_fuzz" ] || ! "$cargo_fuzz" --version 2>/dev/null | grep -qF "$
 fi
 
 cd "$here"
+# cargo-fuzz has no --locked: fetch first, which fails if fuzz/Cargo.lock
+# would have to change.
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
 corpus=fuzz/corpus/$target
 mkdir -p "$corpus" "$cache"
 log=${FUZZ_LOG:-$cache/fuzz-$target.log}

@@ -298,7 +298,7 @@ impl Limits {
 pub(crate) struct Fixed {
     /// Transaction ID (host order).
     pub(crate) xid: u32,
-    /// Credit value exactly as received; see `credits::sanitize_grant()`.
+    /// Credit value exactly as received; see `credits::Credits::sanitize()`.
     pub(crate) credits: u32,
     /// `rdma_proc` exactly as received; checked by the body decoders.
     pub(crate) proc_: u32,
