@@ -224,13 +224,15 @@ impl<C: Counter> ReqRef<C> {
 
     /// The RPC layer lets go (`xprt_rdma_free_slot()`,
     /// `xprt_rdma_bc_free_rqst()`). Returns [`Released`] if it was last.
+    /// On error the token is consumed and the count left alone: the req
+    /// leaks rather than being released early.
     pub(crate) fn put_rpc(&self, rpc: RpcOwner) -> Result<Option<Released>, LifetimeError> {
         self.check(rpc.req)?;
         self.put()
     }
 
     /// A Send owner lets go (`rpcrdma_sendctx_unmap()`). Returns
-    /// [`Released`] if it was last.
+    /// [`Released`] if it was last. Errors as for [`ReqRef::put_rpc`].
     pub(crate) fn put_send(&self, send: SendOwner) -> Result<Option<Released>, LifetimeError> {
         self.check(send.req)?;
         self.put()
