@@ -3,6 +3,7 @@
 //! The transport class's `setup`: creation of an RPC-over-RDMA transport.
 
 use crate::bindings;
+use kernel::error::Error;
 use kernel::prelude::*;
 
 /// Called by sunrpc (through the C shim `xprs_class_setup`) to create a
@@ -16,5 +17,5 @@ extern "C" fn xprs_setup(
     _xprt: *mut *mut bindings::rpc_xprt,
 ) -> core::ffi::c_int {
     pr_err!("transport setup is not implemented yet: failing with EPROTONOSUPPORT\n");
-    EPROTONOSUPPORT.to_errno()
+    Error::from_errno(-(bindings::EPROTONOSUPPORT as core::ffi::c_int)).to_errno()
 }

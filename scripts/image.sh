@@ -12,7 +12,9 @@
 SUITE=bookworm
 PACKAGES=nfs-kernel-server,nfs-common,rpcbind,iproute2,rdma-core,ibverbs-utils,ibverbs-providers,perftest,fio,kmod,procps,e2fsprogs,xfsprogs,linux-perf,util-linux
 
-base_hash=$(inputs_hash "$SUITE" "$PACKAGES" "$XPRS_TOP/scripts/image.sh")
+# Bump when the rootfs recipe below changes in a way the package list does not show.
+ROOTFS_RECIPE=1
+base_hash=$(inputs_hash "$SUITE" "$PACKAGES" "recipe $ROOTFS_RECIPE")
 ROOTFS=$XPRS_CACHE/rootfs-$base_hash
 KDIR=$(kernel_dir)
 IMAGE=$XPRS_CACHE/image-$base_hash-$(basename "$KDIR" | sed 's/^kernel-//')-$(inputs_hash "$XPRS_TOP/scripts/guest/xprs-init").ext4
@@ -56,3 +58,6 @@ rm -f "$IMAGE.tmp"
 mkfs.ext4 -q -F -L xprs-root -d "$stage" "$IMAGE.tmp" 3G
 mv "$IMAGE.tmp" "$IMAGE"
 log "image: $IMAGE"
+# Keep the three newest images and rootfs trees.
+ls -t "$XPRS_CACHE"/image-*.ext4 | tail -n +4 | xargs -r rm -f
+ls -dt "$XPRS_CACHE"/rootfs-*/ | tail -n +4 | xargs -r rm -rf

@@ -18,18 +18,49 @@ fi
 rm -rf "$KDIR"
 mkdir -p "$KDIR"
 start=$(date +%s)
-log "unpacking $KERNEL_SRC_TARBALL"
-tar -C "$KDIR" -xf "$KERNEL_SRC_TARBALL"
-mv "$KDIR"/linux-source-6.12 "$KDIR/linux"
-cd "$KDIR/linux"
-for p in "$XPRS_TOP"/patches/*.patch; do
-	log "applying $(basename "$p")"
-	patch -p1 -s --no-backup-if-mismatch < "$p"
-done
+BASE=$(kernel_base_hash)
 
 kmake() {
 	make -s -j"$JOBS" RUSTC="$HOST_RUSTC" BINDGEN="$BINDGEN" "$@"
 }
+
+apply_series() {	# $1: a directory of *.patch, applied in order
+	local p
+	for p in "$1"/*.patch; do
+		log "applying $(basename "$p")"
+		patch -p1 -s --no-backup-if-mismatch < "$p" || return 1
+	done
+}
+
+# A finished build with the same base differs only in its series: copy it,
+# take its series off, put ours on, and let make rebuild what changed.
+seed=
+for d in $(ls -dt "$XPRS_CACHE"/kernel-*/ 2>/dev/null); do
+	d=${d%/}
+	[ -f "$d/.done" ] && [ "$(cat "$d/base" 2>/dev/null)" = "$BASE" ] && { seed=$d; break; }
+done
+if [ -n "$seed" ]; then
+	log "seeding from $seed (only the series differs)"
+	cp -a "$seed/linux" "$KDIR/linux"
+	cd "$KDIR/linux"
+	for p in $(ls -r "$seed"/series/*.patch 2>/dev/null); do
+		patch -R -p1 -s --no-backup-if-mismatch < "$p" || { seed=; break; }
+	done
+	[ -n "$seed" ] && apply_series "$XPRS_TOP/patches" || seed=
+	[ -n "$seed" ] || { log "series did not swap cleanly; building from scratch"; cd /; rm -rf "$KDIR/linux"; }
+fi
+if [ -z "$seed" ]; then
+	log "unpacking $KERNEL_SRC_TARBALL"
+	tar -C "$KDIR" -xf "$KERNEL_SRC_TARBALL"
+	mv "$KDIR"/linux-source-6.12 "$KDIR/linux"
+	cd "$KDIR/linux"
+	apply_series "$XPRS_TOP/patches" || die "patches/ does not apply"
+fi
+mkdir -p "$KDIR/series"
+cp "$XPRS_TOP"/patches/*.patch "$KDIR/series/"
+echo "$BASE" > "$KDIR/base"
+
+if [ -z "$seed" ]; then
 kmake rustavailable >/dev/null || die "rustc/bindgen/rust-src are not usable"
 kmake defconfig >/dev/null
 kmake kvm_guest.config >/dev/null
@@ -46,9 +77,14 @@ while IFS= read -r line; do
 	esac
 done < "$XPRS_TOP/.config.fragment"
 [ $bad = 0 ] || die ".config.fragment did not apply; see above"
+fi
 
 log "building (log: $KDIR/build.log)"
 kmake bzImage modules > "$KDIR/build.log" 2>&1 || { tail -40 "$KDIR/build.log"; die "kernel build failed"; }
+rm -rf "$KDIR/modroot"
 kmake INSTALL_MOD_PATH="$KDIR/modroot" INSTALL_MOD_STRIP=1 modules_install >/dev/null
 date -u +%FT%TZ > "$KDIR/.done"
 log "kernel built in $(( $(date +%s) - start )) s: $KDIR"
+
+# Keep the three newest finished trees (seeds for the next series change).
+ls -dt "$XPRS_CACHE"/kernel-*/ | tail -n +4 | xargs -r rm -rf

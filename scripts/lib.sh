@@ -31,15 +31,17 @@ kernel_version_of_tarball() {
 	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown
 }
 
-# The cache key of the kernel build: source package, patches, config, build
-# script and compilers.
+# The kernel build's inputs other than the series: source package, config,
+# build script and compilers. Builds that share it differ only in patches/.
+kernel_base_hash() {
+	inputs_hash "$(kernel_version_of_tarball)" "$(gcc --version | head -1)" \
+		"$("$HOST_RUSTC" --version)" "bindgen $BINDGEN_VERSION" \
+		"$XPRS_TOP/.config.fragment" "$XPRS_TOP/scripts/kernel.sh"
+}
+
+# The cache key of the kernel build: the base plus the series.
 kernel_hash() {
-	local gccv rustcv
-	gccv=$(gcc --version | head -1)
-	rustcv=$("$HOST_RUSTC" --version)
-	inputs_hash "$(kernel_version_of_tarball)" "$gccv" "$rustcv" \
-		"bindgen $BINDGEN_VERSION" "$XPRS_TOP/.config.fragment" \
-		"$XPRS_TOP/scripts/kernel.sh" "$XPRS_TOP"/patches/*.patch
+	inputs_hash "$(kernel_base_hash)" "$XPRS_TOP"/patches/*.patch
 }
 
 kernel_dir() { echo "$XPRS_CACHE/kernel-$(kernel_hash)"; }
