@@ -6,7 +6,17 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 OUT=/xprs/out
-. "$OUT/env"	# XPRS_TEST, XPRS_ARGS: written by scripts/vm
+. "$OUT/env"	# XPRS_TEST, XPRS_ARGS, XPRS_TIMEOUT: written by scripts/vm
+
+# Before the host's timeout kills the guest, leave the blocked tasks and the
+# whole kernel log behind so a hang can be diagnosed.
+(
+	sleep $((XPRS_TIMEOUT > 60 ? XPRS_TIMEOUT - 30 : XPRS_TIMEOUT / 2))
+	echo "xprs: watchdog: the test is about to time out; dumping blocked tasks" > /dev/kmsg
+	echo w > /proc/sysrq-trigger
+	dmesg > "$OUT/dmesg.txt"
+	ps -eo pid,stat,wchan:32,etime,cmd > "$OUT/ps.txt"
+) &
 
 hostname xprs-guest
 echo "xprs: running $XPRS_TEST $XPRS_ARGS" > /dev/kmsg

@@ -8,11 +8,15 @@ XPRS_ADDR=10.0.2.15
 XPRS_KO=/xprs/repo/xprtrdma_rs.ko
 NFS_PORT=20049
 
-log() { echo "== $*"; }
+log() { echo "== [$(cut -d' ' -f1 /proc/uptime)] $*"; }
 fail() { echo "FAIL: $*"; exit 1; }
 check() { local what=$1; shift; if "$@"; then echo "ok: $what"; else fail "$what"; fi; }
 
 net_up() {
+	# No DNS can be reached: names resolve from /etc/hosts only (rpc.mountd
+	# looks up its clients' addresses).
+	printf '127.0.0.1\tlocalhost\n%s\txprs-guest\n' "$XPRS_ADDR" > /etc/hosts
+	: > /etc/resolv.conf
 	ip link set lo up
 	ip addr add "$XPRS_ADDR/24" dev eth0
 	ip link set eth0 up
@@ -32,6 +36,8 @@ rxe_up() {
 
 # Exports: a tmpfs and an ext4 on the second virtio disk, under the NFSv4
 # pseudo-root /export (fsid=0). NFSv3 mounts /export/<name>, NFSv4 /<name>.
+# Each child is exported on its own; crossmnt on the root is left out
+# because it makes bookworm's rpc.mountd (nfs-utils 2.6.2) segfault.
 exports_up() {
 	mkdir -p /export
 	mount -t tmpfs -o size=16M,mode=0755 pseudo /export
@@ -41,7 +47,7 @@ exports_up() {
 	mount /dev/vdb /export/disk
 	chmod 0777 /export/disk
 	cat > /etc/exports <<EOT
-/export      *(rw,no_root_squash,no_subtree_check,insecure,fsid=0,crossmnt)
+/export      *(rw,no_root_squash,no_subtree_check,insecure,fsid=0)
 /export/tmp  *(rw,no_root_squash,no_subtree_check,insecure,fsid=1)
 /export/disk *(rw,no_root_squash,no_subtree_check,insecure,fsid=2)
 EOT
@@ -60,6 +66,7 @@ nfsd_start() {
 	pgrep -x rpc.statd >/dev/null || rpc.statd
 	rpc.nfsd 4
 	echo "rdma $NFS_PORT" > /proc/fs/nfsd/portlist
+	pgrep -x rpc.mountd >/dev/null || fail "rpc.mountd is not running"
 	grep -q "^rdma $NFS_PORT" /proc/fs/nfsd/portlist || fail "nfsd is not listening on rdma $NFS_PORT"
 }
 
