@@ -19,9 +19,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$here"
-export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
+export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)}
+# Build outputs live in the cache, so a fresh clone reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs/tools-target}
 fuzz_seconds=${FUZZ_SECONDS:-30}
-logs=${CHECK_LOG_DIR:-$here/target/check-logs}
+logs=${CHECK_LOG_DIR:-$CARGO_TARGET_DIR/check-logs}
 mkdir -p "$logs"
 
 step() { echo "== check: $*"; }
@@ -41,7 +43,7 @@ kernel_lints=(
 )
 
 step "rust/proto as a no_std library with the kernel's flags"
-nostd=$here/target/proto-nostd
+nostd=$CARGO_TARGET_DIR/proto-nostd
 mkdir -p "$nostd"
 cat >"$nostd/lib.rs" <<RS
 //! rust/proto included the way the kernel module includes it.
@@ -66,7 +68,7 @@ done
 step "clippy on the host crate"
 cargo clippy --locked --release --all-targets -- -Dwarnings
 RUSTFLAGS="--cfg loom" cargo clippy --locked --release --all-targets \
-	--target-dir target/loom -- -Dwarnings
+	--target-dir "$CARGO_TARGET_DIR/loom" -- -Dwarnings
 
 step "unit and property tests"
 cargo test --locked --release -- --nocapture 2>&1 | tee "$logs/tests.log" ||
@@ -79,7 +81,7 @@ props=$(grep -c -o 'proptest [a-z_]*: [0-9]* cases' "$logs/tests.log" || true)
 [ "$tests" -gt 0 ] || fail "no test ran"
 
 step "loom model of the req lifetime"
-RUSTFLAGS="--cfg loom" cargo test --locked --release --target-dir target/loom \
+RUSTFLAGS="--cfg loom" cargo test --locked --release --target-dir "$CARGO_TARGET_DIR/loom" \
 	-- --nocapture --test-threads=2 2>&1 | tee "$logs/loom.log" ||
 	fail "loom model"
 interleavings=$(grep -o 'loom [a-z_]*: [0-9]* interleavings' "$logs/loom.log" |

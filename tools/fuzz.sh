@@ -40,7 +40,7 @@ log=${FUZZ_LOG:-$cache/fuzz-$target.log}
 
 echo "fuzz.sh: running $target for ${secs}s (log: $log)"
 status=0
-CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} "$cargo_fuzz" run --fuzz-dir fuzz --sanitizer none \
+CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)} "$cargo_fuzz" run --fuzz-dir fuzz --sanitizer none \
 	"$target" "$corpus" "fuzz/seeds/$target" -- \
 	-max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
 
