@@ -6,6 +6,7 @@
 #   make run [CLIENT=c|rs] boot the VM, mount over RDMA, run a short fio job
 #   make vm-test T=tests/vm/NAME.sh   boot the VM and run one guest test
 #   make fuzz [FUZZ_SECONDS=600]      fuzz the reply decoder
+#   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"]
 #   make kernel | image | deps | clean
 
 SHELL := /bin/bash
@@ -23,8 +24,12 @@ VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh
 CLIENT ?= c
 T ?=
 FUZZ_SECONDS ?= 600
+ROUNDS ?= 3
+# Ours joins the benchmark once it moves data.
+BENCH_CLIENTS ?= c
+export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz clean
+.PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz bench clean
 
 all: module
 
@@ -52,7 +57,9 @@ vm-suite: module image
 host-check:
 	$(TOP)/tools/check.sh
 
+# The quick benchmark only proves the harness works; speed is not tested.
 check: host-check module vm-suite
+	$(MAKE) bench QUICK=1
 	@echo "make check: all passed"
 
 run: module image
@@ -60,6 +67,9 @@ run: module image
 
 fuzz:
 	$(TOP)/tools/fuzz.sh $(FUZZ_SECONDS)
+
+bench: module image
+	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -19,11 +19,12 @@ JOBS=${JOBS:-$(nproc)}
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# Hash of files and strings, for cache keys.
+# Hash of files' contents and of strings, for cache keys. Paths stay out of
+# it, so every clone of the same inputs finds the same cache.
 inputs_hash() {
 	local f
 	for f in "$@"; do
-		if [ -f "$f" ]; then sha256sum "$f"; else printf '%s\n' "$f"; fi
+		if [ -f "$f" ]; then sha256sum < "$f"; else printf '%s\n' "$f"; fi
 	done | sha256sum | cut -c1-16
 }
 
