@@ -52,14 +52,16 @@ meta_job() {	# create, stat and unlink META_FILES small files
 
 with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	[ "$perf" = 1 ] || { "${@:2}"; return; }
-	local pp
-	perf record -a -g -e cpu-clock -o "$1.perf.data" > /dev/null 2>&1 & pp=$!
+	# perf.data stays on the guest's tmpfs: writing it over 9p would
+	# show up in the profile.
+	local pp data=/tmp/perf.data
+	perf record -a -g -e cpu-clock -o "$data" > /dev/null 2>&1 & pp=$!
 	sleep 1
 	"${@:2}"
 	kill -INT "$pp"; wait "$pp" || true
-	perf report -i "$1.perf.data" --stdio --no-children --sort sym 2> /dev/null |
+	perf report -i "$data" --stdio --no-children --sort sym 2> /dev/null |
 		sed -n 1,120p > "$1.perf.txt"
-	rm -f "$1.perf.data"
+	rm -f "$data"
 }
 
 first=${clients%% *}
