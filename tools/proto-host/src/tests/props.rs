@@ -67,30 +67,33 @@ fn reply_case() -> impl Strategy<Value = ReplyCase> {
     ]
 }
 
-fn encode_reply(xid: u32, credits: u32, case: &ReplyCase) -> Vec<u8> {
-    let mut buf = vec![0u8; 1024];
-    let write_chunks: Vec<&[Segment]>;
-    let body = match case {
+/// Calls `f` with the header body that `case` describes.
+fn with_reply_body<R>(case: &ReplyCase, f: impl FnOnce(Body<'_>) -> R) -> R {
+    match case {
         ReplyCase::Msg {
             write,
             unused_reply_chunk,
             ..
         } => {
-            write_chunks = write.iter().map(Vec::as_slice).collect();
-            Body::Msg(ChunkLists {
+            let write_chunks: Vec<&[Segment]> = write.iter().map(Vec::as_slice).collect();
+            f(Body::Msg(ChunkLists {
                 read: &[],
                 write: &write_chunks,
                 reply: unused_reply_chunk.as_deref(),
-            })
+            }))
         }
-        ReplyCase::NoMsg { reply } => Body::NoMsg(ChunkLists {
+        ReplyCase::NoMsg { reply } => f(Body::NoMsg(ChunkLists {
             read: &[],
             write: &[],
             reply: Some(reply),
-        }),
-        ReplyCase::Error(e) => Body::Error(*e),
-    };
-    let n = Header { xid, credits, body }.encode(&mut buf).unwrap();
+        })),
+        ReplyCase::Error(e) => f(Body::Error(*e)),
+    }
+}
+
+fn encode_reply(xid: u32, credits: u32, case: &ReplyCase) -> Vec<u8> {
+    let mut buf = vec![0u8; 1024];
+    let n = with_reply_body(case, |body| Header { xid, credits, body }.encode(&mut buf)).unwrap();
     buf.truncate(n);
     if let ReplyCase::Msg { payload, .. } = case {
         buf.extend_from_slice(payload);
@@ -351,37 +354,18 @@ fn encoder_never_overruns() {
         |(case, room)| {
             let full = encode_reply(3, 4, &case);
             let mut buf = vec![0x5au8; room + 16];
-            let write_chunks: Vec<&[Segment]>;
-            let body = match &case {
-                ReplyCase::Msg {
-                    write,
-                    unused_reply_chunk,
-                    ..
-                } => {
-                    write_chunks = write.iter().map(Vec::as_slice).collect();
-                    Body::Msg(ChunkLists {
-                        read: &[],
-                        write: &write_chunks,
-                        reply: unused_reply_chunk.as_deref(),
-                    })
-                }
-                ReplyCase::NoMsg { reply } => Body::NoMsg(ChunkLists {
-                    read: &[],
-                    write: &[],
-                    reply: Some(reply),
-                }),
-                ReplyCase::Error(e) => Body::Error(*e),
-            };
             let header_len = match &case {
                 ReplyCase::Msg { payload, .. } => full.len() - payload.len(),
                 _ => full.len(),
             };
-            let r = Header {
-                xid: 3,
-                credits: 4,
-                body,
-            }
-            .encode(&mut buf[..room]);
+            let r = with_reply_body(&case, |body| {
+                Header {
+                    xid: 3,
+                    credits: 4,
+                    body,
+                }
+                .encode(&mut buf[..room])
+            });
             if room >= header_len {
                 prop_assert_eq!(r, Ok(header_len));
                 prop_assert_eq!(&buf[..header_len], &full[..header_len]);
