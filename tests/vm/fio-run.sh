@@ -5,6 +5,7 @@
 
 client=${1:-c}
 guest_setup "$client"
+cd /tmp	# fio writes its verify state file to the working directory
 nfs_mount 3 tmp /mnt
 log "running fio over NFSv3/RDMA with the $(client_name)"
 fio --directory=/mnt --name=randrw-4k --rw=randrw --bs=4k --size=64M \
