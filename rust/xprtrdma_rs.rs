@@ -10,6 +10,10 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod ib;
+#[allow(dead_code)]
+pub mod proto;
+mod rdma_cm;
 mod sunrpc;
 mod transport;
 
