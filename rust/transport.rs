@@ -781,42 +781,14 @@ impl Transport {
         id.create_qp(&pd, &send_cq, &recv_cq, send_wr, recv_wr)?;
         let qp = id.qp().ok_or(err(bindings::ENOTCONN))?;
         let lkey = pd.local_dma_lkey();
-        let me = self as *const Self;
-
-        let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
-        for _ in 0..self.reqs.len() {
-            let b = DmaBuf::new(&dev, INLINE_SIZE.bytes() as usize, true)?;
-            send_bufs.push(UnsafeCell::new(b), GFP_KERNEL)?;
-        }
-        let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
-        for slot in 0..ring_slots as usize {
-            send_cqes.push(
-                SendCqe {
-                    cqe: Opaque::new(bindings::ib_cqe {
-                        done: Some(send_done),
-                    }),
-                    slot,
-                    transport: me,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        let mut reps = KVec::with_capacity(NUM_REPS as usize, GFP_KERNEL)?;
-        for _ in 0..NUM_REPS {
-            let buf = DmaBuf::new(&dev, INLINE_SIZE.bytes() as usize, false)?;
-            reps.push(
-                Rep {
-                    cqe: Opaque::new(bindings::ib_cqe {
-                        done: Some(recv_done),
-                    }),
-                    buf: UnsafeCell::new(buf),
-                    transport: me,
-                    qp,
-                    lkey,
-                },
-                GFP_KERNEL,
-            )?;
-        }
+        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, ring_slots) {
+            Ok(b) => b,
+            Err(e) => {
+                // The QP must go before the CQs it uses.
+                id.destroy_qp();
+                return Err(e);
+            }
+        };
         let ours = Negotiated {
             inline_send: INLINE_SIZE,
             inline_recv: INLINE_SIZE,
@@ -851,6 +823,55 @@ impl Transport {
                 Err(e)
             }
         }
+    }
+
+    /// Allocates and maps the per-connection buffers: one send buffer per
+    /// req, one completion context per ring slot, and the Receive buffers.
+    #[allow(clippy::type_complexity)]
+    fn buffers(
+        &self,
+        dev: &ib::Device,
+        qp: *mut bindings::ib_qp,
+        lkey: u32,
+        ring_slots: u32,
+    ) -> Result<(KVec<UnsafeCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
+        let me = self as *const Self;
+
+        let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
+        for _ in 0..self.reqs.len() {
+            let b = DmaBuf::new(dev, INLINE_SIZE.bytes() as usize, true)?;
+            send_bufs.push(UnsafeCell::new(b), GFP_KERNEL)?;
+        }
+        let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
+        for slot in 0..ring_slots as usize {
+            send_cqes.push(
+                SendCqe {
+                    cqe: Opaque::new(bindings::ib_cqe {
+                        done: Some(send_done),
+                    }),
+                    slot,
+                    transport: me,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut reps = KVec::with_capacity(NUM_REPS as usize, GFP_KERNEL)?;
+        for _ in 0..NUM_REPS {
+            let buf = DmaBuf::new(dev, INLINE_SIZE.bytes() as usize, false)?;
+            reps.push(
+                Rep {
+                    cqe: Opaque::new(bindings::ib_cqe {
+                        done: Some(recv_done),
+                    }),
+                    buf: UnsafeCell::new(buf),
+                    transport: me,
+                    qp,
+                    lkey,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok((send_bufs, send_cqes, reps))
     }
 
     fn connect_endpoint(&self, ep: &mut Endpoint) -> Result {
