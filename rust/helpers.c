@@ -395,14 +395,15 @@ void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
 	ib_dma_sync_single_for_device(dev, addr, size, DMA_TO_DEVICE);
 }
 
-int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len,
-		      u8 responder_resources, u8 initiator_depth)
+/* As rpcrdma_ep_create(): offer RDMA Read, initiate none. */
+int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len)
 {
 	struct rdma_conn_param param = {
 		.private_data		= pdata,
 		.private_data_len	= pdata_len,
-		.responder_resources	= responder_resources,
-		.initiator_depth	= initiator_depth,
+		.responder_resources	= min_t(int, U8_MAX,
+						id->device->attrs.max_qp_rd_atom),
+		.initiator_depth	= 0,
 		.retry_count		= 6,
 		.rnr_retry_count	= 0,
 		.flow_control		= 0,

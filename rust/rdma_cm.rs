@@ -120,10 +120,10 @@ impl CmId {
     /// Connects with `private` as RFC 8797 private data.
     pub(crate) fn connect(&self, private: &[u8]) -> Result {
         let len = u8::try_from(private.len()).map_err(|_| EINVAL)?;
-        // SAFETY: the id is valid; the private data is copied during the
-        // call.
+        // SAFETY: the id is valid and resolved (it has a device); the
+        // private data is copied during the call.
         to_result(unsafe {
-            bindings::xprs_rdma_connect(self.id.as_ptr(), private.as_ptr().cast(), len, 0, 0)
+            bindings::xprs_rdma_connect(self.id.as_ptr(), private.as_ptr().cast(), len)
         })
     }
 

@@ -720,6 +720,9 @@ impl Transport {
             Err(e) => errno(e),
         };
         self.connect_status.store(rc, Ordering::Relaxed);
+        if rc != 0 {
+            pr_info!("connect failed: {}\n", rc);
+        }
         xprt.clear_connecting();
         if rc == 0 {
             xprt.connected_stats();

@@ -33,6 +33,10 @@ rxe_up() {
 # Exports: a tmpfs and an ext4 on the second virtio disk, under the NFSv4
 # pseudo-root /export (fsid=0). NFSv3 mounts /export/<name>, NFSv4 /<name>.
 exports_up() {
+	# rpc.mountd reads /etc/mtab with getmntent() and crashes (fgets on a
+	# NULL stream) when a lookup needs it and the file is missing, as in
+	# the minbase image.
+	[ -e /etc/mtab ] || ln -s ../proc/self/mounts /etc/mtab
 	mkdir -p /export
 	mount -t tmpfs -o size=16M,mode=0755 pseudo /export
 	mkdir -p /export/tmp /export/disk
