@@ -109,9 +109,7 @@ void xprs_ib_dma_unmap_single(struct ib_device *dev, u64 addr, size_t size,
 void xprs_ib_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t size);
 void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
 				 size_t size);
-int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len,
-		      u8 responder_resources, u8 initiator_depth);
+int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len);
 u32 xprs_ib_device_max_qp_wr(struct ib_device *dev);
-int xprs_ib_device_max_send_sge(struct ib_device *dev);
 
 #endif /* XPRTRDMA_RS_H */

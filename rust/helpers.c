@@ -416,8 +416,3 @@ u32 xprs_ib_device_max_qp_wr(struct ib_device *dev)
 {
 	return dev->attrs.max_qp_wr;
 }
-
-int xprs_ib_device_max_send_sge(struct ib_device *dev)
-{
-	return dev->attrs.max_send_sge;
-}
