@@ -43,8 +43,39 @@ const RESOLVE_TIMEOUT_MS: u32 = 5000;
 /// How long the connect worker waits for ESTABLISHED or an error.
 const CONNECT_TIMEOUT_SECS: usize = 60;
 
-fn num_reqs() -> u32 {
-    MAX_REQUESTS + crate::proto::sendctx::req_pool_slack(MAX_REQUESTS)
+/// Reqs in the pool: the credits plus one signaling batch of slack.
+const NUM_REQS: u32 = MAX_REQUESTS + crate::proto::sendctx::req_pool_slack(MAX_REQUESTS);
+/// Sendctx ring slots: each req has at most one Send outstanding per
+/// connection, so one more slot than reqs never fills.
+const RING_SLOTS: usize = NUM_REQS as usize + 1;
+
+/// Send owners collected under the ring lock and released after it, so
+/// that routing a req (which may wake a backlog waiter) never runs under
+/// the lock. It holds a whole ring's worth: no allocation in completion
+/// context.
+struct OwnerBatch {
+    owners: [Option<SendOwner>; RING_SLOTS],
+    len: usize,
+}
+
+impl OwnerBatch {
+    fn new() -> Self {
+        Self {
+            owners: [const { None }; RING_SLOTS],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, owner: SendOwner) {
+        match self.owners.get_mut(self.len) {
+            Some(slot) => {
+                *slot = Some(owner);
+                self.len = self.len.saturating_add(1);
+            }
+            // A ring of RING_SLOTS slots holds fewer owners than that.
+            None => sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked")),
+        }
+    }
 }
 
 fn errno(e: Error) -> i32 {
@@ -194,7 +225,7 @@ impl Req {
 
 impl Transport {
     fn new(xprt: Xprt) -> Result<Pin<KBox<Self>>> {
-        let n = num_reqs();
+        let n = NUM_REQS;
         let mut reqs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         let mut free = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         for i in 0..n {
@@ -215,10 +246,8 @@ impl Transport {
             )?;
             free.push(Some(pooled), GFP_KERNEL)?;
         }
-        // One slot more than reqs: each req has at most one Send
-        // outstanding per connection, so the ring never fills.
-        let mut slots = KVec::with_capacity(n as usize + 1, GFP_KERNEL)?;
-        for _ in 0..=n {
+        let mut slots = KVec::with_capacity(RING_SLOTS, GFP_KERNEL)?;
+        for _ in 0..RING_SLOTS {
             slots.push(None, GFP_KERNEL)?;
         }
         let shared = Shared {
@@ -571,34 +600,20 @@ impl Transport {
         }
     }
 
-    /// Walks the ring up to `slot` and releases the Send owners found.
-    fn send_done(&self, slot: usize) {
-        let mut owners: KVec<SendOwner> = KVec::new();
-        let mut overflow = false;
-        {
-            let mut shared = self.shared.lock();
-            if owners.reserve(shared.ring.capacity(), GFP_ATOMIC).is_err() {
-                overflow = true;
-            }
-            let walked = shared.ring.complete(slot, |o| {
-                if let Err(e) = owners.push(o, GFP_ATOMIC) {
-                    // Cannot happen: room was reserved for the whole ring.
-                    let _ = e;
-                    overflow = true;
-                }
-            });
-            if walked.is_err() {
-                drop(shared);
-                sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
-                return;
-            }
-        }
-        if overflow {
-            sunrpc::warn_once(c_str!("Send owners leaked: no memory"));
-        }
-        for owner in owners {
+    fn put_sends(&self, batch: OwnerBatch) {
+        for owner in batch.owners.into_iter().flatten() {
             self.put_send(owner);
         }
+    }
+
+    /// Walks the ring up to `slot` and releases the Send owners found.
+    fn send_done(&self, slot: usize) {
+        let mut batch = OwnerBatch::new();
+        let walked = self.shared.lock().ring.complete(slot, |o| batch.push(o));
+        if walked.is_err() {
+            sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
+        }
+        self.put_sends(batch);
         // SAFETY: the xprt is valid.
         unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
     }
@@ -920,25 +935,9 @@ impl Transport {
         ep.id.destroy_qp();
         drop(ep.send_cq.take());
         drop(ep.recv_cq.take());
-        let mut owners: KVec<SendOwner> = KVec::new();
-        let mut lost = false;
-        {
-            let mut shared = self.shared.lock();
-            if owners.reserve(shared.ring.capacity(), GFP_ATOMIC).is_err() {
-                lost = true;
-            }
-            shared.ring.drain(|o| {
-                if owners.push(o, GFP_ATOMIC).is_err() {
-                    lost = true;
-                }
-            });
-        }
-        if lost {
-            sunrpc::warn_once(c_str!("Send owners leaked: no memory"));
-        }
-        for owner in owners {
-            self.put_send(owner);
-        }
+        let mut batch = OwnerBatch::new();
+        self.shared.lock().ring.drain(|o| batch.push(o));
+        self.put_sends(batch);
         let Endpoint {
             events,
             id,
@@ -1203,7 +1202,7 @@ extern "C" fn xprs_setup(
 }
 
 fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
-    let xprt = Xprt::alloc(args, num_reqs())?;
+    let xprt = Xprt::alloc(args, NUM_REQS)?;
     let t = match Transport::new(xprt) {
         Ok(t) => t,
         Err(e) => {
