@@ -53,9 +53,6 @@ bool xprs_try_module_get(void);
 void xprs_module_put(void);
 unsigned long xprs_hz(void);
 unsigned long xprs_jiffies(void);
-void xprs_set_connect_timeout(struct rpc_xprt *xprt,
-			      unsigned long connect_timeout,
-			      unsigned long reconnect_timeout);
 
 /* rpc_xprt_ops entries implemented in Rust. */
 void xprs_op_alloc_slot(struct rpc_xprt *xprt, struct rpc_task *task);
@@ -67,6 +64,9 @@ void xprs_op_close(struct rpc_xprt *xprt);
 void xprs_op_destroy(struct rpc_xprt *xprt);
 void xprs_op_connect(struct rpc_xprt *xprt, struct rpc_task *task);
 void xprs_op_print_stats(struct rpc_xprt *xprt, struct seq_file *seq);
+void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
+				 unsigned long connect_timeout,
+				 unsigned long reconnect_timeout);
 void xprs_connect_worker(struct rpc_xprt *xprt);
 
 /* Static inline helpers of sunrpc. */

@@ -2,17 +2,14 @@
 /*
  * C shims for xprtrdma_rs: static initializers and inline helpers that
  * Rust cannot reach through bindgen. Keep this file free of transport
- * logic: the only exceptions are the address string formatting (printk
- * formats %pI4/%pI6c) and ->set_connect_timeout, both as in transport.c.
+ * logic: the only exception is the address string formatting (printk
+ * formats), as in transport.c.
  */
 #include <linux/module.h>
 #include <linux/err.h>
 #include <linux/jiffies.h>
 #include <linux/sunrpc/addr.h>
 #include "xprtrdma_rs.h"
-
-/* As in xprt_rdma.h. */
-#define XPRS_INIT_REEST_TO	(5U * HZ)
 
 static struct xprs_xprt *xprs_of(struct rpc_xprt *xprt)
 {
@@ -52,13 +49,6 @@ static void xprs_op_set_port(struct rpc_xprt *xprt, u16 port);
 static void xprs_op_timer(struct rpc_xprt *xprt, struct rpc_task *task)
 {
 	xprt_force_disconnect(xprt);
-}
-
-static void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
-					unsigned long connect_timeout,
-					unsigned long reconnect_timeout)
-{
-	xprs_set_connect_timeout(xprt, connect_timeout, reconnect_timeout);
 }
 
 static const struct rpc_xprt_ops xprs_ops = {
@@ -152,31 +142,6 @@ unsigned long xprs_hz(void)
 unsigned long xprs_jiffies(void)
 {
 	return jiffies;
-}
-
-/* As xprt_rdma_set_connect_timeout(). */
-void xprs_set_connect_timeout(struct rpc_xprt *xprt,
-			      unsigned long connect_timeout,
-			      unsigned long reconnect_timeout)
-{
-	struct xprs_xprt *x = xprs_of(xprt);
-
-	spin_lock(&xprt->transport_lock);
-	if (connect_timeout < xprt->connect_timeout) {
-		struct rpc_timeout to = *xprt->timeout;
-		unsigned long initval = connect_timeout;
-
-		if (initval < XPRS_INIT_REEST_TO << 1)
-			initval = XPRS_INIT_REEST_TO << 1;
-		to.to_initval = initval;
-		to.to_maxval = initval;
-		x->timeout = to;
-		xprt->timeout = &x->timeout;
-		xprt->connect_timeout = connect_timeout;
-	}
-	if (reconnect_timeout < xprt->max_reconnect_timeout)
-		xprt->max_reconnect_timeout = reconnect_timeout;
-	spin_unlock(&xprt->transport_lock);
 }
 
 bool xprs_xprt_connected(struct rpc_xprt *xprt)

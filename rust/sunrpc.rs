@@ -276,6 +276,35 @@ impl Xprt {
         self.get().last_used
     }
 
+    /// `->set_connect_timeout` (`xprt_rdma_set_connect_timeout()`): a
+    /// shorter connect timeout also shortens the retransmit timeout, to no
+    /// less than twice the initial reestablish timeout.
+    pub(crate) fn set_connect_timeout(&self, connect: usize, reconnect: usize) {
+        let min_initval = 2 * INIT_REEST_TO_SECS * self.hz();
+        // SAFETY: valid by the type invariant; these fields are protected
+        // by the transport lock, held here. The xprt was allocated as a
+        // `struct xprs_xprt` whose first member it is, so the private
+        // timeout lives as long as the xprt.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            let x = &mut *self.0;
+            if connect < x.connect_timeout {
+                let mut to = *x.timeout;
+                let initval = connect.max(min_initval);
+                to.to_initval = initval;
+                to.to_maxval = initval;
+                let own = self.0.cast::<bindings::xprs_xprt>();
+                (*own).timeout = to;
+                x.timeout = core::ptr::addr_of!((*own).timeout);
+                x.connect_timeout = connect;
+            }
+            if reconnect < x.max_reconnect_timeout {
+                x.max_reconnect_timeout = reconnect;
+            }
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
     /// Returns the generic statistics.
     pub(crate) fn stat(&self) -> bindings::rpc_xprt__bindgen_ty_1 {
         self.get().stat

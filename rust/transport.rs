@@ -1276,6 +1276,15 @@ extern "C" fn xprs_connect_worker(xprt: *mut bindings::rpc_xprt) {
 }
 
 #[no_mangle]
+extern "C" fn xprs_op_set_connect_timeout(
+    xprt: *mut bindings::rpc_xprt,
+    connect_timeout: usize,
+    reconnect_timeout: usize,
+) {
+    Xprt::from_raw(xprt).set_connect_timeout(connect_timeout, reconnect_timeout)
+}
+
+#[no_mangle]
 extern "C" fn xprs_op_print_stats(xprt: *mut bindings::rpc_xprt, seq: *mut bindings::seq_file) {
     // SAFETY: as above.
     unsafe { Transport::of(xprt) }.print_stats(seq)
