@@ -20,7 +20,7 @@ KDIR = $(shell $(TOP)/scripts/kernel.sh --kdir)
 endif
 include $(TOP)/scripts/versions.mk
 
-VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh
+VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh
 CLIENT ?= c
 T ?=
 FUZZ_SECONDS ?= 600

@@ -6,13 +6,20 @@
  * Kbuild) and the prototype list of the C shims in rust/helpers.c. The
  * shims exist only for what Rust cannot express directly: static inline
  * functions, macros, and static initializers of structures with flexible
- * array members.
+ * array members or function pointer tables.
  */
 #ifndef XPRTRDMA_RS_H
 #define XPRTRDMA_RS_H
 
+#include <linux/completion.h>
+#include <linux/seq_file.h>
+#include <linux/workqueue.h>
+#include <linux/sunrpc/clnt.h>
 #include <linux/sunrpc/xprt.h>
+#include <linux/sunrpc/xdr.h>
 #include <linux/sunrpc/xprtrdma.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
 
 /* Registration of the "rdma"/"rdma6" client transport class. */
 int xprs_register_transport(void);
@@ -23,5 +30,86 @@ void xprs_unregister_transport(void);
  * @xprt, or a negative errno.
  */
 int xprs_setup(struct xprt_create *args, struct rpc_xprt **xprt);
+
+/*
+ * The transport as sunrpc allocates it: struct rpc_xprt first (xprt_alloc
+ * returns it), then the Rust state and the connect worker.
+ */
+struct xprs_xprt {
+	struct rpc_xprt xprt;
+	void *priv;
+	struct delayed_work connect_worker;
+	struct rpc_timeout timeout;
+};
+
+/* Allocation of the transport with our ops table and connect worker. */
+struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots);
+void xprs_xprt_free(struct rpc_xprt *xprt);
+void *xprs_xprt_priv(struct rpc_xprt *xprt);
+void xprs_xprt_set_priv(struct rpc_xprt *xprt, void *priv);
+void xprs_queue_connect(struct rpc_xprt *xprt, unsigned long delay);
+void xprs_cancel_connect_sync(struct rpc_xprt *xprt);
+bool xprs_try_module_get(void);
+void xprs_module_put(void);
+unsigned long xprs_hz(void);
+unsigned long xprs_jiffies(void);
+
+/* rpc_xprt_ops entries implemented in Rust. */
+void xprs_op_alloc_slot(struct rpc_xprt *xprt, struct rpc_task *task);
+void xprs_op_free_slot(struct rpc_xprt *xprt, struct rpc_rqst *rqst);
+int xprs_op_buf_alloc(struct rpc_task *task);
+void xprs_op_buf_free(struct rpc_task *task);
+int xprs_op_send_request(struct rpc_rqst *rqst);
+void xprs_op_close(struct rpc_xprt *xprt);
+void xprs_op_destroy(struct rpc_xprt *xprt);
+void xprs_op_connect(struct rpc_xprt *xprt, struct rpc_task *task);
+void xprs_op_print_stats(struct rpc_xprt *xprt, struct seq_file *seq);
+void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
+				 unsigned long connect_timeout,
+				 unsigned long reconnect_timeout);
+void xprs_connect_worker(struct rpc_xprt *xprt);
+
+/* Static inline helpers of sunrpc. */
+bool xprs_xprt_connected(struct rpc_xprt *xprt);
+void xprs_xprt_set_connected(struct rpc_xprt *xprt);
+void xprs_xprt_clear_connected(struct rpc_xprt *xprt);
+void xprs_xprt_clear_connecting(struct rpc_xprt *xprt);
+void xprs_xprt_set_bound(struct rpc_xprt *xprt);
+bool xprs_rpc_reply_expected(struct rpc_task *task);
+void xprs_queue_lock(struct rpc_xprt *xprt);
+void xprs_queue_unlock(struct rpc_xprt *xprt);
+void xprs_transport_lock(struct rpc_xprt *xprt);
+void xprs_transport_unlock(struct rpc_xprt *xprt);
+unsigned short xprs_get_port(struct rpc_xprt *xprt);
+void xprs_set_port(struct rpc_xprt *xprt, unsigned short port);
+int xprs_format_addresses(struct rpc_xprt *xprt);
+void xprs_free_addresses(struct rpc_xprt *xprt);
+void xprs_warn_once(const char *what);
+void xprs_seq_puts(struct seq_file *seq, const char *s);
+
+/* Completions. */
+void xprs_init_completion(struct completion *c);
+void xprs_reinit_completion(struct completion *c);
+
+/* rdma_cm and verbs macros and static inlines. */
+struct rdma_cm_id *xprs_rdma_create_id(struct net *net,
+				       rdma_cm_event_handler handler,
+				       void *context);
+struct ib_pd *xprs_ib_alloc_pd(struct ib_device *device);
+void xprs_ib_dealloc_pd(struct ib_pd *pd);
+struct ib_cq *xprs_ib_alloc_cq(struct ib_device *device, void *private,
+			       int nr_cqe);
+int xprs_ib_post_send(struct ib_qp *qp, const struct ib_send_wr *wr);
+int xprs_ib_post_recv(struct ib_qp *qp, const struct ib_recv_wr *wr);
+u64 xprs_ib_dma_map_single(struct ib_device *dev, void *cpu_addr,
+			   size_t size, int to_device);
+int xprs_ib_dma_mapping_error(struct ib_device *dev, u64 dma_addr);
+void xprs_ib_dma_unmap_single(struct ib_device *dev, u64 addr, size_t size,
+			      int to_device);
+void xprs_ib_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t size);
+void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
+				 size_t size);
+int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len);
+u32 xprs_ib_device_max_qp_wr(struct ib_device *dev);
 
 #endif /* XPRTRDMA_RS_H */

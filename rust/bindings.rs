@@ -11,7 +11,10 @@
     non_snake_case,
     unreachable_pub,
     clippy::all,
-    clippy::undocumented_unsafe_blocks
+    clippy::undocumented_unsafe_blocks,
+    unsafe_op_in_unsafe_fn,
+    unnecessary_transmutes,
+    improper_ctypes
 )]
 
 use kernel::ffi;

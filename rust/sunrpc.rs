@@ -32,3 +32,281 @@ impl Drop for TransportClass {
         unsafe { bindings::xprs_unregister_transport() };
     }
 }
+
+/// Warns once with a stack trace (`WARN_ONCE`): a broken invariant that
+/// the transport survives by leaking rather than corrupting.
+pub(crate) fn warn_once(what: &kernel::str::CStr) {
+    // SAFETY: `what` is a NUL-terminated string.
+    unsafe { bindings::xprs_warn_once(what.as_char_ptr()) };
+}
+
+/// A `struct rpc_xprt` of this module's class (a `struct xprs_xprt`).
+///
+/// # Invariants
+///
+/// The pointer is valid from [`Xprt::alloc`] until [`Xprt::free`]; every
+/// copy is used only within that window (the transport state that holds
+/// copies is freed first).
+#[derive(Clone, Copy)]
+pub(crate) struct Xprt(*mut bindings::rpc_xprt);
+
+/// As in `xprt_rdma.h`, in seconds.
+const BIND_TO_SECS: usize = 60;
+const INIT_REEST_TO_SECS: usize = 5;
+const IDLE_DISC_TO_SECS: usize = 5 * 60;
+
+impl Xprt {
+    /// Wraps a transport sunrpc passed to one of our ops.
+    pub(crate) fn from_raw(xprt: *mut bindings::rpc_xprt) -> Self {
+        // INVARIANT: sunrpc passes live transports of this class.
+        Self(xprt)
+    }
+
+    /// Allocates and initializes a transport as `xprt_setup_rdma()` does,
+    /// taking a module reference.
+    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<Self> {
+        if args.addrlen > core::mem::size_of::<bindings::__kernel_sockaddr_storage>() {
+            return Err(EBADF);
+        }
+        // SAFETY: no preconditions.
+        if !unsafe { bindings::xprs_try_module_get() } {
+            return Err(EIO);
+        }
+        // SAFETY: `args.net` is the namespace sunrpc creates the transport
+        // in.
+        let xprt = unsafe { bindings::xprs_xprt_alloc(args.net, slots) };
+        if xprt.is_null() {
+            // SAFETY: taken above.
+            unsafe { bindings::xprs_module_put() };
+            return Err(ENOMEM);
+        }
+        // SAFETY: `xprt` was just allocated and is not shared yet;
+        // `args.dstaddr` holds `args.addrlen <= sizeof(addr)` bytes.
+        unsafe {
+            let hz = bindings::xprs_hz();
+            let x = &mut *xprt;
+            x.connect_timeout = (*x.timeout).to_initval;
+            x.max_reconnect_timeout = (*x.timeout).to_maxval;
+            x.bind_timeout = BIND_TO_SECS * hz;
+            x.reestablish_timeout = INIT_REEST_TO_SECS * hz;
+            x.idle_timeout = IDLE_DISC_TO_SECS * hz;
+            x.set_resvport(0);
+            x.prot = bindings::IPPROTO_TCP as _;
+            x.addrlen = args.addrlen;
+            core::ptr::copy_nonoverlapping(
+                args.dstaddr.cast::<u8>(),
+                core::ptr::addr_of_mut!(x.addr).cast::<u8>(),
+                args.addrlen,
+            );
+            if bindings::xprs_get_port(xprt) != 0 {
+                bindings::xprs_xprt_set_bound(xprt);
+            }
+            let rc = bindings::xprs_format_addresses(xprt);
+            if rc != 0 {
+                bindings::xprs_free_addresses(xprt);
+                bindings::xprs_xprt_free(xprt);
+                bindings::xprs_module_put();
+                return Err(kernel::error::Error::from_errno(rc));
+            }
+        }
+        // INVARIANT: allocated above.
+        Ok(Self(xprt))
+    }
+
+    /// Frees the transport and drops the module reference.
+    pub(crate) fn free(self) {
+        // SAFETY: by the type invariant the xprt is live; this is its end.
+        unsafe {
+            bindings::xprs_free_addresses(self.0);
+            bindings::xprs_xprt_free(self.0);
+            bindings::xprs_module_put();
+        }
+    }
+
+    /// Returns the raw transport.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_xprt {
+        self.0
+    }
+
+    fn get(&self) -> &bindings::rpc_xprt {
+        // SAFETY: valid by the type invariant; fields read here are
+        // plain integers that sunrpc updates under its own locks, read
+        // as the C transport reads them.
+        unsafe { &*self.0 }
+    }
+
+    /// Stores the Rust state pointer.
+    pub(crate) fn set_priv(&self, p: *mut core::ffi::c_void) {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_xprt_set_priv(self.0, p) };
+    }
+
+    /// Sets the largest RPC payload.
+    pub(crate) fn set_max_payload(&self, n: usize) {
+        // SAFETY: called from setup, before sunrpc sees the transport.
+        unsafe { (*self.0).max_payload = n };
+    }
+
+    /// Returns the network namespace.
+    pub(crate) fn net(&self) -> *mut bindings::net {
+        self.get().xprt_net
+    }
+
+    /// Returns the server address.
+    pub(crate) fn addr(&self) -> *mut bindings::sockaddr {
+        // SAFETY: valid by the type invariant.
+        unsafe { core::ptr::addr_of_mut!((*self.0).addr).cast() }
+    }
+
+    /// `xprt_connected()`.
+    pub(crate) fn connected(&self) -> bool {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_xprt_connected(self.0) }
+    }
+
+    /// `xprt_set_connected()`.
+    pub(crate) fn set_connected(&self) {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_xprt_set_connected(self.0) }
+    }
+
+    /// `xprt_clear_connecting()`.
+    pub(crate) fn clear_connecting(&self) {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_xprt_clear_connecting(self.0) }
+    }
+
+    /// Accounts a successful connect (as `xprt_rdma_connect_worker()`);
+    /// runs under `XPRT_LOCKED`.
+    pub(crate) fn connected_stats(&self) {
+        // SAFETY: valid; the connect worker holds XPRT_LOCKED, which
+        // serializes these fields as in the C transport.
+        unsafe {
+            let x = &mut *self.0;
+            x.connect_cookie = x.connect_cookie.wrapping_add(1);
+            x.stat.connect_count = x.stat.connect_count.wrapping_add(1);
+            let now = bindings::xprs_jiffies();
+            x.stat.connect_time = x
+                .stat
+                .connect_time
+                .wrapping_add(now.wrapping_sub(x.stat.connect_start));
+        }
+    }
+
+    /// Returns the connect cookie.
+    pub(crate) fn connect_cookie(&self) -> u32 {
+        self.get().connect_cookie
+    }
+
+    /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
+    pub(crate) fn closed(&self) {
+        // SAFETY: valid; close runs under XPRT_LOCKED.
+        unsafe {
+            let x = &mut *self.0;
+            x.reestablish_timeout = 0;
+            x.connect_cookie = x.connect_cookie.wrapping_add(1);
+            bindings::xprt_disconnect_done(self.0);
+        }
+    }
+
+    /// Raises the reestablish timeout to at least `min` jiffies.
+    pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
+        // SAFETY: valid; the connect worker holds XPRT_LOCKED.
+        unsafe {
+            let x = &mut *self.0;
+            if x.reestablish_timeout < min {
+                x.reestablish_timeout = min;
+            }
+        }
+    }
+
+    /// Sets the congestion window from a credit grant.
+    pub(crate) fn set_cwnd(&self, cwnd: usize) {
+        // SAFETY: valid; `cwnd` is protected by the transport lock.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            (*self.0).cwnd = cwnd;
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
+    /// `rpcrdma_reset_cwnd()`.
+    pub(crate) fn reset_cwnd(&self, cwnd: usize) {
+        // SAFETY: as above.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            (*self.0).cong = 0;
+            (*self.0).cwnd = cwnd;
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
+    /// Takes `xprt->queue_lock`.
+    pub(crate) fn queue_lock(&self) {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_queue_lock(self.0) }
+    }
+
+    /// Releases `xprt->queue_lock`.
+    pub(crate) fn queue_unlock(&self) {
+        // SAFETY: valid by the type invariant; the caller holds the lock.
+        unsafe { bindings::xprs_queue_unlock(self.0) }
+    }
+
+    /// Cancels the connect worker and waits for it.
+    pub(crate) fn cancel_connect_sync(&self) {
+        // SAFETY: valid; the worker was initialized by alloc.
+        unsafe { bindings::xprs_cancel_connect_sync(self.0) }
+    }
+
+    /// Returns `HZ`.
+    pub(crate) fn hz(&self) -> usize {
+        // SAFETY: no preconditions.
+        unsafe { bindings::xprs_hz() }
+    }
+
+    /// Returns `jiffies`.
+    pub(crate) fn jiffies(&self) -> usize {
+        // SAFETY: no preconditions.
+        unsafe { bindings::xprs_jiffies() }
+    }
+
+    /// Returns `last_used`.
+    pub(crate) fn last_used(&self) -> usize {
+        self.get().last_used
+    }
+
+    /// `->set_connect_timeout` (`xprt_rdma_set_connect_timeout()`): a
+    /// shorter connect timeout also shortens the retransmit timeout, to no
+    /// less than twice the initial reestablish timeout.
+    pub(crate) fn set_connect_timeout(&self, connect: usize, reconnect: usize) {
+        let min_initval = 2 * INIT_REEST_TO_SECS * self.hz();
+        // SAFETY: valid by the type invariant; these fields are protected
+        // by the transport lock, held here. The xprt was allocated as a
+        // `struct xprs_xprt` whose first member it is, so the private
+        // timeout lives as long as the xprt.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            let x = &mut *self.0;
+            if connect < x.connect_timeout {
+                let mut to = *x.timeout;
+                let initval = connect.max(min_initval);
+                to.to_initval = initval;
+                to.to_maxval = initval;
+                let own = self.0.cast::<bindings::xprs_xprt>();
+                (*own).timeout = to;
+                x.timeout = core::ptr::addr_of!((*own).timeout);
+                x.connect_timeout = connect;
+            }
+            if reconnect < x.max_reconnect_timeout {
+                x.max_reconnect_timeout = reconnect;
+            }
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
+    /// Returns the generic statistics.
+    pub(crate) fn stat(&self) -> bindings::rpc_xprt__bindgen_ty_1 {
+        self.get().stat
+    }
+}

@@ -10,11 +10,14 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod ib;
 // The pure protocol core, the same files the host tests in tools/ build.
-// The transport is its user; until the data path lands most of it is
-// compiled here but not called.
+// The inline-only transport uses the header codec, private data, credits,
+// the req lifetime tokens and the sendctx ring; chunk planning waits for
+// FRWR.
 #[allow(dead_code)]
 mod proto;
+mod rdma_cm;
 mod sunrpc;
 mod transport;
 

@@ -17,7 +17,7 @@ ROOTFS_RECIPE=1
 base_hash=$(inputs_hash "$SUITE" "$PACKAGES" "recipe $ROOTFS_RECIPE")
 ROOTFS=$XPRS_CACHE/rootfs-$base_hash
 KDIR=$(kernel_dir)
-IMAGE=$XPRS_CACHE/image-$base_hash-$(basename "$KDIR" | sed 's/^kernel-//')-$(inputs_hash "$XPRS_TOP/scripts/guest/xprs-init").ext4
+IMAGE=$XPRS_CACHE/image-$base_hash-$(basename "$KDIR" | sed 's/^kernel-//')-$(inputs_hash "$XPRS_TOP/scripts/guest/xprs-init" "$XPRS_TOP/scripts/image.sh").ext4
 
 if [ "${1:-}" = --path ]; then echo "$IMAGE"; exit 0; fi
 [ -f "$IMAGE" ] && { log "image cached: $IMAGE"; exit 0; }
@@ -54,6 +54,9 @@ cp -a "$KDIR/modroot/lib/modules/." "$stage/lib/modules/"
 rm -f "$stage/sbin/xprs-init"
 install -m 0755 "$XPRS_TOP/scripts/guest/xprs-init" "$stage/sbin/xprs-init"
 echo xprs-guest > "$stage/etc/hostname"
+# rpc.mountd reads /etc/mtab with getmntent() and segfaults (fgets on a NULL
+# stream) when it needs the mount table and minbase has no /etc/mtab.
+ln -sfn ../proc/self/mounts "$stage/etc/mtab"
 rm -f "$IMAGE.tmp"
 mkfs.ext4 -q -F -L xprs-root -d "$stage" "$IMAGE.tmp" 3G
 mv "$IMAGE.tmp" "$IMAGE"

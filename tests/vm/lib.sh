@@ -36,8 +36,7 @@ rxe_up() {
 
 # Exports: a tmpfs and an ext4 on the second virtio disk, under the NFSv4
 # pseudo-root /export (fsid=0). NFSv3 mounts /export/<name>, NFSv4 /<name>.
-# Each child is exported on its own; crossmnt on the root is left out
-# because it makes bookworm's rpc.mountd (nfs-utils 2.6.2) segfault.
+# Each child is exported on its own, so the root needs no crossmnt.
 exports_up() {
 	mkdir -p /export
 	mount -t tmpfs -o size=16M,mode=0755 pseudo /export
