@@ -21,12 +21,12 @@ endif
 include $(TOP)/scripts/versions.mk
 
 VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh
-CLIENT ?= c
+CLIENT ?= rs
 T ?=
 FUZZ_SECONDS ?= 600
 ROUNDS ?= 3
-# Ours joins the benchmark once it moves data.
-BENCH_CLIENTS ?= c
+# Both clients, alternated in one boot.
+BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
 .PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz bench clean

@@ -124,13 +124,13 @@ def table(data, raw, clients):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = [(k, l, u, h) for k, l, u, h in ROWS]
     rows += [(f"{j}:cpu", f"CPU per op: {j}", "us", False) for j in CPU_JOBS]
-    for key, label, unit, _ in rows:
+    for key, label, unit, higher_is_better in rows:
         cells, meds = [], {}
         for c in clients:
             text, med = cell(data.get(c, {}).get(key, []))
             cells.append(text)
             meds[c] = med
-        line = [label, unit] + cells
+        line = [label, unit if higher_is_better else unit + ", lower is better"] + cells
         if have_rs and "c" in data:
             line.append(f"{meds['rs'] / meds['c']:.2f}" if meds.get("rs") and meds.get("c") else "")
         ceil = raw.get(CEILING.get(key, ""), 0)

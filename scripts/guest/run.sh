@@ -19,11 +19,10 @@ OUT=/xprs/out
 ) &
 
 hostname xprs-guest
-echo "xprs: running $XPRS_TEST $XPRS_ARGS" > /dev/kmsg
+echo "xprs: running $XPRS_TEST ${XPRS_ARGS[*]}" > /dev/kmsg
 cd /xprs/repo
 set -o pipefail
-# shellcheck disable=SC2086
-bash "$XPRS_TEST" $XPRS_ARGS 2>&1 | tee "$OUT/test.log"
+bash "$XPRS_TEST" "${XPRS_ARGS[@]}" 2>&1 | tee "$OUT/test.log"
 rc=$?
 echo "xprs: $XPRS_TEST exited with status $rc" > /dev/kmsg
 dmesg > "$OUT/dmesg.txt"

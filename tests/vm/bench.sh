@@ -4,10 +4,10 @@
 # same workloads; the raw rxe ceiling measured in the same boot. Results go
 # to /xprs/out/bench/ as fio JSON and key=value files for scripts/bench.
 #
-# Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1)
+# Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
 . /xprs/repo/tests/vm/lib.sh
 
-rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0}
+rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0} size=${6:-128M}
 res=/xprs/out/bench
 mkdir -p "$res"
 MNT=/mnt/bench
@@ -31,7 +31,7 @@ run_timed() {
 fio_job() {	# fio_job OUTNAME RW BS IODEPTH
 	local out=$1 rw=$2 bs=$3 qd=$4
 	local args=(--directory="$MNT" --name="$rw-$bs-qd$qd" --filename=bench.dat
-		--size=128M --ioengine=libaio --direct=1 --numjobs=1)
+		--size="$size" --ioengine=libaio --direct=1 --numjobs=1)
 	# Lay the file out first, so the timed run (and its CPU time) is
 	# the workload only.
 	fio "${args[@]}" --rw=write --bs=1M --create_only=1 > /dev/null
