@@ -151,7 +151,7 @@ def chart(data, raw, clients, png):
          ["create", "stat", "unlink"]),
     ]
     datfiles, script = [], [
-        "set terminal pngcairo size 1400,900 font ',10'",
+        "set terminal pngcairo size 1400,900 font ',10' noenhanced",
         f"set output '{png}'",
         "set multiplot layout 2,2 title 'xprtrdma-rs vs the in-tree C client "
         "(medians, bars: min..max over rounds)'",
