@@ -281,10 +281,9 @@ impl Xprt {
     /// less than twice the initial reestablish timeout.
     pub(crate) fn set_connect_timeout(&self, connect: usize, reconnect: usize) {
         let min_initval = 2 * INIT_REEST_TO_SECS * self.hz();
-        // SAFETY: valid by the type invariant; these fields are protected
-        // by the transport lock, held here. The xprt was allocated as a
-        // `struct xprs_xprt` whose first member it is, so the private
-        // timeout lives as long as the xprt.
+        // SAFETY: valid by the type invariant; the transport lock taken here
+        // protects these fields, and the xprt is the first member of its
+        // `struct xprs_xprt`, so the private timeout lives as long as it.
         unsafe {
             bindings::xprs_transport_lock(self.0);
             let x = &mut *self.0;
