@@ -12,6 +12,7 @@
 #define XPRTRDMA_RS_H
 
 #include <linux/completion.h>
+#include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/workqueue.h>
 #include <linux/sunrpc/clnt.h>
@@ -64,6 +65,7 @@ void xprs_op_close(struct rpc_xprt *xprt);
 void xprs_op_destroy(struct rpc_xprt *xprt);
 void xprs_op_connect(struct rpc_xprt *xprt, struct rpc_task *task);
 void xprs_op_print_stats(struct rpc_xprt *xprt, struct seq_file *seq);
+void xprs_op_inject_disconnect(struct rpc_xprt *xprt);
 void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
 				 unsigned long connect_timeout,
 				 unsigned long reconnect_timeout);
@@ -111,5 +113,58 @@ void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
 				 size_t size);
 int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len);
 u32 xprs_ib_device_max_qp_wr(struct ib_device *dev);
+u32 xprs_ib_device_max_fr_depth(struct ib_device *dev);
+u32 xprs_ib_device_max_send_sge(struct ib_device *dev);
+bool xprs_ib_device_sg_gaps(struct ib_device *dev);
+bool xprs_ib_device_frwr(struct ib_device *dev);
+bool xprs_rqst_ddp_allowed(struct rpc_rqst *rqst);
+/* kzalloc() with the RPC layer's flags (rpc_task_gfp_mask()). */
+void *xprs_rpc_buf_alloc(size_t size);
+
+/*
+ * One FRWR memory region (struct rpcrdma_mr): the MR, the scatterlist it
+ * maps, and its REG_MR and LOCAL_INV work requests. @cqe comes first so a
+ * completion's wr_cqe is the xprs_mr itself.
+ */
+struct xprs_mr {
+	struct ib_cqe cqe;
+	void *ctx;
+	u32 index;
+	struct ib_mr *mr;
+	struct ib_device *dev;
+	struct ib_reg_wr reg_wr;
+	struct ib_send_wr inv_wr;
+	u32 depth;
+	u32 nents;
+	int dir;
+	struct scatterlist sg[];
+};
+
+/* ib_alloc_mr() of @depth pages with its scatterlist; ERR_PTR on error. */
+struct xprs_mr *xprs_mr_alloc(struct ib_pd *pd, bool sg_gaps, u32 depth);
+/* Unmaps (if mapped) and deregisters the MR, and frees @mr. */
+void xprs_mr_free(struct xprs_mr *mr);
+/* Sets scatterlist entry @i to @len bytes at @offset in @page. */
+void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
+		      u32 len);
+/* Sets scatterlist entry @i to @len bytes at kernel address @buf. */
+void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len);
+/*
+ * As frwr_map(): DMA-maps the first @nents entries, maps them into the
+ * MR, bumps the rkey and prepares the REG_MR WR (remote write access if
+ * @writing, remote read otherwise) with @xid in the upper iova bits.
+ * Returns 0 and the segment, or a negative errno with nothing mapped.
+ */
+int xprs_mr_map(struct xprs_mr *mr, struct ib_device *dev, u32 nents,
+		bool writing, u32 xid, u32 *handle, u32 *length, u64 *offset);
+/* DMA-unmaps the scatterlist, if it is mapped. */
+void xprs_mr_unmap(struct xprs_mr *mr);
+/* The MR's current rkey. */
+u32 xprs_mr_rkey(struct xprs_mr *mr);
+
+/* Module parameters, with the ranges of the C client's sysctls. */
+unsigned int xprs_param_slot_table_entries(void);
+unsigned int xprs_param_max_inline_read(void);
+unsigned int xprs_param_max_inline_write(void);
 
 #endif /* XPRTRDMA_RS_H */

@@ -8,6 +8,9 @@
 #include <linux/module.h>
 #include <linux/err.h>
 #include <linux/jiffies.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sunrpc/auth.h>
 #include <linux/sunrpc/addr.h>
 #include "xprtrdma_rs.h"
 
@@ -51,6 +54,16 @@ static void xprs_op_timer(struct rpc_xprt *xprt, struct rpc_task *task)
 	xprt_force_disconnect(xprt);
 }
 
+/* As the C client: swap needs nothing beyond PF_MEMALLOC when connecting. */
+static int xprs_op_enable_swap(struct rpc_xprt *xprt)
+{
+	return 0;
+}
+
+static void xprs_op_disable_swap(struct rpc_xprt *xprt)
+{
+}
+
 static const struct rpc_xprt_ops xprs_ops = {
 	.reserve_xprt		= xprt_reserve_xprt_cong,
 	.release_xprt		= xprt_release_xprt_cong,
@@ -69,6 +82,9 @@ static const struct rpc_xprt_ops xprs_ops = {
 	.destroy		= xprs_op_destroy,
 	.set_connect_timeout	= xprs_op_set_connect_timeout,
 	.print_stats		= xprs_op_print_stats,
+	.enable_swap		= xprs_op_enable_swap,
+	.disable_swap		= xprs_op_disable_swap,
+	.inject_disconnect	= xprs_op_inject_disconnect,
 };
 
 static const struct rpc_timeout xprs_default_timeout = {
@@ -80,8 +96,13 @@ static void xprs_connect_work(struct work_struct *work)
 {
 	struct xprs_xprt *x = container_of(work, struct xprs_xprt,
 					   connect_worker.work);
+	unsigned int pflags = current->flags;
 
+	/* A swap-backed mount must be able to reconnect under pressure. */
+	if (atomic_read(&x->xprt.swapper))
+		current->flags |= PF_MEMALLOC;
 	xprs_connect_worker(&x->xprt);
+	current_restore_flags(pflags, PF_MEMALLOC);
 }
 
 struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots)
@@ -380,4 +401,211 @@ int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len)
 u32 xprs_ib_device_max_qp_wr(struct ib_device *dev)
 {
 	return dev->attrs.max_qp_wr;
+}
+
+u32 xprs_ib_device_max_fr_depth(struct ib_device *dev)
+{
+	const struct ib_device_attr *attrs = &dev->attrs;
+
+	/* The frwr_query_device() quirk for devices that prefer small MRs. */
+	if (attrs->max_sge_rd > 16)
+		return attrs->max_sge_rd;
+	return attrs->max_fast_reg_page_list_len;
+}
+
+u32 xprs_ib_device_max_send_sge(struct ib_device *dev)
+{
+	return dev->attrs.max_send_sge;
+}
+
+bool xprs_ib_device_sg_gaps(struct ib_device *dev)
+{
+	return dev->attrs.kernel_cap_flags & IBK_SG_GAPS_REG;
+}
+
+bool xprs_ib_device_frwr(struct ib_device *dev)
+{
+	return (dev->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) &&
+	       dev->attrs.max_fast_reg_page_list_len;
+}
+
+void *xprs_rpc_buf_alloc(size_t size)
+{
+	return kzalloc(size, rpc_task_gfp_mask());
+}
+
+/* As rpcrdma_marshal_req(): no direct placement under krb5i/krb5p. */
+bool xprs_rqst_ddp_allowed(struct rpc_rqst *rqst)
+{
+	return !test_bit(RPCAUTH_AUTH_DATATOUCH,
+			 &rqst->rq_cred->cr_auth->au_flags);
+}
+
+struct xprs_mr *xprs_mr_alloc(struct ib_pd *pd, bool sg_gaps, u32 depth)
+{
+	struct xprs_mr *mr;
+	struct ib_mr *ibmr;
+
+	mr = kzalloc(struct_size(mr, sg, depth), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	ibmr = ib_alloc_mr(pd, sg_gaps ? IB_MR_TYPE_SG_GAPS : IB_MR_TYPE_MEM_REG,
+			   depth);
+	if (IS_ERR(ibmr)) {
+		kfree(mr);
+		return ERR_CAST(ibmr);
+	}
+	mr->mr = ibmr;
+	mr->depth = depth;
+	mr->dir = DMA_NONE;
+	sg_init_table(mr->sg, depth);
+	return mr;
+}
+
+void xprs_mr_unmap(struct xprs_mr *mr)
+{
+	if (mr->nents) {
+		ib_dma_unmap_sg(mr->dev, mr->sg, mr->nents, mr->dir);
+		mr->nents = 0;
+		mr->dir = DMA_NONE;
+	}
+}
+
+void xprs_mr_free(struct xprs_mr *mr)
+{
+	xprs_mr_unmap(mr);
+	ib_dereg_mr(mr->mr);
+	kfree(mr);
+}
+
+void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
+		      u32 len)
+{
+	if (!WARN_ON_ONCE(i >= mr->depth))
+		sg_set_page(&mr->sg[i], page, len, offset);
+}
+
+void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len)
+{
+	xprs_mr_set_page(mr, i, virt_to_page(buf), offset_in_page(buf), len);
+}
+
+int xprs_mr_map(struct xprs_mr *mr, struct ib_device *dev, u32 nents,
+		bool writing, u32 xid, u32 *handle, u32 *length, u64 *offset)
+{
+	enum dma_data_direction dir = writing ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	struct ib_mr *ibmr = mr->mr;
+	int dma_nents, n;
+	u8 key;
+
+	if (WARN_ON_ONCE(mr->nents || !nents || nents > mr->depth))
+		return -EIO;
+	sg_mark_end(&mr->sg[nents - 1]);
+	dma_nents = ib_dma_map_sg(dev, mr->sg, nents, dir);
+	if (!dma_nents)
+		return -EIO;
+	mr->dev = dev;
+	mr->nents = nents;
+	mr->dir = dir;
+	n = ib_map_mr_sg(ibmr, mr->sg, dma_nents, NULL, PAGE_SIZE);
+	if (n != dma_nents) {
+		xprs_mr_unmap(mr);
+		return -EIO;
+	}
+	ibmr->iova &= 0x00000000ffffffff;
+	ibmr->iova |= ((u64)xid) << 32;
+	key = (u8)(ibmr->rkey & 0x000000FF);
+	ib_update_fast_reg_key(ibmr, ++key);
+
+	mr->reg_wr.wr.next = NULL;
+	mr->reg_wr.wr.opcode = IB_WR_REG_MR;
+	mr->reg_wr.wr.wr_cqe = &mr->cqe;
+	mr->reg_wr.wr.num_sge = 0;
+	mr->reg_wr.wr.send_flags = 0;
+	mr->reg_wr.mr = ibmr;
+	mr->reg_wr.key = ibmr->rkey;
+	mr->reg_wr.access = writing ?
+			    IB_ACCESS_REMOTE_WRITE | IB_ACCESS_LOCAL_WRITE :
+			    IB_ACCESS_REMOTE_READ;
+	*handle = ibmr->rkey;
+	*length = ibmr->length;
+	*offset = ibmr->iova;
+	return 0;
+}
+
+u32 xprs_mr_rkey(struct xprs_mr *mr)
+{
+	return mr->mr->rkey;
+}
+
+/*
+ * Module parameters: the C client's sysctls sunrpc.rdma_slot_table_entries,
+ * rdma_max_inline_read and rdma_max_inline_write, with their defaults and
+ * ranges. Values apply to transports created after the change.
+ */
+static unsigned int xprs_slot_table_entries = RPCRDMA_DEF_SLOT_TABLE;
+static unsigned int xprs_max_inline_read = RPCRDMA_DEF_INLINE;
+static unsigned int xprs_max_inline_write = RPCRDMA_DEF_INLINE;
+
+static int xprs_param_set_range(const char *val, const struct kernel_param *kp,
+				unsigned int min, unsigned int max)
+{
+	unsigned int n;
+	int rc = kstrtouint(val, 0, &n);
+
+	if (rc)
+		return rc;
+	if (n < min || n > max)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, n);
+	return 0;
+}
+
+static int xprs_set_slots(const char *val, const struct kernel_param *kp)
+{
+	return xprs_param_set_range(val, kp, RPCRDMA_MIN_SLOT_TABLE,
+				    RPCRDMA_MAX_SLOT_TABLE);
+}
+
+static int xprs_set_inline(const char *val, const struct kernel_param *kp)
+{
+	return xprs_param_set_range(val, kp, RPCRDMA_MIN_INLINE,
+				    RPCRDMA_MAX_INLINE);
+}
+
+static const struct kernel_param_ops xprs_slots_ops = {
+	.set = xprs_set_slots,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops xprs_inline_ops = {
+	.set = xprs_set_inline,
+	.get = param_get_uint,
+};
+
+module_param_cb(slot_table_entries, &xprs_slots_ops, &xprs_slot_table_entries,
+		0644);
+MODULE_PARM_DESC(slot_table_entries,
+		 "RPC slots (credits requested) per transport, 4..16384 (128)");
+module_param_cb(max_inline_read, &xprs_inline_ops, &xprs_max_inline_read, 0644);
+MODULE_PARM_DESC(max_inline_read,
+		 "Largest inline Reply offered, 1024..65536 bytes (4096)");
+module_param_cb(max_inline_write, &xprs_inline_ops, &xprs_max_inline_write,
+		0644);
+MODULE_PARM_DESC(max_inline_write,
+		 "Largest inline Call offered, 1024..65536 bytes (4096)");
+
+unsigned int xprs_param_slot_table_entries(void)
+{
+	return READ_ONCE(xprs_slot_table_entries);
+}
+
+unsigned int xprs_param_max_inline_read(void)
+{
+	return READ_ONCE(xprs_max_inline_read);
+}
+
+unsigned int xprs_param_max_inline_write(void)
+{
+	return READ_ONCE(xprs_max_inline_write);
 }

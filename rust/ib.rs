@@ -45,6 +45,30 @@ impl Device {
         self.0.as_ptr()
     }
 
+    /// Returns true if the device supports FRWR (`frwr_query_device()`).
+    pub(crate) fn supports_frwr(&self) -> bool {
+        // SAFETY: by the type invariant the device is valid.
+        unsafe { bindings::xprs_ib_device_frwr(self.as_ptr()) }
+    }
+
+    /// Returns the most pages one MR should cover.
+    pub(crate) fn max_fr_depth(&self) -> u32 {
+        // SAFETY: by the type invariant the device is valid.
+        unsafe { bindings::xprs_ib_device_max_fr_depth(self.as_ptr()) }
+    }
+
+    /// Returns true if MRs may register discontiguous pages.
+    pub(crate) fn sg_gaps(&self) -> bool {
+        // SAFETY: by the type invariant the device is valid.
+        unsafe { bindings::xprs_ib_device_sg_gaps(self.as_ptr()) }
+    }
+
+    /// Returns the Send SGEs the device supports.
+    pub(crate) fn max_send_sge(&self) -> u32 {
+        // SAFETY: by the type invariant the device is valid.
+        unsafe { bindings::xprs_ib_device_max_send_sge(self.as_ptr()) }
+    }
+
     /// Returns the largest number of outstanding work requests of a queue.
     pub(crate) fn max_qp_wr(&self) -> u32 {
         // SAFETY: by the type invariant the device is valid.
@@ -223,13 +247,15 @@ impl Drop for DmaBuf {
 }
 
 /// Posts one signaled or unsignaled Send of `len` bytes at `addr`,
-/// completing on `cqe`.
+/// completing on `cqe`, behind the REG_MR work requests `regs` (FRWR
+/// registrations are chained before the Send, in one post).
 ///
 /// # Safety
 ///
 /// `qp` must be a live QP, the `len` bytes at `addr` must stay mapped and
 /// unmodified until the Send completes or the QP is drained, and `cqe` must
-/// stay valid until then.
+/// stay valid until then. `regs` are prepared REG_MR work requests of MRs
+/// the caller owns.
 pub(crate) unsafe fn post_send(
     qp: *mut bindings::ib_qp,
     cqe: *mut bindings::ib_cqe,
@@ -237,6 +263,7 @@ pub(crate) unsafe fn post_send(
     len: u32,
     lkey: u32,
     signaled: bool,
+    regs: &[*mut bindings::ib_send_wr],
 ) -> Result {
     let mut sge = bindings::ib_sge {
         addr,
@@ -254,9 +281,23 @@ pub(crate) unsafe fn post_send(
     } else {
         0
     };
+    let send: *mut bindings::ib_send_wr = &mut wr;
+    // SAFETY: the caller owns the REG_MR work requests; the chain ends
+    // with the Send.
+    let first = match unsafe { chain(regs) } {
+        Some(first) => {
+            if let Some(&last) = regs.last() {
+                // SAFETY: `last` is the caller's REG_MR request, the end
+                // of the chain just built.
+                unsafe { (*last).next = send };
+            }
+            first
+        }
+        None => send,
+    };
     // SAFETY: the caller guarantees `qp` and the memory; `wr` and `sge`
     // are copied by the provider before the call returns.
-    to_result(unsafe { bindings::xprs_ib_post_send(qp, &wr) })
+    to_result(unsafe { bindings::xprs_ib_post_send(qp, first) })
 }
 
 /// Posts one Receive of up to `len` bytes at `addr`, completing on `cqe`.
@@ -284,4 +325,203 @@ pub(crate) unsafe fn post_recv(
     wr.num_sge = 1;
     // SAFETY: as for `post_send`.
     to_result(unsafe { bindings::xprs_ib_post_recv(qp, &wr) })
+}
+
+/// The completion handler type of an `ib_cqe`.
+pub(crate) type CqeDone = unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindings::ib_wc);
+
+/// One FRWR memory region with its scatterlist and its REG_MR and
+/// LOCAL_INV work requests (`struct rpcrdma_mr`).
+///
+/// # Invariants
+///
+/// `mr` was returned by `xprs_mr_alloc` and is freed only by `drop`. Its
+/// `cqe` field is the first member, so a completion's `wr_cqe` for either
+/// work request is the `xprs_mr` itself.
+pub(crate) struct Mr {
+    mr: NonNull<bindings::xprs_mr>,
+}
+
+/// A registered segment: what goes on the wire for one MR.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct MrSegment {
+    pub(crate) handle: u32,
+    pub(crate) length: u32,
+    pub(crate) offset: u64,
+}
+
+impl Mr {
+    /// Allocates an MR of `depth` pages on `pd`. Its work requests
+    /// complete on `done`, which finds `ctx` and `index` in the `xprs_mr`.
+    pub(crate) fn new(
+        pd: &Pd,
+        sg_gaps: bool,
+        depth: u32,
+        done: CqeDone,
+        ctx: *mut core::ffi::c_void,
+        index: u32,
+    ) -> Result<Self> {
+        // SAFETY: the PD is valid (its invariant).
+        let mr = from_err_ptr(unsafe { bindings::xprs_mr_alloc(pd.as_ptr(), sg_gaps, depth) })?;
+        // SAFETY: just allocated and not shared yet.
+        unsafe {
+            let m = &mut *mr.as_ptr();
+            m.cqe.done = Some(done);
+            m.ctx = ctx;
+            m.index = index;
+        }
+        // INVARIANT: allocated above.
+        Ok(Self { mr })
+    }
+
+    /// Returns the `ctx` and `index` of the MR a completion belongs to.
+    ///
+    /// # Safety
+    ///
+    /// `cqe` must be the `wr_cqe` of a completion of an MR's work request,
+    /// and the MR must still exist.
+    pub(crate) unsafe fn of_cqe(cqe: *mut bindings::ib_cqe) -> (*mut core::ffi::c_void, u32) {
+        // SAFETY: by the type invariant `cqe` is the first field of the
+        // `xprs_mr`; the caller guarantees it is live.
+        unsafe {
+            let m = &*cqe.cast::<bindings::xprs_mr>();
+            (m.ctx, m.index)
+        }
+    }
+
+    /// Returns the number of scatterlist entries.
+    pub(crate) fn depth(&self) -> u32 {
+        // SAFETY: valid by the type invariant; `depth` is never written
+        // after allocation.
+        unsafe { (*self.mr.as_ptr()).depth }
+    }
+
+    /// Sets scatterlist entry `i` to `len` bytes at `offset` in `page`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the MR (it is not mapped), and the page stays
+    /// allocated while the MR maps it.
+    pub(crate) unsafe fn set_page(&self, i: u32, page: *mut bindings::page, offset: u32, len: u32) {
+        // SAFETY: guaranteed by the caller; the shim checks `i`.
+        unsafe { bindings::xprs_mr_set_page(self.mr.as_ptr(), i, page, offset, len) }
+    }
+
+    /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Mr::set_page`]; `buf` is directly mapped kernel memory.
+    pub(crate) unsafe fn set_buf(&self, i: u32, buf: *mut core::ffi::c_void, len: u32) {
+        // SAFETY: guaranteed by the caller; the shim checks `i`.
+        unsafe { bindings::xprs_mr_set_buf(self.mr.as_ptr(), i, buf, len) }
+    }
+
+    /// DMA-maps the first `nents` entries and prepares the REG_MR work
+    /// request (`frwr_map()`): remote write access if `writing`, remote
+    /// read otherwise; `xid` goes into the upper half of the iova.
+    pub(crate) fn map(&self, dev: &Device, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
+        let mut seg = MrSegment {
+            handle: 0,
+            length: 0,
+            offset: 0,
+        };
+        // SAFETY: the MR is valid (invariant); the device is the one the
+        // PD was allocated on; the out pointers are locals.
+        to_result(unsafe {
+            bindings::xprs_mr_map(
+                self.mr.as_ptr(),
+                dev.as_ptr(),
+                nents,
+                writing,
+                xid,
+                &mut seg.handle,
+                &mut seg.length,
+                &mut seg.offset,
+            )
+        })?;
+        Ok(seg)
+    }
+
+    /// DMA-unmaps the scatterlist if it is mapped.
+    pub(crate) fn unmap(&self) {
+        // SAFETY: valid by the type invariant; callers unmap only MRs no
+        // work request or remote peer can use any more.
+        unsafe { bindings::xprs_mr_unmap(self.mr.as_ptr()) }
+    }
+
+    /// Returns the current rkey.
+    pub(crate) fn rkey(&self) -> u32 {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_mr_rkey(self.mr.as_ptr()) }
+    }
+
+    /// Returns the REG_MR work request prepared by [`Mr::map`].
+    pub(crate) fn reg_wr(&self) -> *mut bindings::ib_send_wr {
+        // SAFETY: valid by the type invariant; only the address is taken.
+        unsafe { core::ptr::addr_of_mut!((*self.mr.as_ptr()).reg_wr.wr) }
+    }
+
+    /// Prepares and returns the LOCAL_INV work request for the current
+    /// rkey, completing on `cqe` (the MR's own when `None`).
+    pub(crate) fn inv_wr(&self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
+        let m = self.mr.as_ptr();
+        // SAFETY: valid by the type invariant; the caller owns the MR, so
+        // nobody else touches its work requests.
+        unsafe {
+            let own = core::ptr::addr_of_mut!((*m).cqe);
+            let wr = core::ptr::addr_of_mut!((*m).inv_wr);
+            core::ptr::write_bytes(wr, 0, 1);
+            (*wr).__bindgen_anon_1.wr_cqe = cqe.unwrap_or(own);
+            (*wr).opcode = bindings::ib_wr_opcode_IB_WR_LOCAL_INV;
+            (*wr).ex.invalidate_rkey = bindings::xprs_mr_rkey(m);
+            if signaled {
+                (*wr).send_flags = bindings::ib_send_flags_IB_SEND_SIGNALED as i32;
+            }
+            wr
+        }
+    }
+}
+
+impl Drop for Mr {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the MR is live; owners drop it
+        // once the QP is drained, so no work request uses it.
+        unsafe { bindings::xprs_mr_free(self.mr.as_ptr()) }
+    }
+}
+
+// SAFETY: the MR is a kernel object usable from any thread; its users
+// serialize access as documented by the transport.
+unsafe impl Send for Mr {}
+// SAFETY: as above.
+unsafe impl Sync for Mr {}
+
+/// Links `wrs` into one chain, in order, and returns its head.
+///
+/// # Safety
+///
+/// Every pointer is a valid work request owned by the caller.
+pub(crate) unsafe fn chain(wrs: &[*mut bindings::ib_send_wr]) -> Option<*mut bindings::ib_send_wr> {
+    let (&first, rest) = wrs.split_first()?;
+    let mut prev = first;
+    for &wr in rest {
+        // SAFETY: guaranteed by the caller.
+        unsafe { (*prev).next = wr };
+        prev = wr;
+    }
+    // SAFETY: as above.
+    unsafe { (*prev).next = core::ptr::null_mut() };
+    Some(first)
+}
+
+/// Posts a chain of send-queue work requests built by [`chain`].
+///
+/// # Safety
+///
+/// `qp` must be a live QP; every work request in the chain, its memory and
+/// its `ib_cqe` must stay valid until it completes or the QP is drained.
+pub(crate) unsafe fn post_chain(qp: *mut bindings::ib_qp, first: *mut bindings::ib_send_wr) -> Result {
+    // SAFETY: guaranteed by the caller.
+    to_result(unsafe { bindings::xprs_ib_post_send(qp, first) })
 }

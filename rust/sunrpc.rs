@@ -5,6 +5,7 @@
 use crate::bindings;
 use kernel::error::to_result;
 use kernel::prelude::*;
+use crate::proto::chunk::{Kvec, Piece, Source, XdrShape};
 
 /// The registered `"rdma"` client transport class.
 ///
@@ -209,6 +210,25 @@ impl Xprt {
         }
     }
 
+    /// Asks sunrpc to close the connection (`xprt_force_disconnect()`).
+    pub(crate) fn force_disconnect(&self) {
+        // SAFETY: valid by the type invariant; callable from any context.
+        unsafe { bindings::xprt_force_disconnect(self.0) };
+    }
+
+    /// Unpins a rqst pinned by the reply handler without completing it
+    /// (`rpcrdma_unpin_rqst()`).
+    ///
+    /// # Safety
+    ///
+    /// `rqst` belongs to this transport and was pinned by the caller.
+    pub(crate) unsafe fn unpin_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+        self.queue_lock();
+        // SAFETY: guaranteed by the caller; the queue lock is held.
+        unsafe { bindings::xprt_unpin_rqst(rqst) };
+        self.queue_unlock();
+    }
+
     /// Raises the reestablish timeout to at least `min` jiffies.
     pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
         // SAFETY: valid; the connect worker holds XPRT_LOCKED.
@@ -308,4 +328,105 @@ impl Xprt {
     pub(crate) fn stat(&self) -> bindings::rpc_xprt__bindgen_ty_1 {
         self.get().stat
     }
+}
+
+/// A read-only view of an `xdr_buf` of an RPC the caller owns or has
+/// pinned: its shape for chunk planning, and where each piece lives.
+///
+/// # Invariants
+///
+/// `buf` is a valid `xdr_buf` whose head, tail and page array stay valid
+/// and unchanged for `'a`.
+pub(crate) struct XdrBuf<'a> {
+    buf: &'a bindings::xdr_buf,
+}
+
+/// Where a planned piece of an `xdr_buf` is in memory.
+pub(crate) enum PieceAddr {
+    /// At an offset in a page of the page array.
+    Page(*mut bindings::page, u32),
+    /// At a kernel virtual address (the head or the tail).
+    Virt(*mut core::ffi::c_void),
+}
+
+fn kvec_shape(v: &bindings::kvec) -> Kvec {
+    Kvec {
+        page_offset: (v.iov_base as usize & !kernel::page::PAGE_MASK) as u32,
+        len: u32::try_from(v.iov_len).unwrap_or(u32::MAX),
+    }
+}
+
+impl<'a> XdrBuf<'a> {
+    /// Wraps `buf`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must satisfy the type invariant for `'a`.
+    pub(crate) unsafe fn new(buf: *const bindings::xdr_buf) -> Self {
+        // SAFETY: guaranteed by the caller.
+        Self { buf: unsafe { &*buf } }
+    }
+
+    /// Returns the buffer's shape.
+    pub(crate) fn shape(&self) -> XdrShape {
+        XdrShape {
+            head: kvec_shape(&self.buf.head[0]),
+            page_base: self.buf.page_base,
+            page_len: self.buf.page_len,
+            tail: kvec_shape(&self.buf.tail[0]),
+        }
+    }
+
+    /// Returns `buflen`.
+    pub(crate) fn buflen(&self) -> u32 {
+        self.buf.buflen
+    }
+
+    /// Returns the `XDRBUF_*` flags.
+    pub(crate) fn flags(&self) -> u32 {
+        self.buf.flags as u32
+    }
+
+    /// Returns where `piece` (planned from this buffer's shape) starts.
+    pub(crate) fn locate(&self, piece: &Piece) -> Option<PieceAddr> {
+        let virt = |v: &bindings::kvec| {
+            let base = v.iov_base as usize & kernel::page::PAGE_MASK;
+            PieceAddr::Virt(base.wrapping_add(piece.page_offset as usize) as *mut _)
+        };
+        match piece.source {
+            Source::Head => Some(virt(&self.buf.head[0])),
+            Source::Tail => Some(virt(&self.buf.tail[0])),
+            Source::Page(index) => {
+                if self.buf.pages.is_null() {
+                    return None;
+                }
+                let last = (self.buf.page_base as usize)
+                    .checked_add(self.buf.page_len as usize)?
+                    .div_ceil(kernel::page::PAGE_SIZE);
+                if index as usize >= last {
+                    return None;
+                }
+                // SAFETY: by the type invariant the page array covers
+                // `page_base + page_len` bytes, so entry `index` exists.
+                let page = unsafe { *self.buf.pages.add(index as usize) };
+                Some(PieceAddr::Page(page, piece.page_offset))
+            }
+        }
+    }
+}
+
+/// Allocates a zeroed `len`-byte RPC buffer with the RPC layer's
+/// allocation flags (`rpc_task_gfp_mask()`: no retries from rpciod).
+pub(crate) fn rpc_buf(len: usize) -> Result<KVec<u8>> {
+    if len == 0 {
+        return Ok(KVec::new());
+    }
+    // SAFETY: no preconditions.
+    let p = unsafe { bindings::xprs_rpc_buf_alloc(len) };
+    if p.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `p` is a `kzalloc` allocation of `len` initialized bytes;
+    // `KVec` frees it with `kfree`, as its `Kmalloc` allocator does.
+    Ok(unsafe { KVec::from_raw_parts(p.cast(), len, len) })
 }

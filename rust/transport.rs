@@ -1,69 +1,132 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The RPC-over-RDMA transport: setup, connection, slots, and the inline
-//! (RDMA_MSG only) send and receive paths.
+//! The RPC-over-RDMA transport: setup, connection, slots, marshaling with
+//! FRWR-registered chunks, and the send and receive paths.
 //!
-//! Every call and reply travels inline: `max_payload` is kept small enough
-//! (`MAX_PAYLOAD`) that the NFS client clamps rsize, wsize and dtsize so
-//! that no message needs a chunk.
+//! Calls go inline (pulled up into the req's send buffer) when they fit,
+//! or with their page data in a read chunk, or whole in a position-zero
+//! read chunk. Replies come inline, with their page data in a write chunk,
+//! or whole in a reply chunk. The decisions are `proto::chunk::plan`'s;
+//! this file carries them out with FRWR memory registration.
 
 use crate::bindings;
-use crate::ib::{self, Cq, DmaBuf, Pd};
+use crate::ib::{self, Cq, DmaBuf, Mr, MrSegment, Pd};
+use crate::proto::chunk::{
+    self, ChunkKind, MrRange, Piece, PlanError, ReplyPlan, SendPlan, Thresholds,
+};
 use crate::proto::cm_private::{self, ConnectPrivate, InlineSize, Negotiated};
 use crate::proto::credits::Credits;
-use crate::proto::header::{Body, ChunkLists, Fixed, Header, Limits, ReplyBody};
-use crate::proto::lifetime::{Pool, Pooled, ReqId, ReqRef, Released, RpcOwner, SendOwner};
+use crate::proto::header::{
+    Body, ChunkLists, Fixed, Header, Limits, ReadSegment, ReplyBody, Segment,
+};
+use crate::proto::lifetime::{
+    self, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner, SendOwner,
+};
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy, Slot};
+use crate::proto::xdr;
 use crate::rdma_cm::CmId;
-use crate::sunrpc::{self, Xprt};
+use crate::sunrpc::{self, PieceAddr, Xprt, XdrBuf};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use kernel::error::Error;
 use kernel::prelude::*;
-use kernel::sync::SpinLock;
+use kernel::sync::{Mutex, SpinLock};
 use kernel::types::Opaque;
-use kernel::{c_str, fmt, new_spinlock, str::CString};
+use kernel::{c_str, fmt, new_mutex, new_spinlock, str::CString};
 
-/// Credits this client asks for (`re_max_requests`).
-const MAX_REQUESTS: u32 = 32;
-/// Inline buffer size this client offers in both directions.
-const INLINE_SIZE: InlineSize = match InlineSize::new(4096) {
-    Some(s) => s,
-    None => cm_private::DEFAULT_INLINE_SIZE,
-};
-/// Largest RPC payload: small enough that every call and reply is inline.
-const MAX_PAYLOAD: usize = 1024;
 /// Initial size of each req's call and reply buffers.
 const RPC_BUF_SIZE: usize = 2 * 1024;
-/// Receives kept posted: one per credit plus two spares.
-const NUM_REPS: u32 = MAX_REQUESTS + 2;
 /// rdma_cm address and route resolution timeout.
 const RESOLVE_TIMEOUT_MS: u32 = 5000;
 /// How long the connect worker waits for ESTABLISHED or an error.
 const CONNECT_TIMEOUT_SECS: usize = 60;
+/// Pages of the largest payload (`RPCRDMA_MAX_DATA_SEGS`): 1 MiB.
+const MAX_DATA_SEGS: u32 = 256;
+/// Most segments in one chunk (`RPCRDMA_MAX_HDR_SEGS`).
+const MAX_HDR_SEGS: usize = 16;
+/// Send SGEs asked for (`RPCRDMA_MAX_SEND_SGES` with 4 KiB pages).
+const MAX_SEND_SGES: u32 = 1 + 1 + (65536 >> 12) + 1;
+/// Most MRs one req can hold: a read chunk and a write or reply chunk.
+const MAX_MRS_PER_REQ: usize = 2 * MAX_HDR_SEGS;
+/// MRs created per refill of the MR pool.
+const MR_REFILL_BATCH: usize = 32;
+/// The page size the planner works with.
+const PAGE: chunk::PageSize = match chunk::PageSize::from_shift(kernel::page::PAGE_SHIFT as u32) {
+    Some(p) => p,
+    None => panic!("unsupported page size"),
+};
 
-/// Reqs in the pool: the credits plus one signaling batch of slack.
-const NUM_REQS: u32 = MAX_REQUESTS + crate::proto::sendctx::req_pool_slack(MAX_REQUESTS);
-/// Sendctx ring slots: each req has at most one Send outstanding per
-/// connection, so one more slot than reqs never fills.
-const RING_SLOTS: usize = NUM_REQS as usize + 1;
+/// Per-transport sizes, fixed at setup from the module parameters.
+#[derive(Clone, Copy)]
+struct Config {
+    /// Credits asked for (`re_max_requests`).
+    max_requests: u32,
+    /// Reqs in the pool: the credits plus one signaling batch of slack.
+    num_reqs: u32,
+    /// Inline sizes offered (our receive and send buffers).
+    inline_recv: InlineSize,
+    inline_send: InlineSize,
+}
+
+impl Config {
+    fn from_params() -> Self {
+        // SAFETY: the parameter getters have no preconditions.
+        let (slots, read, write) = unsafe {
+            (
+                bindings::xprs_param_slot_table_entries(),
+                bindings::xprs_param_max_inline_read(),
+                bindings::xprs_param_max_inline_write(),
+            )
+        };
+        let max_requests = slots.max(1);
+        let size = |n| InlineSize::new(n).unwrap_or(cm_private::DEFAULT_INLINE_SIZE);
+        Config {
+            max_requests,
+            num_reqs: max_requests
+                .saturating_add(crate::proto::sendctx::req_pool_slack(max_requests)),
+            inline_recv: size(read),
+            inline_send: size(write),
+        }
+    }
+
+    /// Sendctx ring slots: each req has at most one Send outstanding per
+    /// connection, so one more slot than reqs never fills.
+    fn ring_slots(&self) -> usize {
+        (self.num_reqs as usize).saturating_add(1)
+    }
+
+    /// Receives kept posted: one per credit plus two spares.
+    fn num_reps(&self) -> u32 {
+        self.max_requests.saturating_add(2)
+    }
+
+    fn ours(&self) -> Negotiated {
+        Negotiated {
+            inline_send: self.inline_send,
+            inline_recv: self.inline_recv,
+        }
+    }
+}
 
 /// Send owners collected under the ring lock and released after it, so
 /// that routing a req (which may wake a backlog waiter) never runs under
-/// the lock. It holds a whole ring's worth: no allocation in completion
-/// context.
+/// the lock. It holds a whole ring's worth, allocated at setup: no
+/// allocation in completion context.
 struct OwnerBatch {
-    owners: [Option<SendOwner>; RING_SLOTS],
+    owners: KVec<Option<SendOwner>>,
     len: usize,
 }
 
 impl OwnerBatch {
-    fn new() -> Self {
-        Self {
-            owners: [const { None }; RING_SLOTS],
-            len: 0,
+    fn new(slots: usize) -> Result<Self> {
+        let mut owners = KVec::with_capacity(slots, GFP_KERNEL)?;
+        for _ in 0..slots {
+            owners.push(None, GFP_KERNEL)?;
         }
+        Ok(Self { owners, len: 0 })
     }
 
     fn push(&mut self, owner: SendOwner) {
@@ -72,9 +135,42 @@ impl OwnerBatch {
                 *slot = Some(owner);
                 self.len = self.len.saturating_add(1);
             }
-            // A ring of RING_SLOTS slots holds fewer owners than that.
+            // A ring of N slots holds fewer than N owners.
             None => sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked")),
         }
+    }
+}
+
+/// A stack of MR indexes that never allocates after setup.
+struct IndexStack {
+    items: KVec<u16>,
+    len: usize,
+}
+
+impl IndexStack {
+    fn new(cap: usize) -> Result<Self> {
+        Ok(Self {
+            items: KVec::from_elem(0u16, cap, GFP_KERNEL)?,
+            len: 0,
+        })
+    }
+
+    fn push(&mut self, i: u16) -> bool {
+        match self.items.get_mut(self.len) {
+            Some(slot) => {
+                *slot = i;
+                self.len = self.len.saturating_add(1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn pop(&mut self) -> Option<u16> {
+        let last = self.len.checked_sub(1)?;
+        let i = *self.items.get(last)?;
+        self.len = last;
+        Some(i)
     }
 }
 
@@ -85,6 +181,10 @@ fn errno(e: Error) -> i32 {
 /// Returns the error for a positive errno constant from the bindings.
 fn err(e: u32) -> Error {
     Error::from_errno(-(e as i32))
+}
+
+fn plan_err(_: PlanError) -> Error {
+    EIO
 }
 
 /// Ring storage: the sendctx ring needs slices of slots.
@@ -102,14 +202,29 @@ impl AsMut<[Slot]> for Slots {
     }
 }
 
-/// Transport statistics (the rdma columns of `xprt: rdma`).
+/// Transport statistics: the rdma columns of `xprt: rdma`, in the C
+/// client's order.
 #[derive(Default)]
 struct Stats {
+    read_chunk_count: AtomicU64,
+    write_chunk_count: AtomicU64,
+    reply_chunk_count: AtomicU64,
+    total_rdma_request: AtomicU64,
+    total_rdma_reply: AtomicU64,
     pullup_copy_count: AtomicU64,
     fixup_copy_count: AtomicU64,
     failed_marshal_count: AtomicU64,
     bad_reply_count: AtomicU64,
+    nomsg_call_count: AtomicU64,
+    mrs_recycled: AtomicU64,
+    mrs_orphaned: AtomicU64,
+    mrs_allocated: AtomicU64,
+    local_inv_needed: AtomicU64,
     empty_sendctx_q: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
 /// The call and reply buffers of one req (`rq_buffer`, `rq_rbuffer`).
@@ -118,13 +233,55 @@ struct RpcBufs {
     reply: KVec<u8>,
 }
 
+/// The MRs a req has registered (`rl_registered`), as indexes into the
+/// MR pool of the endpoint with generation `gen`.
+struct Registered {
+    gen: u64,
+    mrs: [u16; MAX_MRS_PER_REQ],
+    len: usize,
+}
+
+impl Registered {
+    fn as_slice(&self) -> &[u16] {
+        self.mrs.get(..self.len).unwrap_or(&[])
+    }
+
+    fn push(&mut self, i: u16) -> Result {
+        let slot = self.mrs.get_mut(self.len).ok_or(EIO)?;
+        *slot = i;
+        self.len = self.len.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// Completion context of a req's LOCAL_INV chain: the last LOCAL_INV is
+/// signaled on `cqe`.
+#[repr(C)]
+struct InvCtx {
+    cqe: Opaque<bindings::ib_cqe>,
+    transport: AtomicPtr<Transport>,
+    req: u32,
+    /// The endpoint the chain was posted on.
+    ep: AtomicPtr<Endpoint>,
+    /// True for `frwr_unmap_sync()`: the poster waits on `done`.
+    sync: AtomicBool,
+    done: Opaque<bindings::completion>,
+    /// What the RPC completes with once the chain is done: bytes
+    /// received, or a negative errno.
+    result: AtomicI32,
+}
+
 /// One request slot (`rpcrdma_req`).
 ///
 /// # Invariants
 ///
 /// - `rqst` is handed to the RPC layer only while `rpc` holds the
-///   [`RpcOwner`] token; the RPC layer then has exclusive use of `rpc` and
-///   `bufs` until `free_slot`.
+///   [`RpcOwner`] token; the RPC layer then has exclusive use of `rpc`,
+///   `bufs` and `pieces` until `free_slot`.
+/// - `registered` is used by `send_request` and `buf_free` (which the RPC
+///   layer runs for a rqst it owns), and by the reply handler and the
+///   LOCAL_INV completion while the rqst is pinned (the RPC layer waits
+///   for the reply and cannot release the rqst); never by two at once.
 /// - `send` is written only by `send_request`, which the RPC layer runs
 ///   for a rqst it owns under `XPRT_LOCKED`, and only while no Send of this
 ///   req is outstanding on the current connection.
@@ -133,6 +290,9 @@ struct Req {
     kref: ReqRef<AtomicU32>,
     rpc: UnsafeCell<Option<RpcOwner>>,
     bufs: UnsafeCell<RpcBufs>,
+    registered: UnsafeCell<Registered>,
+    pieces: UnsafeCell<KVec<Piece>>,
+    inv: InvCtx,
 }
 
 /// A Send completion context: one per sendctx ring slot.
@@ -144,18 +304,26 @@ struct SendCqe {
 }
 
 /// A Receive buffer and its completion context (`rpcrdma_rep`).
+///
+/// # Invariants
+///
+/// `posted` is true from `post` until the Receive's completion: the HCA
+/// owns `buf` exactly then.
 #[repr(C)]
 struct Rep {
     cqe: Opaque<bindings::ib_cqe>,
     buf: UnsafeCell<DmaBuf>,
     transport: *const Transport,
+    ep: AtomicPtr<Endpoint>,
     qp: *mut bindings::ib_qp,
     lkey: u32,
+    posted: AtomicBool,
 }
 
 /// State the rdma_cm event handler shares with the connect worker.
 struct EpEvents {
     xprt: Xprt,
+    ours: Negotiated,
     done: Opaque<bindings::completion>,
     /// 0 while connecting, 1 when established, a negative errno on failure.
     status: AtomicI32,
@@ -167,19 +335,50 @@ struct EpEvents {
     inline_recv: AtomicU32,
 }
 
+/// The MRs of one connection (`rb_mrs`).
+///
+/// # Invariants
+///
+/// Slot `i < allocated` holds an MR, written once under `XPRT_LOCKED`
+/// before index `i` is first pushed on the free list (under the shared
+/// lock, which orders the write before any use of the index); slots are
+/// never written again until the endpoint is torn down.
+struct MrPool {
+    slots: KVec<UnsafeCell<Option<Mr>>>,
+    allocated: AtomicUsize,
+}
+
+impl MrPool {
+    fn get(&self, i: u16) -> Option<&Mr> {
+        let i = usize::from(i);
+        if i >= self.allocated.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: by the type invariant slot `i` is written and stays
+        // unchanged.
+        unsafe { (*self.slots.get(i)?.get()).as_ref() }
+    }
+}
+
 /// One connection (`rpcrdma_ep`). Fields are dropped in teardown order by
-/// [`Endpoint::teardown`].
+/// [`Transport::teardown`].
 struct Endpoint {
     events: KBox<EpEvents>,
     id: CmId,
+    dev: ib::Device,
+    gen: u64,
     pd: Option<Pd>,
     send_cq: Option<Cq>,
     recv_cq: Option<Cq>,
     reps: KVec<Rep>,
     send_bufs: KVec<UnsafeCell<DmaBuf>>,
     send_cqes: KVec<SendCqe>,
+    mrs: MrPool,
+    /// The registered XDR pad target of write chunks (`re_write_pad_mr`).
+    write_pad: Option<(Mr, KVec<u8>, MrSegment)>,
     lkey: u32,
     negotiated: Negotiated,
+    th: Thresholds,
 }
 
 /// State shared between the send path, completions and slot allocation.
@@ -189,6 +388,19 @@ struct Shared {
     ring: SendCtxRing<Slots>,
     policy: SignalPolicy,
     credits: Credits,
+    /// Owners released by a Send completion (taken out while in use).
+    batch: Option<OwnerBatch>,
+    /// Free MRs of the current endpoint.
+    mr_free: IndexStack,
+}
+
+/// What the last endpoint teardown found (for pool accounting).
+#[derive(Default)]
+struct Accounting {
+    reps_home: AtomicU32,
+    reps: AtomicU32,
+    mrs_home: AtomicU32,
+    mrs: AtomicU32,
 }
 
 /// The Rust side of one `rpc_xprt`.
@@ -196,18 +408,24 @@ struct Shared {
 /// # Invariants
 ///
 /// - `xprt` is the transport this state was created for and outlives it.
-/// - `ep` is accessed only by holders of `XPRT_LOCKED` (the connect
-///   worker, `send_request`, `close`) or by `destroy` once nothing else
-///   runs.
+/// - `ep` is replaced only by holders of both `XPRT_LOCKED` (the connect
+///   worker, `close`) and `ep_lock`, or by `destroy` once nothing else
+///   runs. It is read by holders of either: `send_request` holds
+///   `XPRT_LOCKED`, `buf_free` holds `ep_lock`.
 #[pin_data]
 pub(crate) struct Transport {
     xprt: Xprt,
+    cfg: Config,
     reqs: KVec<Req>,
     #[pin]
     shared: SpinLock<Shared>,
+    #[pin]
+    ep_lock: Mutex<()>,
     ep: UnsafeCell<Option<KBox<Endpoint>>>,
+    generation: AtomicU64,
     connect_status: AtomicI32,
     stats: Stats,
+    accounting: Accounting,
 }
 
 // SAFETY: the raw pointers inside are to kernel objects that may be used
@@ -221,18 +439,35 @@ impl Req {
     fn rqst(&self) -> *mut bindings::rpc_rqst {
         self.rqst.get()
     }
+
+    /// Returns the req's registered MRs.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the one user the type invariant allows right now.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn registered(&self) -> &mut Registered {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.registered.get() }
+    }
 }
 
 impl Transport {
-    fn new(xprt: Xprt) -> Result<Pin<KBox<Self>>> {
-        let n = NUM_REQS;
+    fn new(xprt: Xprt, cfg: Config) -> Result<Pin<KBox<Self>>> {
+        let n = cfg.num_reqs;
         let mut reqs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         let mut free = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+        let max_pieces = PAGE.max_segs() as usize;
         for i in 0..n {
             let (kref, pooled) = ReqRef::new(ReqId(i), Pool::Free);
             let bufs = RpcBufs {
                 call: KVec::from_elem(0u8, RPC_BUF_SIZE, GFP_KERNEL)?,
                 reply: KVec::from_elem(0u8, RPC_BUF_SIZE, GFP_KERNEL)?,
+            };
+            let empty = Piece {
+                source: chunk::Source::Head,
+                page_offset: 0,
+                len: 0,
             };
             reqs.push(
                 Req {
@@ -241,32 +476,66 @@ impl Transport {
                     kref,
                     rpc: UnsafeCell::new(None),
                     bufs: UnsafeCell::new(bufs),
+                    registered: UnsafeCell::new(Registered {
+                        gen: 0,
+                        mrs: [0; MAX_MRS_PER_REQ],
+                        len: 0,
+                    }),
+                    pieces: UnsafeCell::new(KVec::from_elem(empty, max_pieces, GFP_KERNEL)?),
+                    inv: InvCtx {
+                        cqe: Opaque::new(bindings::ib_cqe {
+                            done: Some(inv_done),
+                        }),
+                        transport: AtomicPtr::new(core::ptr::null_mut()),
+                        req: i,
+                        ep: AtomicPtr::new(core::ptr::null_mut()),
+                        sync: AtomicBool::new(false),
+                        done: Opaque::uninit(),
+                        result: AtomicI32::new(0),
+                    },
                 },
                 GFP_KERNEL,
             )?;
             free.push(Some(pooled), GFP_KERNEL)?;
         }
-        let mut slots = KVec::with_capacity(RING_SLOTS, GFP_KERNEL)?;
-        for _ in 0..RING_SLOTS {
-            slots.push(None, GFP_KERNEL)?;
+        // The reqs no longer move: their completions can be initialized.
+        for req in reqs.iter() {
+            // SAFETY: `done` lives in the reqs' final heap buffer.
+            unsafe { bindings::xprs_init_completion(req.inv.done.get()) };
+        }
+        let slots = cfg.ring_slots();
+        let mut ring = KVec::with_capacity(slots, GFP_KERNEL)?;
+        for _ in 0..slots {
+            ring.push(None, GFP_KERNEL)?;
         }
         let shared = Shared {
             free,
-            ring: SendCtxRing::new(Slots(slots)),
-            policy: SignalPolicy::new(MAX_REQUESTS),
+            ring: SendCtxRing::new(Slots(ring)),
+            policy: SignalPolicy::new(cfg.max_requests),
             credits: Credits::INITIAL,
+            batch: Some(OwnerBatch::new(slots)?),
+            mr_free: IndexStack::new(0)?,
         };
-        KBox::pin_init(
+        let t = KBox::pin_init(
             pin_init!(Self {
                 xprt,
+                cfg,
                 reqs,
                 shared <- new_spinlock!(shared, "xprtrdma_rs::shared"),
+                ep_lock <- new_mutex!((), "xprtrdma_rs::ep_lock"),
                 ep: UnsafeCell::new(None),
+                generation: AtomicU64::new(0),
                 connect_status: AtomicI32::new(0),
                 stats: Stats::default(),
+                accounting: Accounting::default(),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        let me = &*t as *const Self as *mut Self;
+        for req in t.reqs.iter() {
+            req.inv.transport.store(me, Ordering::Release);
+        }
+        Ok(t)
     }
 
     /// Returns the transport state of `xprt`.
@@ -282,7 +551,11 @@ impl Transport {
     }
 
     fn req_of(&self, rqst: *mut bindings::rpc_rqst) -> Option<&Req> {
-        self.reqs.iter().find(|r| r.rqst() == rqst)
+        let first = self.reqs.first()?.rqst() as usize;
+        let size = core::mem::size_of::<Req>();
+        let off = (rqst as usize).checked_sub(first)?;
+        let req = self.reqs.get(off / size)?;
+        (req.rqst() == rqst).then_some(req)
     }
 
     fn req(&self, id: ReqId) -> Option<&Req> {
@@ -390,10 +663,16 @@ impl Transport {
 
     /// Routes a req whose last owner let go (`rpcrdma_req_release()`).
     fn release(&self, released: Released) {
-        let Some(req) = self.req(released.req()) else {
+        let id = released.req();
+        let Some(req) = self.req(id) else {
             sunrpc::warn_once(c_str!("released req out of range"));
             return;
         };
+        // I4: both owners are gone, so no sendctx still refers to the req.
+        let in_ring = self.shared.lock().ring.count_owners(|o| o.req() == id) != 0;
+        if !lifetime::i4_send_released(in_ring) {
+            sunrpc::warn_once(c_str!("I4: req released while a sendctx holds it"));
+        }
         match req.kref.to_backlog(released) {
             Ok(owner) => self.hand_to_backlog(req, owner),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
@@ -425,12 +704,12 @@ impl Transport {
         let (callsize, rcvsize) = unsafe { ((*rqst).rq_callsize, (*rqst).rq_rcvsize) };
         // SAFETY: as above: the buffers belong to the owner.
         let bufs = unsafe { &mut *req.bufs.get() };
-        let flags = GFP_KERNEL | __GFP_NOWARN;
+        // Regbufs grow on demand and are kept for the req's next RPC.
         if bufs.call.len() < callsize {
-            bufs.call = KVec::from_elem(0u8, callsize, flags)?;
+            bufs.call = sunrpc::rpc_buf(callsize)?;
         }
         if bufs.reply.len() < rcvsize {
-            bufs.reply = KVec::from_elem(0u8, rcvsize, flags)?;
+            bufs.reply = sunrpc::rpc_buf(rcvsize)?;
         }
         // SAFETY: as above.
         unsafe {
@@ -440,11 +719,58 @@ impl Transport {
         Ok(())
     }
 
+    /// `->buf_free` (`xprt_rdma_free()`): an RPC that exits without its
+    /// reply (a signal, a soft timeout) may still have registered MRs;
+    /// invalidate them and wait (`frwr_unmap_sync()`) so the server can no
+    /// longer reach pages the RPC layer is about to release.
+    fn buf_free(&self, task: *mut bindings::rpc_task) {
+        // SAFETY: `task` is valid and owns `tk_rqstp`.
+        let rqst = unsafe { (*task).tk_rqstp };
+        let Some(req) = self.req_of(rqst) else {
+            return;
+        };
+        // SAFETY: the RPC layer owns the rqst and no reply handler runs
+        // for it any more (the rqst is unpinned before release).
+        let reg = unsafe { req.registered() };
+        if reg.len == 0 {
+            return;
+        }
+        let _guard = self.ep_lock.lock();
+        // SAFETY: `ep_lock` is held (type invariant of `Transport`).
+        let ep = unsafe { &*self.ep.get() }.as_deref();
+        match ep {
+            Some(ep) if ep.gen == reg.gen => self.unmap_sync(ep, req),
+            // The endpoint the MRs belonged to is gone; its teardown
+            // fenced and unmapped them.
+            _ => reg.len = 0,
+        }
+    }
+
+    /// Invalidates a req's MRs and waits for it (`frwr_unmap_sync()`).
+    fn unmap_sync(&self, ep: &Endpoint, req: &Req) {
+        req.inv.sync.store(true, Ordering::Relaxed);
+        // SAFETY: `done` was initialized in `new`; no chain is in flight.
+        unsafe { bindings::xprs_reinit_completion(req.inv.done.get()) };
+        if self.post_local_inv(ep, req).is_ok() {
+            // SAFETY: `done` is initialized; the chain's last completion
+            // signals it, also when it is flushed.
+            unsafe { bindings::wait_for_completion(req.inv.done.get()) };
+        } else {
+            // The QP is broken, so the peer can reach nothing through it
+            // any more; the MRs go back now.
+            self.release_mrs(ep, req);
+            self.xprt.force_disconnect();
+        }
+        req.inv.sync.store(false, Ordering::Relaxed);
+    }
+
     /// Returns the current endpoint.
     ///
     /// # Safety
     ///
-    /// The caller holds `XPRT_LOCKED` (see the type invariant).
+    /// The caller holds `XPRT_LOCKED` (see the type invariant); to replace
+    /// the endpoint it also holds `ep_lock`.
+    #[allow(clippy::mut_from_ref)]
     unsafe fn endpoint(&self) -> &mut Option<KBox<Endpoint>> {
         // SAFETY: the caller serializes access as the invariant requires.
         unsafe { &mut *self.ep.get() }
@@ -472,18 +798,45 @@ impl Transport {
         let Some(ep) = (unsafe { self.endpoint() }).as_deref() else {
             return Err(err(bindings::ENOTCONN));
         };
+        // SAFETY: the caller owns the rqst; no reply handler runs for it
+        // (it is not waiting for a reply on this connection yet).
+        let reg = unsafe { req.registered() };
+        if reg.gen != ep.gen {
+            // MRs of an earlier connection: its teardown fenced them.
+            reg.len = 0;
+        }
+        reg.gen = ep.gen;
+        if reg.len != 0 {
+            sunrpc::warn_once(c_str!("send_request with MRs still registered"));
+            self.close();
+            return Err(err(bindings::ENOTCONN));
+        }
         let len = match self.marshal(ep, req, rqst) {
             Ok(len) => len,
             Err(e) => {
-                self.stats.failed_marshal_count.fetch_add(1, Ordering::Relaxed);
+                self.release_mrs(ep, req);
+                if e == EAGAIN {
+                    // Out of MRs: wait for some to come back.
+                    // SAFETY: the xprt is valid.
+                    unsafe { bindings::xprt_wait_for_buffer_space(xprt.as_ptr()) };
+                } else {
+                    add(&self.stats.failed_marshal_count, 1);
+                }
                 return Err(e);
             }
         };
         // SAFETY: the rqst is owned by the caller.
         unsafe { (*rqst).rq_xtime = bindings::ktime_get() };
-        if self.post(ep, req, len).is_err() {
-            self.close();
-            return Err(err(bindings::ENOTCONN));
+        match self.post(ep, req, len) {
+            Ok(()) => {}
+            Err(e) if e == EAGAIN => {
+                self.release_mrs(ep, req);
+                return Err(e);
+            }
+            Err(_) => {
+                self.close();
+                return Err(err(bindings::ENOTCONN));
+            }
         }
         // SAFETY: as above.
         unsafe {
@@ -500,58 +853,323 @@ impl Transport {
         Ok(())
     }
 
-    /// Builds the RDMA_MSG header and pulls the whole call up behind it in
-    /// the req's send buffer. Returns the message length.
+    /// Plans the RPC, registers its chunks, and builds the transport
+    /// header plus the inline part of the Call in the req's send buffer
+    /// (`rpcrdma_marshal_req()`). Returns the Send length.
     fn marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
-        let idx = self.req_index(req)?;
+        let idx = req.kref.id().0 as usize;
         let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
         // SAFETY: `Req` invariant: no Send of this req is outstanding on
         // this connection (retransmits drop it), and the caller owns it.
         let sendbuf = unsafe { &mut *cell.get() };
-        // SAFETY: the rqst is owned by the caller.
-        let (xid, snd) = unsafe { (u32::from_be((*rqst).rq_xid), &(*rqst).rq_snd_buf) };
+        // SAFETY: the rqst is owned by the caller, and so are its buffers.
+        let (xid, snd, rcv, ddp_allowed) = unsafe {
+            (
+                u32::from_be((*rqst).rq_xid),
+                XdrBuf::new(&(*rqst).rq_snd_buf),
+                XdrBuf::new(&(*rqst).rq_rcv_buf),
+                bindings::xprs_rqst_ddp_allowed(rqst),
+            )
+        };
+        let snd_shape = snd.shape();
+        let rpc = chunk::Rpc {
+            snd: snd_shape,
+            rcv: rcv.shape(),
+            rcv_buflen: rcv.buflen(),
+            // Inline Calls are always pulled up into the send buffer.
+            sendbuf_len: u32::MAX,
+            ddp_allowed,
+            call_write_payload: snd.flags() & bindings::XDRBUF_WRITE != 0,
+            reply_read_payload: rcv.flags() & bindings::XDRBUF_READ != 0,
+        };
+        let plan = chunk::plan(&rpc, &ep.th);
+
+        let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
+        let mut nread = 0;
+        let read_kind = match plan.send {
+            SendPlan::ReadChunk => Some(ChunkKind::Read),
+            SendPlan::PositionZeroRead => Some(ChunkKind::PositionZeroRead),
+            SendPlan::Pullup | SendPlan::Mapped => None,
+        };
+        if let Some(kind) = read_kind {
+            let position = kind.read_position(&snd_shape);
+            let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
+            nread = self.register(ep, req, &snd, kind, false, xid, &mut segs)?;
+            for (item, seg) in read.iter_mut().zip(segs.iter()).take(nread) {
+                *item = ReadSegment {
+                    position,
+                    segment: seg.to_wire(),
+                };
+            }
+            add(&self.stats.read_chunk_count, nread as u64);
+            if kind == ChunkKind::PositionZeroRead {
+                add(&self.stats.nomsg_call_count, 1);
+            }
+        }
+
+        let mut write = [Segment::default(); MAX_HDR_SEGS + 1];
+        let mut nwrite = 0;
+        let mut reply = [Segment::default(); MAX_HDR_SEGS];
+        let mut nreply = 0;
+        match plan.reply {
+            ReplyPlan::Inline => {}
+            ReplyPlan::WriteChunk { pad } => {
+                let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
+                nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, &mut segs)?;
+                self.count_rdma_request(&segs, nwrite, &self.stats.write_chunk_count);
+                for (w, seg) in write.iter_mut().zip(segs.iter()).take(nwrite) {
+                    *w = seg.to_wire();
+                }
+                if pad {
+                    let (_, _, seg) = ep.write_pad.as_ref().ok_or(EIO)?;
+                    *write.get_mut(nwrite).ok_or(EIO)? = seg.to_wire();
+                    nwrite = nwrite.saturating_add(1);
+                }
+            }
+            ReplyPlan::ReplyChunk => {
+                let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
+                nreply = self.register(ep, req, &rcv, ChunkKind::Reply, true, xid, &mut segs)?;
+                self.count_rdma_request(&segs, nreply, &self.stats.reply_chunk_count);
+                for (r, seg) in reply.iter_mut().zip(segs.iter()).take(nreply) {
+                    *r = seg.to_wire();
+                }
+            }
+        }
+
+        let write_chunk = write.get(..nwrite).ok_or(EIO)?;
+        let write_list = [write_chunk];
+        let lists = ChunkLists {
+            read: read.get(..nread).ok_or(EIO)?,
+            write: if nwrite == 0 { &[] } else { &write_list },
+            reply: if nreply == 0 {
+                None
+            } else {
+                Some(reply.get(..nreply).ok_or(EIO)?)
+            },
+        };
         let hdr = Header {
             xid,
-            credits: MAX_REQUESTS,
-            body: Body::Msg(ChunkLists::default()),
+            credits: self.cfg.max_requests,
+            body: if plan.send == SendPlan::PositionZeroRead {
+                Body::NoMsg(lists)
+            } else {
+                Body::Msg(lists)
+            },
         };
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
-        let rpclen = snd.len as usize;
-        let total = hdrlen.checked_add(rpclen).ok_or(EIO)?;
-        if total > limit {
-            // This transport sends every call inline.
-            return Err(EIO);
-        }
-        // SAFETY: `hdrlen + rpclen <= limit` bytes fit in the send buffer.
-        let dst = unsafe { sendbuf.as_mut_ptr().add(hdrlen) };
-        // SAFETY: `snd` is the rqst's encoded call; `dst` has room for
-        // `rpclen` bytes.
-        let rc = unsafe {
-            bindings::read_bytes_from_xdr_buf(snd, 0, dst.cast(), snd.len)
+
+        // The inline part: (offset in the xdr_buf, length) runs.
+        let head = snd_shape.head.len;
+        let pages_end = head.checked_add(snd_shape.page_len).ok_or(EIO)?;
+        let (first, second) = match plan.send {
+            SendPlan::Pullup | SendPlan::Mapped => {
+                let all = u32::try_from(snd_shape.len()).map_err(|_| EIO)?;
+                ((0, all), None)
+            }
+            SendPlan::ReadChunk => {
+                let tail = chunk::readch_tail(snd_shape.tail).map(|t| {
+                    let skipped = snd_shape.tail.len.saturating_sub(t.len);
+                    (pages_end.saturating_add(skipped), t.len)
+                });
+                ((0, head), tail)
+            }
+            SendPlan::PositionZeroRead => ((0, 0), None),
         };
-        if rc != 0 {
-            return Err(EIO);
+        let mut total = hdrlen;
+        for (offset, len) in [Some(first), second].into_iter().flatten() {
+            if len == 0 {
+                continue;
+            }
+            let end = total.checked_add(len as usize).ok_or(EIO)?;
+            if end > limit {
+                return Err(EIO);
+            }
+            // SAFETY: `total + len <= limit` bytes fit in the send buffer.
+            let dst = unsafe { sendbuf.as_mut_ptr().add(total) };
+            // SAFETY: the rqst's call buffer holds `offset + len` bytes
+            // (planned from its shape); `dst` has room for `len`.
+            let rc = unsafe {
+                bindings::read_bytes_from_xdr_buf(&(*rqst).rq_snd_buf, offset, dst.cast(), len)
+            };
+            if rc != 0 {
+                return Err(EIO);
+            }
+            add(&self.stats.pullup_copy_count, u64::from(len));
+            total = end;
         }
-        self.stats
-            .pullup_copy_count
-            .fetch_add(rpclen as u64, Ordering::Relaxed);
         u32::try_from(total).map_err(|_| EIO)
     }
 
-    fn req_index(&self, req: &Req) -> Result<usize> {
-        Ok(req.kref.id().0 as usize)
+    fn count_rdma_request(&self, segs: &[MrSegment], n: usize, chunks: &AtomicU64) {
+        add(chunks, n as u64);
+        let bytes = segs.iter().take(n).map(|s| u64::from(s.length)).sum();
+        add(&self.stats.total_rdma_request, bytes);
     }
 
-    /// Claims a sendctx, takes the Send owner and posts the Send.
+    /// Registers the part of `buf` a chunk of `kind` conveys: cuts it into
+    /// pieces, groups them into MRs and maps each (`rpcrdma_mr_prepare()`
+    /// and `frwr_map()`). The MRs are recorded in the req as they are
+    /// taken, so a failure part way leaves them for `release_mrs`.
+    /// Returns the number of segments written to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &self,
+        ep: &Endpoint,
+        req: &Req,
+        buf: &XdrBuf<'_>,
+        kind: ChunkKind,
+        writing: bool,
+        xid: u32,
+        out: &mut [MrSegment; MAX_HDR_SEGS],
+    ) -> Result<usize> {
+        // SAFETY: the caller owns the req (type invariant of `Req`).
+        let pieces = unsafe { &mut *req.pieces.get() };
+        let n = chunk::chunk_segments(&buf.shape(), kind, PAGE, pieces.as_mut_slice())
+            .map_err(plan_err)?;
+        let pieces = pieces.get(..n).ok_or(EIO)?;
+        if pieces.is_empty() {
+            return Err(EIO);
+        }
+        let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
+        let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
+        for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
+            let i = self.mr_get(ep)?;
+            // SAFETY: the caller owns the req.
+            unsafe { req.registered() }.push(i)?;
+            let mr = ep.mrs.get(i).ok_or(EIO)?;
+            let end = range.first.checked_add(range.nents).ok_or(EIO)?;
+            let run = pieces.get(range.first..end).ok_or(EIO)?;
+            for (k, piece) in run.iter().enumerate() {
+                let k = u32::try_from(k).map_err(|_| EIO)?;
+                if k >= mr.depth() {
+                    return Err(EIO);
+                }
+                // SAFETY: the MR is this req's and not mapped; the pages
+                // belong to the rqst, which the caller owns until the
+                // MRs are released.
+                match buf.locate(piece).ok_or(EIO)? {
+                    PieceAddr::Page(page, offset) => unsafe {
+                        mr.set_page(k, page, offset, piece.len)
+                    },
+                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len) },
+                }
+            }
+            let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
+            *seg = mr.map(&ep.dev, nents, writing, xid)?;
+        }
+        Ok(nranges)
+    }
+
+    /// Takes a free MR, refilling the pool when it is empty
+    /// (`rpcrdma_mr_get()` and `rpcrdma_mrs_refresh()`). Runs under
+    /// `XPRT_LOCKED`.
+    fn mr_get(&self, ep: &Endpoint) -> Result<u16> {
+        if let Some(i) = self.shared.lock().mr_free.pop() {
+            return Ok(i);
+        }
+        self.mr_refill(ep)?;
+        self.shared.lock().mr_free.pop().ok_or(EAGAIN)
+    }
+
+    fn mr_refill(&self, ep: &Endpoint) -> Result {
+        let first = ep.mrs.allocated.load(Ordering::Relaxed);
+        let last = first.saturating_add(MR_REFILL_BATCH).min(ep.mrs.slots.len());
+        if first == last {
+            return Err(EAGAIN);
+        }
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let ctx = self as *const Self as *mut c_void;
+        let mut made = first;
+        for i in first..last {
+            let index = u16::try_from(i).map_err(|_| EIO)?;
+            let Ok(mr) = Mr::new(pd, ep.th.sg_gaps, ep.th.max_fr_depth, mr_done, ctx, u32::from(index))
+            else {
+                break;
+            };
+            let slot = ep.mrs.slots.get(i).ok_or(EIO)?;
+            // SAFETY: slot `i >= allocated` is not visible to anyone yet
+            // (type invariant of `MrPool`); we hold `XPRT_LOCKED`.
+            unsafe { *slot.get() = Some(mr) };
+            made = i.saturating_add(1);
+        }
+        if made == first {
+            return Err(ENOMEM);
+        }
+        ep.mrs.allocated.store(made, Ordering::Release);
+        add(&self.stats.mrs_allocated, (made - first) as u64);
+        let mut shared = self.shared.lock();
+        for i in first..made {
+            // The stack holds every slot, so it cannot overflow.
+            shared.mr_free.push(i as u16);
+        }
+        Ok(())
+    }
+
+    /// Unmaps a req's MRs and returns them to the pool (`frwr_mr_put()`).
+    /// The caller makes sure neither the HCA nor the peer can use them:
+    /// they were never posted, were invalidated, or the QP is dead.
+    fn release_mrs(&self, ep: &Endpoint, req: &Req) {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() };
+        if reg.gen == ep.gen {
+            let mut shared = self.shared.lock();
+            for &i in reg.as_slice() {
+                if let Some(mr) = ep.mrs.get(i) {
+                    mr.unmap();
+                    shared.mr_free.push(i);
+                }
+            }
+        }
+        reg.len = 0;
+        // Wake senders waiting for MRs.
+        // SAFETY: the xprt is valid.
+        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+    }
+
+    /// Posts LOCAL_INV for every MR of the req, the last one signaled on
+    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
+    fn post_local_inv(&self, ep: &Endpoint, req: &Req) -> Result {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() };
+        let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        let n = reg.len;
+        for (k, (&i, wr)) in reg.as_slice().iter().zip(wrs.iter_mut()).enumerate() {
+            let mr = ep.mrs.get(i).ok_or(EIO)?;
+            let last = k.saturating_add(1) == n;
+            *wr = mr.inv_wr(last.then(|| req.inv.cqe.get()), last);
+        }
+        add(&self.stats.local_inv_needed, n as u64);
+        req.inv
+            .ep
+            .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let wrs = wrs.get(..n).ok_or(EIO)?;
+        // SAFETY: the work requests belong to this req's MRs; they live
+        // in the endpoint, which is drained before it is freed.
+        let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
+        // SAFETY: as above; the QP is live while the endpoint exists.
+        unsafe { ib::post_chain(qp, first) }
+    }
+
+    /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
+    /// and the Send.
     fn post(&self, ep: &Endpoint, req: &Req, len: u32) -> Result {
-        let idx = self.req_index(req)?;
+        let idx = req.kref.id().0 as usize;
+        // SAFETY: the caller owns the req.
+        let reg = unsafe { req.registered() };
+        let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        for (&i, wr) in reg.as_slice().iter().zip(regs.iter_mut()) {
+            *wr = ep.mrs.get(i).ok_or(EIO)?.reg_wr();
+        }
+        let regs = regs.get(..reg.len).ok_or(EIO)?;
+        let num_wrs = u32::try_from(regs.len()).map_err(|_| EIO)?.saturating_add(1);
         let (slot, signaled) = {
             let mut shared = self.shared.lock();
             let Some(claim) = shared.ring.claim() else {
                 drop(shared);
-                self.stats.empty_sendctx_q.fetch_add(1, Ordering::Relaxed);
+                add(&self.stats.empty_sendctx_q, 1);
                 // SAFETY: the xprt is valid.
                 unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
                 return Err(EAGAIN);
@@ -574,7 +1192,7 @@ impl Transport {
                 self.put_send(owner);
                 return Err(EIO);
             }
-            (slot, shared.policy.signal(false, 1))
+            (slot, shared.policy.signal(false, num_wrs))
         };
         let sendbuf_cell = ep.send_bufs.get(idx).ok_or(EIO)?;
         // SAFETY: read-only use of the mapping's address and length.
@@ -584,8 +1202,11 @@ impl Transport {
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
         // SAFETY: the QP is live while the endpoint exists; the buffer
         // stays mapped and untouched until the Send owner is released by
-        // a completion or the drain; the cqe lives in the endpoint.
-        unsafe { ib::post_send(qp, cqe.cqe.get(), sendbuf.addr(), len, ep.lkey, signaled) }
+        // a completion or the drain; the cqe lives in the endpoint; the
+        // REG_MR requests are of MRs this req holds.
+        unsafe {
+            ib::post_send(qp, cqe.cqe.get(), sendbuf.addr(), len, ep.lkey, signaled, regs)
+        }
     }
 
     fn put_send(&self, owner: SendOwner) {
@@ -600,33 +1221,52 @@ impl Transport {
         }
     }
 
-    fn put_sends(&self, batch: OwnerBatch) {
-        for owner in batch.owners.into_iter().flatten() {
+    /// Empties the ring up to `slot` (or entirely, for `None`) and releases
+    /// the Send owners found, outside the lock.
+    fn release_ring(&self, slot: Option<usize>) {
+        let mut shared = self.shared.lock();
+        let Some(mut batch) = shared.batch.take() else {
+            drop(shared);
+            sunrpc::warn_once(c_str!("Send owner batch in use twice"));
+            return;
+        };
+        batch.len = 0;
+        let walked = match slot {
+            Some(slot) => shared.ring.complete(slot, |o| batch.push(o)).is_ok(),
+            None => {
+                shared.ring.drain(|o| batch.push(o));
+                true
+            }
+        };
+        drop(shared);
+        if !walked {
+            sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
+        }
+        let n = batch.len;
+        for owner in batch.owners.iter_mut().take(n).filter_map(Option::take) {
             self.put_send(owner);
         }
+        self.shared.lock().batch = Some(batch);
     }
 
     /// Walks the ring up to `slot` and releases the Send owners found.
     fn send_done(&self, slot: usize) {
-        let mut batch = OwnerBatch::new();
-        let walked = self.shared.lock().ring.complete(slot, |o| batch.push(o));
-        if walked.is_err() {
-            sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
-        }
-        self.put_sends(batch);
+        self.release_ring(Some(slot));
         // SAFETY: the xprt is valid.
         unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
     }
 
-    /// Handles one received message: find its rqst, copy the reply in and
-    /// complete it.
-    fn reply(&self, msg: &[u8]) {
+    /// Handles one received message (`rpcrdma_reply_handler()`): find its
+    /// rqst, decode and place the reply, then fence the req's MRs, either
+    /// now or by LOCAL_INV whose last completion completes the RPC.
+    /// `inv_rkey` is the rkey the peer invalidated remotely, if any.
+    fn reply(&self, ep: &Endpoint, msg: &[u8], inv_rkey: Option<u32>) {
         let xprt = self.xprt;
         let Ok(fixed) = Fixed::decode(msg) else {
-            self.stats.bad_reply_count.fetch_add(1, Ordering::Relaxed);
+            add(&self.stats.bad_reply_count, 1);
             return;
         };
-        let credits = Credits::sanitize(fixed.credits, MAX_REQUESTS);
+        let credits = Credits::sanitize(fixed.credits, self.cfg.max_requests);
         let changed = {
             let mut shared = self.shared.lock();
             let changed = shared.credits != credits;
@@ -644,27 +1284,172 @@ impl Transport {
             return;
         }
         // SAFETY: the rqst was found under the queue lock; pinning keeps
-        // it from being released while we copy without the lock.
+        // it from being released while we work without the lock.
         unsafe { bindings::xprt_pin_rqst(rqst) };
         xprt.queue_unlock();
-
-        // SAFETY: pinned above; the receive buffer belongs to the
-        // transport until xprt_complete_rqst().
-        let buflen = unsafe { (*rqst).rq_rcv_buf.buflen };
-        let limits = Limits::for_client(0, buflen);
-        let copied = match fixed.decode_reply_body(msg, &limits) {
-            Ok(ReplyBody::Msg(m)) if m.write_list.is_empty() && !m.reply_chunk_present => {
-                self.copy_reply(rqst, m.rpc_message)
-            }
-            _ => Err(EIO),
+        let Some(req) = self.req_of(rqst) else {
+            self.complete_rqst(None, rqst, Err(EIO));
+            return;
         };
+
+        let result = self.decode_reply(ep, rqst, &fixed, msg);
+        // SAFETY: the rqst is pinned and waits for this reply: the reply
+        // path is the req's user now (type invariant of `Req`).
+        let reg = unsafe { req.registered() };
+        if reg.gen != ep.gen {
+            reg.len = 0;
+        }
+        if let Some(rkey) = inv_rkey {
+            self.remote_invalidated(ep, req, rkey);
+        }
+        if reg.len == 0 {
+            self.complete_rqst(Some(req), rqst, result);
+            return;
+        }
+        req.inv
+            .result
+            .store(result.unwrap_or_else(errno_of), Ordering::Relaxed);
+        req.inv.sync.store(false, Ordering::Relaxed);
+        if self.post_local_inv(ep, req).is_err() {
+            // The QP is broken: the peer can reach nothing any more.
+            // Retransmission after the reconnect handles the RPC.
+            self.release_mrs(ep, req);
+            xprt.force_disconnect();
+            // SAFETY: pinned above.
+            unsafe { xprt.unpin_rqst(rqst) };
+        }
+        // Otherwise the LOCAL_INV completion completes the RPC.
+    }
+
+    /// Checks the reply against what this RPC offered and places it in the
+    /// rqst's receive buffer. Returns the length the RPC layer sees.
+    fn decode_reply(
+        &self,
+        ep: &Endpoint,
+        rqst: *mut bindings::rpc_rqst,
+        fixed: &Fixed,
+        msg: &[u8],
+    ) -> Result<i32> {
+        // SAFETY: pinned by the caller; the transport owns the receive
+        // buffer until the RPC completes.
+        let rcv = unsafe { XdrBuf::new(&(*rqst).rq_rcv_buf) };
+        let limits = Limits::for_client(ep.th.max_rdma_segs, rcv.buflen());
+        match fixed.decode_reply_body(msg, &limits) {
+            Ok(ReplyBody::Msg(m)) => {
+                let writelist = u32::try_from(m.write_list.total_len()).map_err(|_| EIO)?;
+                if writelist > rcv.shape().page_len {
+                    return Err(EIO);
+                }
+                add(&self.stats.total_rdma_reply, u64::from(writelist));
+                self.inline_fixup(rqst, m.rpc_message, writelist)
+            }
+            Ok(ReplyBody::NoMsg { reply_chunk }) => {
+                let len = u32::try_from(reply_chunk.total_len()).map_err(|_| EIO)?;
+                add(&self.stats.total_rdma_reply, u64::from(len));
+                i32::try_from(len).map_err(|_| EIO)
+            }
+            Ok(ReplyBody::Error(_)) | Err(_) => Err(EIO),
+        }
+    }
+
+    /// Places an inline reply in the rqst's receive buffer
+    /// (`rpcrdma_inline_fixup()`): the bytes up to the head's length go to
+    /// the head, the rest into the pages and tail, except that with a
+    /// write chunk the payload already sits in the pages, so the rest goes
+    /// after it, past the XDR pad. An overestimated head is trimmed
+    /// instead of moving directly placed data.
+    fn inline_fixup(&self, rqst: *mut bindings::rpc_rqst, body: &[u8], writelist: u32) -> Result<i32> {
+        let copy_len = u32::try_from(body.len()).map_err(|_| EIO)?;
+        // SAFETY: the rqst is pinned by the caller and its receive buffers
+        // belong to the transport until it completes.
+        let (rcv, private) = unsafe { (&mut (*rqst).rq_rcv_buf, &mut (*rqst).rq_private_buf) };
+        let head_len = u32::try_from(rcv.head[0].iov_len).map_err(|_| EIO)?;
+        let mut first = head_len;
+        if first > copy_len {
+            if writelist != 0 {
+                let delta = first - copy_len;
+                rcv.head[0].iov_len = copy_len as usize;
+                private.head[0].iov_len = copy_len as usize;
+                rcv.buflen = rcv.buflen.saturating_sub(delta);
+                private.buflen = private.buflen.saturating_sub(delta);
+            }
+            first = copy_len;
+        }
+        let (head, rest) = body.split_at(first as usize);
+        let after = if writelist == 0 {
+            first
+        } else {
+            let aligned = u32::try_from(xdr::align_size(writelist)).map_err(|_| EIO)?;
+            first.checked_add(aligned).ok_or(EIO)?
+        };
+        let room = private.buflen;
+        let mut copied = 0u64;
+        for (offset, bytes) in [(0, head), (after, rest)] {
+            let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
+            let len = len.min(room.saturating_sub(offset));
+            if len == 0 {
+                continue;
+            }
+            // SAFETY: `offset + len` is within the buffer's `buflen`; the
+            // kernel copies at most `len` readable bytes of `bytes`.
+            let rc = unsafe {
+                bindings::write_bytes_to_xdr_buf(private, offset, bytes.as_ptr().cast_mut().cast(), len)
+            };
+            if rc != 0 {
+                return Err(EIO);
+            }
+            copied = copied.saturating_add(u64::from(len));
+        }
+        add(&self.stats.fixup_copy_count, copied);
+        let received = u64::from(copy_len).saturating_add(xdr::align_size(writelist));
+        i32::try_from(received).map_err(|_| EIO)
+    }
+
+    /// The peer invalidated `rkey` with its Send (`frwr_reminv()`): that
+    /// MR needs no LOCAL_INV.
+    fn remote_invalidated(&self, ep: &Endpoint, req: &Req, rkey: u32) {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() };
+        let Some(pos) = reg
+            .as_slice()
+            .iter()
+            .position(|&i| ep.mrs.get(i).is_some_and(|mr| mr.rkey() == rkey))
+        else {
+            return;
+        };
+        let Some(&i) = reg.mrs.get(pos) else {
+            return;
+        };
+        if let Some(mr) = ep.mrs.get(i) {
+            mr.unmap();
+        }
+        let last = reg.len.saturating_sub(1);
+        reg.mrs.swap(pos, last);
+        reg.len = last;
+        self.shared.lock().mr_free.push(i);
+        add(&self.stats.mrs_recycled, 1);
+    }
+
+    /// Completes a pinned rqst with `result` and unpins it
+    /// (`rpcrdma_complete_rqst()`).
+    fn complete_rqst(&self, req: Option<&Req>, rqst: *mut bindings::rpc_rqst, result: Result<i32>) {
+        if let Some(req) = req {
+            // I3: every MR was invalidated and unmapped before the RPC
+            // layer may look at the pages.
+            // SAFETY: the caller is the req's current user.
+            let n = unsafe { req.registered() }.len;
+            if !lifetime::i3_mrs_fenced(u32::try_from(n).unwrap_or(u32::MAX)) {
+                sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
+            }
+        }
+        let xprt = self.xprt;
         xprt.queue_lock();
         // SAFETY: the rqst is pinned and the queue lock is held.
         unsafe {
-            match copied {
+            match result {
                 Ok(n) => bindings::xprt_complete_rqst((*rqst).rq_task, n),
                 Err(e) => {
-                    self.stats.bad_reply_count.fetch_add(1, Ordering::Relaxed);
+                    add(&self.stats.bad_reply_count, 1);
                     (*(*rqst).rq_task).tk_status = e.to_errno();
                     bindings::xprt_complete_rqst((*rqst).rq_task, 0);
                 }
@@ -674,29 +1459,39 @@ impl Transport {
         xprt.queue_unlock();
     }
 
-    /// Copies an inline reply into `rq_private_buf` (what
-    /// `rpcrdma_inline_fixup()` does) and returns the length received.
-    fn copy_reply(&self, rqst: *mut bindings::rpc_rqst, body: &[u8]) -> Result<i32> {
-        // SAFETY: the rqst is pinned by the caller.
-        let buf = unsafe { &(*rqst).rq_private_buf };
-        let room = buf.head[0]
-            .iov_len
-            .saturating_add(buf.page_len as usize)
-            .saturating_add(buf.tail[0].iov_len);
-        let len = body.len().min(room);
-        let len32 = u32::try_from(len).map_err(|_| EIO)?;
-        // SAFETY: `len` bytes of `body` are readable and fit in the
-        // buffer's head, pages and tail; the kernel copies only those.
-        let rc = unsafe {
-            bindings::write_bytes_to_xdr_buf(buf, 0, body.as_ptr().cast_mut().cast(), len32)
+    /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
+    /// and `frwr_wc_localinv_wake()`).
+    fn local_inv_done(&self, req: &Req, ok: bool) {
+        let ep = req.inv.ep.load(Ordering::Acquire);
+        // SAFETY: the chain was posted on this endpoint, which is drained
+        // (so this completion has run) before it is freed.
+        let Some(ep) = (unsafe { ep.as_ref() }) else {
+            sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
+            return;
         };
-        if rc != 0 {
-            return Err(EIO);
+        // Send queue ordering: every earlier LOCAL_INV of the chain has
+        // completed, so all the MRs are fenced.
+        self.release_mrs(ep, req);
+        if !ok {
+            self.xprt.force_disconnect();
         }
-        self.stats
-            .fixup_copy_count
-            .fetch_add(len as u64, Ordering::Relaxed);
-        i32::try_from(len).map_err(|_| EIO)
+        if req.inv.sync.load(Ordering::Relaxed) {
+            // SAFETY: `done` is initialized; the waiter is in `unmap_sync`.
+            unsafe { bindings::complete(req.inv.done.get()) };
+            return;
+        }
+        let rqst = req.rqst();
+        if ok {
+            let result = match req.inv.result.load(Ordering::Relaxed) {
+                n if n >= 0 => Ok(n),
+                e => Err(Error::from_errno(e)),
+            };
+            self.complete_rqst(Some(req), rqst, result);
+        } else {
+            // Flushed: the RPC is retransmitted after the reconnect.
+            // SAFETY: the reply handler pinned it before posting the chain.
+            unsafe { self.xprt.unpin_rqst(rqst) };
+        }
     }
 
     /// `->connect`: schedules the connect worker, with backoff after a
@@ -722,14 +1517,13 @@ impl Transport {
 
     fn connect_worker(&self) {
         let xprt = self.xprt;
-        // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect).
-        let ep = unsafe { self.endpoint() };
-        if let Some(old) = ep.take() {
-            self.teardown(old);
-        }
+        self.drop_endpoint();
         let mut rc = match self.establish() {
             Ok(new) => {
-                *ep = Some(new);
+                let _guard = self.ep_lock.lock();
+                // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
+                // and `ep_lock`.
+                *unsafe { self.endpoint() } = Some(new);
                 0
             }
             Err(e) => errno(e),
@@ -752,12 +1546,24 @@ impl Transport {
         }
     }
 
+    /// Tears the current endpoint down, if any. The caller holds
+    /// `XPRT_LOCKED` (or is `destroy`).
+    fn drop_endpoint(&self) {
+        let _guard = self.ep_lock.lock();
+        // SAFETY: the caller holds XPRT_LOCKED and we hold `ep_lock`.
+        if let Some(old) = unsafe { self.endpoint() }.take() {
+            self.teardown(old);
+        }
+    }
+
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
     fn establish(&self) -> Result<KBox<Endpoint>> {
         let xprt = self.xprt;
+        let ours = self.cfg.ours();
         let events = KBox::new(
             EpEvents {
                 xprt,
+                ours,
                 done: Opaque::uninit(),
                 status: AtomicI32::new(0),
                 resolve: AtomicI32::new(0),
@@ -772,14 +1578,14 @@ impl Transport {
         unsafe { bindings::xprs_init_completion(events.done.get()) };
         let ctx = &*events as *const EpEvents as *mut c_void;
         // SAFETY: `events` outlives the id: the endpoint drops the id
-        // before `events` (see `Endpoint::teardown`), or this function
+        // before `events` (see `Transport::teardown`), or this function
         // does on error (locals drop in reverse order).
         let mut id = unsafe { CmId::new(xprt.net(), cm_event, ctx)? };
 
         // SAFETY: `addr` is the server's socket address in the xprt.
         unsafe { id.resolve_addr(xprt.addr(), RESOLVE_TIMEOUT_MS)? };
         events.wait_resolved()?;
-        // SAFETY: `done` is initialized.
+        // SAFETY: as above.
         unsafe { bindings::xprs_reinit_completion(events.done.get()) };
         id.resolve_route(RESOLVE_TIMEOUT_MS)?;
         events.wait_resolved()?;
@@ -787,9 +1593,25 @@ impl Transport {
         unsafe { bindings::xprs_reinit_completion(events.done.get()) };
 
         let dev = id.device().ok_or(ENODEV)?;
+        // As frwr_query_device().
+        if !dev.supports_frwr() {
+            pr_err!("device does not support FRWR\n");
+            return Err(EINVAL);
+        }
+        let max_fr_depth = dev.max_fr_depth().clamp(1, MAX_DATA_SEGS);
+        let max_rdma_segs = MAX_DATA_SEGS
+            .div_ceil(max_fr_depth)
+            .saturating_add(2)
+            .min(MAX_HDR_SEGS as u32);
+        if max_rdma_segs.saturating_mul(max_fr_depth) < MAX_DATA_SEGS {
+            return Err(ENOMEM);
+        }
         let ring_slots = self.shared.lock().ring.capacity() as u32;
-        let send_wr = ring_slots.saturating_add(1);
-        let recv_wr = NUM_REPS.saturating_add(1);
+        // Each Send may be preceded by REG_MRs, and each req may have a
+        // LOCAL_INV chain outstanding: one of each per MR it can hold.
+        let per_req = 1 + 2 * 2 * max_rdma_segs;
+        let send_wr = ring_slots.saturating_mul(per_req).saturating_add(2);
+        let recv_wr = self.cfg.num_reps().saturating_add(1);
         if dev.max_qp_wr() < send_wr.max(recv_wr) {
             return Err(ENOMEM);
         }
@@ -807,33 +1629,64 @@ impl Transport {
                 return Err(e);
             }
         };
-        let ours = Negotiated {
-            inline_send: INLINE_SIZE,
-            inline_recv: INLINE_SIZE,
+        let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
+        let num_mrs = num_mrs.min(usize::from(u16::MAX));
+        let mut slots = KVec::with_capacity(num_mrs, GFP_KERNEL)?;
+        for _ in 0..num_mrs {
+            slots.push(UnsafeCell::new(None), GFP_KERNEL)?;
+        }
+        let (max_inline_send, max_inline_recv) =
+            chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
+        let th = Thresholds {
+            page: PAGE,
+            max_inline_send,
+            max_inline_recv,
+            max_send_sge: dev.max_send_sge().min(MAX_SEND_SGES),
+            max_fr_depth,
+            max_rdma_segs,
+            sg_gaps: dev.sg_gaps(),
         };
         let mut ep = KBox::new(
             Endpoint {
                 events,
                 id,
+                dev,
+                gen: self.generation.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
                 pd: Some(pd),
                 send_cq: Some(send_cq),
                 recv_cq: Some(recv_cq),
                 reps,
                 send_bufs,
                 send_cqes,
+                mrs: MrPool {
+                    slots,
+                    allocated: AtomicUsize::new(0),
+                },
+                write_pad: None,
                 lkey,
                 negotiated: ours,
+                th,
             },
             GFP_KERNEL,
         )?;
-        // Fresh ring, signaling policy and credits for the new connection
-        // (the old ring was drained when the old endpoint went away).
+        // Fresh ring, signaling policy, credits and MR free list for the
+        // new connection (the old ring was drained when the old endpoint
+        // went away).
+        let mr_free = match IndexStack::new(num_mrs) {
+            Ok(s) => s,
+            Err(e) => {
+                self.teardown(ep);
+                return Err(e);
+            }
+        };
         {
             let mut shared = self.shared.lock();
-            shared.policy = SignalPolicy::new(MAX_REQUESTS);
+            shared.policy = SignalPolicy::new(self.cfg.max_requests);
             shared.credits = Credits::INITIAL;
+            shared.mr_free = mr_free;
         }
-        self.xprt.reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
+        self.xprt
+            .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
         match self.connect_endpoint(&mut ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
@@ -854,10 +1707,12 @@ impl Transport {
         ring_slots: u32,
     ) -> Result<(KVec<UnsafeCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
         let me = self as *const Self;
+        let send_size = self.cfg.inline_send.bytes() as usize;
+        let recv_size = self.cfg.inline_recv.bytes() as usize;
 
         let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
         for _ in 0..self.reqs.len() {
-            let b = DmaBuf::new(dev, INLINE_SIZE.bytes() as usize, true)?;
+            let b = DmaBuf::new(dev, send_size, true)?;
             send_bufs.push(UnsafeCell::new(b), GFP_KERNEL)?;
         }
         let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
@@ -873,9 +1728,10 @@ impl Transport {
                 GFP_KERNEL,
             )?;
         }
-        let mut reps = KVec::with_capacity(NUM_REPS as usize, GFP_KERNEL)?;
-        for _ in 0..NUM_REPS {
-            let buf = DmaBuf::new(dev, INLINE_SIZE.bytes() as usize, false)?;
+        let num_reps = self.cfg.num_reps();
+        let mut reps = KVec::with_capacity(num_reps as usize, GFP_KERNEL)?;
+        for _ in 0..num_reps {
+            let buf = DmaBuf::new(dev, recv_size, false)?;
             reps.push(
                 Rep {
                     cqe: Opaque::new(bindings::ib_cqe {
@@ -883,8 +1739,10 @@ impl Transport {
                     }),
                     buf: UnsafeCell::new(buf),
                     transport: me,
+                    ep: AtomicPtr::new(core::ptr::null_mut()),
                     qp,
                     lkey,
+                    posted: AtomicBool::new(false),
                 },
                 GFP_KERNEL,
             )?;
@@ -893,10 +1751,13 @@ impl Transport {
     }
 
     fn connect_endpoint(&self, ep: &mut Endpoint) -> Result {
+        let me = ep as *mut Endpoint;
         for rep in ep.reps.iter() {
+            rep.ep.store(me, Ordering::Release);
             rep.post()?;
         }
-        let private = ConnectPrivate::client(INLINE_SIZE, INLINE_SIZE).encode();
+        let ours = self.cfg.ours();
+        let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();
         ep.id.connect(&private)?;
         self.xprt.raise_reestablish_timeout(5 * self.xprt.hz());
         // SAFETY: `done` is initialized and outlives the wait.
@@ -921,13 +1782,43 @@ impl Transport {
                 inline_send,
                 inline_recv,
             };
+            let (max_send, max_recv) = chunk::max_inline_sizes(
+                inline_send.bytes(),
+                inline_recv.bytes(),
+                ep.th.max_rdma_segs,
+            );
+            ep.th.max_inline_send = max_send;
+            ep.th.max_inline_recv = max_recv;
         }
+        self.create_write_pad(ep)?;
+        // The first batch of MRs (`rpcrdma_mrs_create()`).
+        self.mr_refill(ep)
+    }
+
+    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
+    /// a small buffer the peer may write the pad of an unaligned payload
+    /// into. Its REG_MR is posted unsignaled.
+    fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let ctx = self as *const Self as *mut c_void;
+        let mr = Mr::new(pd, false, 1, mr_done, ctx, u32::MAX)?;
+        let mut buf = KVec::from_elem(0u8, xdr::XDR_UNIT, GFP_KERNEL)?;
+        // SAFETY: the MR is new and unmapped; the buffer lives as long as
+        // the MR (both are dropped together at teardown, after the drain).
+        unsafe { mr.set_buf(0, buf.as_mut_ptr().cast(), xdr::XDR_UNIT as u32) };
+        let seg = mr.map(&ep.dev, 1, true, 0)?;
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let wr = mr.reg_wr();
+        // SAFETY: the request is the MR's own; the MR lives in the
+        // endpoint until it is drained.
+        unsafe { ib::post_chain(qp, wr)? };
+        ep.write_pad = Some((mr, buf, seg));
         Ok(())
     }
 
     /// Tears an endpoint down (`rpcrdma_xprt_disconnect()`): disconnect,
     /// drain Receives then Sends, release the Send owners left in the
-    /// ring, then free the verbs objects and the id.
+    /// ring, fence the MRs, then free the verbs objects and the id.
     fn teardown(&self, mut ep: KBox<Endpoint>) {
         ep.events.closing.store(true, Ordering::Release);
         ep.id.disconnect();
@@ -935,9 +1826,28 @@ impl Transport {
         ep.id.destroy_qp();
         drop(ep.send_cq.take());
         drop(ep.recv_cq.take());
-        let mut batch = OwnerBatch::new();
-        self.shared.lock().ring.drain(|o| batch.push(o));
-        self.put_sends(batch);
+        self.release_ring(None);
+
+        // Pool accounting: after the drain every Receive has completed,
+        // and every MR not on the free list is held by an RPC that will
+        // be retransmitted (its MRs are unmapped as they are freed below).
+        let reps_home = ep.reps.iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
+        let allocated = ep.mrs.allocated.load(Ordering::Acquire);
+        let mrs_home = {
+            let mut shared = self.shared.lock();
+            let home = shared.mr_free.len;
+            shared.mr_free.len = 0;
+            home
+        };
+        let orphaned = allocated.saturating_sub(mrs_home);
+        add(&self.stats.mrs_orphaned, orphaned as u64);
+        let a = &self.accounting;
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        a.reps_home.store(n(reps_home), Ordering::Relaxed);
+        a.reps.store(n(ep.reps.len()), Ordering::Relaxed);
+        a.mrs_home.store(n(mrs_home), Ordering::Relaxed);
+        a.mrs.store(n(allocated), Ordering::Relaxed);
+
         let Endpoint {
             events,
             id,
@@ -945,11 +1855,15 @@ impl Transport {
             reps,
             send_bufs,
             send_cqes,
+            mrs,
+            write_pad,
             ..
         } = KBox::into_inner(ep);
         drop(reps);
         drop(send_bufs);
         drop(send_cqes);
+        drop(write_pad);
+        drop(mrs);
         drop(pd);
         drop(id);
         drop(events);
@@ -957,11 +1871,17 @@ impl Transport {
 
     /// `->close` (`xprt_rdma_close()`).
     fn close(&self) {
-        // SAFETY: close runs under XPRT_LOCKED.
-        if let Some(ep) = unsafe { self.endpoint() }.take() {
-            self.teardown(ep);
-        }
+        self.drop_endpoint();
         self.xprt.closed();
+    }
+
+    /// `->inject_disconnect`: drops the connection as a fault would. The
+    /// caller holds `XPRT_LOCKED`.
+    fn inject_disconnect(&self) {
+        // SAFETY: the caller holds XPRT_LOCKED.
+        if let Some(ep) = unsafe { self.endpoint() }.as_deref() {
+            ep.id.disconnect();
+        }
     }
 
     fn print_stats(&self, seq: *mut bindings::seq_file) {
@@ -974,8 +1894,9 @@ impl Transport {
         } else {
             0
         };
+        let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let line = CString::try_from_fmt(fmt!(
-            "\txprt:\trdma 0 {} {} {} {} {} {} {} {} {} 0 0 0 0 0 {} {} 0 {} {} 0 0 0 0 0 {} 0\n",
+            "\txprt:\trdma 0 {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 {} {} {} {} {} {} {} {} 0\n",
             st.bind_count,
             st.connect_count,
             st.connect_time / hz,
@@ -985,15 +1906,59 @@ impl Transport {
             st.bad_xids,
             st.req_u,
             st.bklog_u,
-            s.pullup_copy_count.load(Ordering::Relaxed),
-            s.fixup_copy_count.load(Ordering::Relaxed),
-            s.failed_marshal_count.load(Ordering::Relaxed),
-            s.bad_reply_count.load(Ordering::Relaxed),
-            s.empty_sendctx_q.load(Ordering::Relaxed),
+            v(&s.read_chunk_count),
+            v(&s.write_chunk_count),
+            v(&s.reply_chunk_count),
+            v(&s.total_rdma_request),
+            v(&s.total_rdma_reply),
+            v(&s.pullup_copy_count),
+            v(&s.fixup_copy_count),
+            v(&s.failed_marshal_count),
+            v(&s.bad_reply_count),
+            v(&s.nomsg_call_count),
+            v(&s.mrs_recycled),
+            v(&s.mrs_orphaned),
+            v(&s.mrs_allocated),
+            v(&s.local_inv_needed),
+            v(&s.empty_sendctx_q),
         ));
         if let Ok(line) = line {
             // SAFETY: `seq` is the seq_file the caller is printing to.
             unsafe { bindings::xprs_seq_puts(seq, line.as_char_ptr()) };
+        }
+    }
+
+    /// Logs the pool accounting at destroy: every req must be home, and
+    /// the last teardown must have found every rep and MR home.
+    fn account(&self) {
+        let reqs_home = self.shared.lock().free.iter().filter(|r| r.is_some()).count();
+        let a = &self.accounting;
+        let l = |c: &AtomicU32| c.load(Ordering::Relaxed);
+        pr_info!(
+            "destroy: reqs home {}/{}, reps home {}/{}, mrs home {}/{}\n",
+            reqs_home,
+            self.reqs.len(),
+            l(&a.reps_home),
+            l(&a.reps),
+            l(&a.mrs_home),
+            l(&a.mrs)
+        );
+        if reqs_home != self.reqs.len() {
+            sunrpc::warn_once(c_str!("I5: reqs missing from the pool at destroy"));
+        }
+    }
+}
+
+fn errno_of(e: Error) -> i32 {
+    e.to_errno()
+}
+
+impl MrSegment {
+    fn to_wire(self) -> Segment {
+        Segment {
+            handle: self.handle,
+            length: self.length,
+            offset: self.offset,
         }
     }
 }
@@ -1025,8 +1990,7 @@ impl EpEvents {
     /// unless teardown already runs.
     fn force_disconnect(&self) {
         if !self.closing.load(Ordering::Acquire) {
-            // SAFETY: the xprt outlives its endpoints.
-            unsafe { bindings::xprt_force_disconnect(self.xprt.as_ptr()) };
+            self.xprt.force_disconnect();
         }
     }
 
@@ -1060,11 +2024,7 @@ impl EpEvents {
                         ))
                     }
                 };
-                let ours = Negotiated {
-                    inline_send: INLINE_SIZE,
-                    inline_recv: INLINE_SIZE,
-                };
-                let n = cm_private::negotiate(ours, peer);
+                let n = cm_private::negotiate(self.ours, peer);
                 self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
                 self.inline_recv.store(n.inline_recv.bytes(), Ordering::Release);
                 self.status.store(1, Ordering::Release);
@@ -1105,13 +2065,23 @@ impl EpEvents {
 
 impl Rep {
     fn post(&self) -> Result {
-        // SAFETY: the rep is not posted (it is being set up or its
-        // completion has been handled): the buffer is ours.
+        // I1: a rep handed to the HCA is not still owned by it (its last
+        // Receive completed and the reply handler is done with it).
+        let was_posted = self.posted.swap(true, Ordering::AcqRel);
+        if !lifetime::i1_rep_postable(was_posted) {
+            sunrpc::warn_once(c_str!("I1: Receive posted twice"));
+            return Err(EIO);
+        }
+        // SAFETY: the rep is not posted (checked above): the buffer is ours.
         let buf = unsafe { &*self.buf.get() };
         let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: the QP lives as long as the endpoint that owns this rep;
         // the endpoint drains the QP before dropping its reps.
-        unsafe { ib::post_recv(self.qp, self.cqe.get(), buf.addr(), len, self.lkey) }
+        let rc = unsafe { ib::post_recv(self.qp, self.cqe.get(), buf.addr(), len, self.lkey) };
+        if rc.is_err() {
+            self.posted.store(false, Ordering::Release);
+        }
+        rc
     }
 }
 
@@ -1129,6 +2099,13 @@ unsafe extern "C" fn cm_event(
     0
 }
 
+/// Returns true for a completion that means the connection is broken
+/// (anything but success or a flush).
+fn fatal(status: bindings::ib_wc_status) -> bool {
+    status != bindings::ib_wc_status_IB_WC_SUCCESS
+        && status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+}
+
 /// Send completion handler.
 unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
     // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a
@@ -1143,42 +2120,77 @@ unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     // SAFETY: the transport outlives its endpoints.
     let t = unsafe { &*cqe.transport };
     t.send_done(cqe.slot);
-    if status != bindings::ib_wc_status_IB_WC_SUCCESS
-        && status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
-    {
-        // SAFETY: the xprt outlives its endpoints.
-        unsafe { bindings::xprt_force_disconnect(t.xprt.as_ptr()) };
+    if fatal(status) {
+        t.xprt.force_disconnect();
     }
+}
+
+/// Completion handler of REG_MR and unsignaled LOCAL_INV work requests,
+/// which complete only when they fail or are flushed.
+unsafe extern "C" fn mr_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wr_cqe` is the cqe of a live MR: MRs are freed after the
+    // drain.
+    let (ctx, status) = unsafe { (Mr::of_cqe((*wc).__bindgen_anon_1.wr_cqe).0, (*wc).status) };
+    if fatal(status) {
+        // SAFETY: the MR's context is its transport, which outlives it.
+        let t = unsafe { &*ctx.cast::<Transport>() };
+        t.xprt.force_disconnect();
+    }
+}
+
+/// Completion handler of the last LOCAL_INV of a req's chain.
+unsafe extern "C" fn inv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a req's
+    // `InvCtx`; reqs live as long as the transport.
+    let (inv, status) = unsafe {
+        (
+            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<InvCtx>(),
+            (*wc).status,
+        )
+    };
+    // SAFETY: set at setup; the transport outlives its endpoints.
+    let Some(t) = (unsafe { inv.transport.load(Ordering::Acquire).as_ref() }) else {
+        return;
+    };
+    let Some(req) = t.req(ReqId(inv.req)) else {
+        return;
+    };
+    t.local_inv_done(req, status == bindings::ib_wc_status_IB_WC_SUCCESS);
 }
 
 /// Receive completion handler.
 unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: as for `send_done`, for a `Rep`.
-    let (rep, status, len) = unsafe {
-        (
-            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<Rep>(),
-            (*wc).status,
-            (*wc).byte_len,
-        )
-    };
+    // SAFETY: as for `send_done`, for a `Rep`; the completion is valid
+    // for the call.
+    let (rep, wc) = unsafe { (&*(*wc).__bindgen_anon_1.wr_cqe.cast::<Rep>(), &*wc) };
+    rep.posted.store(false, Ordering::Release);
     // SAFETY: the transport outlives its endpoints.
     let t = unsafe { &*rep.transport };
-    if status != bindings::ib_wc_status_IB_WC_SUCCESS {
-        if status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR {
-            // SAFETY: the xprt outlives its endpoints.
-            unsafe { bindings::xprt_force_disconnect(t.xprt.as_ptr()) };
+    if wc.status != bindings::ib_wc_status_IB_WC_SUCCESS {
+        if fatal(wc.status) {
+            t.xprt.force_disconnect();
         }
         return;
     }
+    // SAFETY: set before the rep was first posted; the endpoint is
+    // drained (so this handler has returned) before it is freed.
+    let Some(ep) = (unsafe { rep.ep.load(Ordering::Acquire).as_ref() }) else {
+        return;
+    };
+    let inv_rkey = if wc.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 != 0 {
+        // SAFETY: with IB_WC_WITH_INVALIDATE the union holds the rkey.
+        Some(unsafe { wc.ex.invalidate_rkey })
+    } else {
+        None
+    };
     {
         // SAFETY: the Receive completed: the device no longer writes the
         // buffer until it is posted again below.
         let buf = unsafe { &*rep.buf.get() };
-        t.reply(buf.sync_for_cpu(len as usize));
+        t.reply(ep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey);
     }
     if rep.post().is_err() {
-        // SAFETY: the xprt outlives its endpoints.
-        unsafe { bindings::xprt_force_disconnect(t.xprt.as_ptr()) };
+        t.xprt.force_disconnect();
     }
 }
 
@@ -1202,8 +2214,9 @@ extern "C" fn xprs_setup(
 }
 
 fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
-    let xprt = Xprt::alloc(args, NUM_REQS)?;
-    let t = match Transport::new(xprt) {
+    let cfg = Config::from_params();
+    let xprt = Xprt::alloc(args, cfg.max_requests)?;
+    let t = match Transport::new(xprt, cfg) {
         Ok(t) => t,
         Err(e) => {
             xprt.free();
@@ -1214,7 +2227,7 @@ fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
     // the pointer back into the box.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(t) });
     xprt.set_priv(raw.cast());
-    xprt.set_max_payload(MAX_PAYLOAD);
+    xprt.set_max_payload((MAX_DATA_SEGS as usize) << kernel::page::PAGE_SHIFT);
     Ok(xprt.as_ptr())
 }
 
@@ -1245,10 +2258,12 @@ extern "C" fn xprs_op_buf_alloc(task: *mut bindings::rpc_task) -> i32 {
     ret(t.buf_alloc(task))
 }
 
-/// `->buf_free`: the call and reply buffers belong to the req and are
-/// reused by its next RPC, so there is nothing to release per call.
 #[no_mangle]
-extern "C" fn xprs_op_buf_free(_task: *mut bindings::rpc_task) {}
+extern "C" fn xprs_op_buf_free(task: *mut bindings::rpc_task) {
+    // SAFETY: as above.
+    let t = unsafe { Transport::of((*(*task).tk_rqstp).rq_xprt) };
+    t.buf_free(task)
+}
 
 #[no_mangle]
 extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
@@ -1261,6 +2276,12 @@ extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
 extern "C" fn xprs_op_close(xprt: *mut bindings::rpc_xprt) {
     // SAFETY: as above.
     unsafe { Transport::of(xprt) }.close()
+}
+
+#[no_mangle]
+extern "C" fn xprs_op_inject_disconnect(xprt: *mut bindings::rpc_xprt) {
+    // SAFETY: as above.
+    unsafe { Transport::of(xprt) }.inject_disconnect()
 }
 
 #[no_mangle]
@@ -1298,10 +2319,8 @@ extern "C" fn xprs_op_destroy(xprt: *mut bindings::rpc_xprt) {
     // transport any more (sunrpc destroys it last), so this is the only
     // reference.
     let t = unsafe { KBox::from_raw(bindings::xprs_xprt_priv(xprt).cast::<Transport>()) };
-    // SAFETY: nothing else uses the endpoint during destroy.
-    if let Some(ep) = unsafe { t.endpoint() }.take() {
-        t.teardown(ep);
-    }
+    t.drop_endpoint();
+    t.account();
     drop(t);
     x.free();
 }

@@ -12,9 +12,8 @@ use kernel::prelude::*;
 mod bindings;
 mod ib;
 // The pure protocol core, the same files the host tests in tools/ build.
-// The inline-only transport uses the header codec, private data, credits,
-// the req lifetime tokens and the sendctx ring; chunk planning waits for
-// FRWR.
+// Some of it (the server-side call decoder, the I6/I7 model predicates)
+// serves only the host tests and models.
 #[allow(dead_code)]
 mod proto;
 mod rdma_cm;

@@ -418,7 +418,7 @@ pub(crate) fn chunk_segments(
 
 /// A run of pieces covered by one memory registration, i.e. one RDMA
 /// segment of a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MrRange {
     /// Index of the first piece.
     pub(crate) first: usize,

@@ -50,7 +50,7 @@ pub(crate) const SEGMENT_LEN: usize = 4 * XDR_UNIT;
 pub(crate) const READ_ITEM_LEN: usize = 2 * XDR_UNIT + SEGMENT_LEN;
 
 /// One RDMA segment: a registered memory region the peer may read or write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Segment {
     /// Steering tag (R_key) of the registered region.
     pub(crate) handle: u32,
@@ -78,7 +78,7 @@ impl Segment {
 
 /// One item of a read list: a segment and the XDR position where its data
 /// belongs in the RPC message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ReadSegment {
     /// Byte offset in the RPC message at which the chunk's data belongs.
     pub(crate) position: u32,
