@@ -500,7 +500,6 @@ int xprs_mr_map(struct xprs_mr *mr, struct ib_device *dev, u32 nents,
 
 	if (WARN_ON_ONCE(mr->nents || !nents || nents > mr->depth))
 		return -EIO;
-	sg_mark_end(&mr->sg[nents - 1]);
 	dma_nents = ib_dma_map_sg(dev, mr->sg, nents, dir);
 	if (!dma_nents)
 		return -EIO;
