@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
-# xprtrdma_rs, inline only: NFSv3 and NFSv4.0 over proto=rdma served by our
+# xprtrdma_rs basics: NFSv3 and NFSv4.0 over proto=rdma served by our
 # module. Files of 0, 1, 4095, 4096, 4097 bytes and 1 MiB + 7 are written,
 # caches dropped, and read back bit-exact (buffered and O_DIRECT); a
-# directory of a few hundred entries is listed; umount and rmmod are clean.
+# directory of a few hundred entries is listed; a long symlink round-trips;
+# a server restart is survived; umount and rmmod are clean. The v4.0 mount
+# runs with max_inline_write=1024, so large Calls that carry no DDP payload
+# (the symlink) go as RDMA_NOMSG in a position-zero read chunk.
 . /xprs/repo/tests/vm/lib.sh
 
 guest_setup "${1:-rs}"
@@ -16,8 +19,12 @@ for n in $sizes; do
 	head -c "$n" /dev/urandom > "/tmp/src-$n"
 done
 
+target=$(head -c 3000 /dev/zero | tr '\0' t)
 for vers in 3 4.0; do
 	log "NFS v$vers over RDMA with the $(client_name)"
+	if [ "$vers" = 4.0 ] && [ "${1:-rs}" = rs ]; then
+		echo 1024 > /sys/module/xprtrdma_rs/parameters/max_inline_write
+	fi
 	mnt=/mnt/v$vers
 	if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount $vers tmp $mnt"; then
 		dmesg | tail -60
@@ -43,11 +50,19 @@ for vers in 3 4.0; do
 	drop_caches
 	check "v$vers: ls lists all 300 entries" test "$(ls "$mnt/dir" | wc -l)" = 300
 	check "v$vers: ls -l lists all 300 entries" test "$(ls -l "$mnt/dir" | grep -c entry-with)" = 300
+	ln -s "$target" "$mnt/longlink"
+	drop_caches
+	check "v$vers: a 3000-byte symlink target round-trips" test "$(readlink "$mnt/longlink")" = "$target"
+	rm "$mnt/longlink"
 	stats=$(xprt_stats "$mnt")
 	echo "$stats"
 	check "v$vers: mountstats shows xprt: rdma" test "$(echo "$stats" | awk '{print $2}')" = rdma
 	check "v$vers: 27 xprt columns" test "$(echo "$stats" | awk '{print NF - 2}')" = 27
 	check "v$vers: no bad replies" test "$(xprt_field "$mnt" 20)" = 0
+	if [ "$vers" = 4.0 ] && [ "${1:-rs}" = rs ]; then
+		check "v4.0: RDMA_NOMSG Calls were sent" test "$(xprt_field "$mnt" 21)" -gt 0
+		echo 4096 > /sys/module/xprtrdma_rs/parameters/max_inline_write
+	fi
 	if [ "$vers" = 3 ]; then
 		# The server drops the connection; the client tears its endpoint
 		# down (drain, sendctx ring walk) and reconnects once nfsd is back.
