@@ -54,6 +54,18 @@ for vers in 3 4.0; do
 	drop_caches
 	check "v$vers: a 3000-byte symlink target round-trips" test "$(readlink "$mnt/longlink")" = "$target"
 	rm "$mnt/longlink"
+	if [ "$vers" = 4.0 ]; then
+		# A 1444-byte NFSv4 ACL: a SETATTR whose page data is no DDP
+		# payload, so past the inline threshold it goes RDMA_NOMSG.
+		# Whether the server takes this ACL does not matter here.
+		: > "$mnt/acl"
+		perl -e '$a = pack("N", 60);
+			$a .= pack("NNNN", 0, 0, 1, 6) . "OWNER\@\0\0" for 1 .. 60;
+			my ($p, $n) = ($ARGV[0], "system.nfs4_acl");
+			syscall(188, $p, $n, $a, length($a), 0) == 0
+				or print "setxattr: $!\n"' "$mnt/acl"
+		rm "$mnt/acl"
+	fi
 	stats=$(xprt_stats "$mnt")
 	echo "$stats"
 	check "v$vers: mountstats shows xprt: rdma" test "$(echo "$stats" | awk '{print $2}')" = rdma
