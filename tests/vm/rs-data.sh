@@ -293,7 +293,9 @@ run_client() {
 		destroy_checks 2
 	fi
 	if [ -s "$RES/$c/missed" ]; then
-		fail "$c: $(wc -l < "$RES/$c/missed") check(s) missed: $(paste -sd';' "$RES/$c/missed")"
+		echo "missed with the $(client_name):"
+		sed 's/^/  /' "$RES/$c/missed"
+		fail "$(wc -l < "$RES/$c/missed") check(s) missed, first: $(head -1 "$RES/$c/missed")"
 	fi
 	log "rs-data passed with the $(client_name)"
 }
@@ -377,7 +379,8 @@ for c in $clients; do
 	if [ "$rc" = 0 ]; then
 		echo PASS > "$RES/$c/result"
 	else
-		msg=$(grep -m1 '^FAIL: ' "$RES/$c/log" | sed 's/^FAIL: //; s/|/\\|/g' || true)
+		# A hard failure ends the run; missed checks are summed up last.
+		msg=$(grep '^FAIL: ' "$RES/$c/log" | tail -1 | sed 's/^FAIL: //; s/|/\\|/g' || true)
 		echo "FAIL: ${msg:-exit status $rc}" > "$RES/$c/result"
 		failed="$failed $c"
 		# Leave the next client a clean slate.
