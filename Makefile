@@ -4,7 +4,8 @@
 #   make                  build xprtrdma_rs.ko (and our kernel, unless KDIR=)
 #   make check            host tests, kernel + module build, the VM suite
 #   make run [CLIENT=c|rs] boot the VM, mount over RDMA, run a short fio job
-#   make vm-test T=tests/vm/NAME.sh   boot the VM and run one guest test
+#   make vm-test T=tests/vm/NAME.sh [ARGS="..."] [VM_OPTS="-t s -m MiB"]
+#                         boot the VM and run one guest test
 #   make fuzz [FUZZ_SECONDS=600]      fuzz the reply decoder
 #   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"]
 #   make kernel | image | deps | clean
@@ -20,9 +21,18 @@ KDIR = $(shell $(TOP)/scripts/kernel.sh --kdir)
 endif
 include $(TOP)/scripts/versions.mk
 
-VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh
+# A suite entry is a test script with its arguments, joined by ':'. A test
+# that needs other scripts/vm options than the defaults (900 s, 4096 MiB)
+# has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
+VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
+	tests/vm/rs-data.sh:both
+# rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
+# the guest ran about 15 min under TCG on 2 idle cores.
+VM_OPTS.rs-data := -t 2400
 CLIENT ?= rs
 T ?=
+ARGS ?=
+VM_OPTS ?=
 FUZZ_SECONDS ?= 600
 ROUNDS ?= 3
 # Both clients, alternated in one boot.
@@ -47,12 +57,15 @@ module: kernel
 image: kernel
 	$(TOP)/scripts/image.sh
 
+# vm_run TEST [ARGS]: scripts/vm with the test's own options, then VM_OPTS.
+vm_run = $(TOP)/scripts/vm $(VM_OPTS.$(basename $(notdir $(1)))) $(VM_OPTS) $(1) $(2)
+
 vm-test: module image
-	@test -n "$(T)" || { echo "usage: make vm-test T=tests/vm/NAME.sh"; exit 2; }
-	$(TOP)/scripts/vm $(T)
+	@test -n "$(T)" || { echo "usage: make vm-test T=tests/vm/NAME.sh [ARGS=...]"; exit 2; }
+	$(call vm_run,$(T),$(ARGS))
 
 vm-suite: module image
-	@set -e; for t in $(VM_SUITE); do $(TOP)/scripts/vm $$t; done
+	@set -e; $(foreach t,$(VM_SUITE),$(call vm_run,$(firstword $(subst :, ,$(t))),$(wordlist 2,99,$(subst :, ,$(t))));)
 
 host-check:
 	$(TOP)/tools/check.sh
