@@ -27,7 +27,7 @@ include $(TOP)/scripts/versions.mk
 VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
 	tests/vm/rs-data.sh:both
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
-# the guest ran about 15 min under TCG on 2 idle cores.
+# its guest ran 788 s under TCG on 2 cores shared with another VM.
 VM_OPTS.rs-data := -t 2400
 CLIENT ?= rs
 T ?=
