@@ -53,11 +53,6 @@ const MAX_SEND_SGES: u32 = 1 + 1 + (65536 >> 12) + 1;
 const MAX_MRS_PER_REQ: usize = 2 * MAX_HDR_SEGS;
 /// MRs created per refill of the MR pool.
 const MR_REFILL_BATCH: usize = 32;
-/// The page size the planner works with.
-const PAGE: chunk::PageSize = match chunk::PageSize::from_shift(kernel::page::PAGE_SHIFT as u32) {
-    Some(p) => p,
-    None => panic!("unsupported page size"),
-};
 
 /// Per-transport sizes, fixed at setup from the module parameters.
 #[derive(Clone, Copy)]
@@ -66,13 +61,19 @@ struct Config {
     max_requests: u32,
     /// Reqs in the pool: the credits plus one signaling batch of slack.
     num_reqs: u32,
+    /// The host's page size, as the planner sees it.
+    page: chunk::PageSize,
     /// Inline sizes offered (our receive and send buffers).
     inline_recv: InlineSize,
     inline_send: InlineSize,
 }
 
 impl Config {
-    fn from_params() -> Self {
+    fn from_params() -> Result<Self> {
+        let page = u32::try_from(kernel::page::PAGE_SHIFT)
+            .ok()
+            .and_then(chunk::PageSize::from_shift)
+            .ok_or(EINVAL)?;
         // SAFETY: the parameter getters have no preconditions.
         let (slots, read, write) = unsafe {
             (
@@ -83,13 +84,14 @@ impl Config {
         };
         let max_requests = slots.max(1);
         let size = |n| InlineSize::new(n).unwrap_or(cm_private::DEFAULT_INLINE_SIZE);
-        Config {
+        Ok(Config {
+            page,
             max_requests,
             num_reqs: max_requests
                 .saturating_add(crate::proto::sendctx::req_pool_slack(max_requests)),
             inline_recv: size(read),
             inline_send: size(write),
-        }
+        })
     }
 
     /// Sendctx ring slots: each req has at most one Send outstanding per
@@ -111,66 +113,49 @@ impl Config {
     }
 }
 
-/// Send owners collected under the ring lock and released after it, so
-/// that routing a req (which may wake a backlog waiter) never runs under
-/// the lock. It holds a whole ring's worth, allocated at setup: no
-/// allocation in completion context.
-struct OwnerBatch {
-    owners: KVec<Option<SendOwner>>,
+/// A stack whose storage is allocated once: pushing never allocates, so
+/// it can be used in completion context. Send owners collected under the
+/// ring lock wait in one to be released after it (routing a req may wake a
+/// backlog waiter, which must not run under the lock); free MR indexes
+/// live in another.
+struct FixedStack<T> {
+    items: KVec<Option<T>>,
     len: usize,
 }
 
-impl OwnerBatch {
-    fn new(slots: usize) -> Result<Self> {
-        let mut owners = KVec::with_capacity(slots, GFP_KERNEL)?;
-        for _ in 0..slots {
-            owners.push(None, GFP_KERNEL)?;
-        }
-        Ok(Self { owners, len: 0 })
-    }
-
-    fn push(&mut self, owner: SendOwner) {
-        match self.owners.get_mut(self.len) {
-            Some(slot) => {
-                *slot = Some(owner);
-                self.len = self.len.saturating_add(1);
-            }
-            // A ring of N slots holds fewer than N owners.
-            None => sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked")),
-        }
-    }
-}
-
-/// A stack of MR indexes that never allocates after setup.
-struct IndexStack {
-    items: KVec<u16>,
-    len: usize,
-}
-
-impl IndexStack {
+impl<T> FixedStack<T> {
     fn new(cap: usize) -> Result<Self> {
-        Ok(Self {
-            items: KVec::from_elem(0u16, cap, GFP_KERNEL)?,
-            len: 0,
-        })
+        let mut items = KVec::with_capacity(cap, GFP_KERNEL)?;
+        for _ in 0..cap {
+            items.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self { items, len: 0 })
     }
 
-    fn push(&mut self, i: u16) -> bool {
+    /// Pushes `item`, or gives it back when the stack is full.
+    fn push(&mut self, item: T) -> core::result::Result<(), T> {
         match self.items.get_mut(self.len) {
             Some(slot) => {
-                *slot = i;
+                *slot = Some(item);
                 self.len = self.len.saturating_add(1);
-                true
+                Ok(())
             }
-            None => false,
+            None => Err(item),
         }
     }
 
-    fn pop(&mut self) -> Option<u16> {
+    fn pop(&mut self) -> Option<T> {
         let last = self.len.checked_sub(1)?;
-        let i = *self.items.get(last)?;
         self.len = last;
-        Some(i)
+        self.items.get_mut(last)?.take()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn clear(&mut self) {
+        while self.pop().is_some() {}
     }
 }
 
@@ -242,6 +227,16 @@ struct Registered {
 }
 
 impl Registered {
+    /// Returns the registrations, first forgetting those of an endpoint
+    /// other than `gen`: that endpoint's teardown fenced and unmapped them.
+    fn of_endpoint(&mut self, gen: u64) -> &mut Self {
+        if self.gen != gen {
+            self.gen = gen;
+            self.len = 0;
+        }
+        self
+    }
+
     fn as_slice(&self) -> &[u16] {
         self.mrs.get(..self.len).unwrap_or(&[])
     }
@@ -375,7 +370,7 @@ struct Endpoint {
     send_cqes: KVec<SendCqe>,
     mrs: MrPool,
     /// The registered XDR pad target of write chunks (`re_write_pad_mr`).
-    write_pad: Option<(Mr, KVec<u8>, MrSegment)>,
+    write_pad: Option<(Mr, KVec<u8>, Segment)>,
     lkey: u32,
     negotiated: Negotiated,
     th: Thresholds,
@@ -389,9 +384,9 @@ struct Shared {
     policy: SignalPolicy,
     credits: Credits,
     /// Owners released by a Send completion (taken out while in use).
-    batch: Option<OwnerBatch>,
+    batch: Option<FixedStack<SendOwner>>,
     /// Free MRs of the current endpoint.
-    mr_free: IndexStack,
+    mr_free: FixedStack<u16>,
 }
 
 /// What the last endpoint teardown found (for pool accounting).
@@ -457,7 +452,7 @@ impl Transport {
         let n = cfg.num_reqs;
         let mut reqs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
         let mut free = KVec::with_capacity(n as usize, GFP_KERNEL)?;
-        let max_pieces = PAGE.max_segs() as usize;
+        let max_pieces = cfg.page.max_segs() as usize;
         for i in 0..n {
             let (kref, pooled) = ReqRef::new(ReqId(i), Pool::Free);
             let bufs = RpcBufs {
@@ -513,8 +508,8 @@ impl Transport {
             ring: SendCtxRing::new(Slots(ring)),
             policy: SignalPolicy::new(cfg.max_requests),
             credits: Credits::INITIAL,
-            batch: Some(OwnerBatch::new(slots)?),
-            mr_free: IndexStack::new(0)?,
+            batch: Some(FixedStack::new(slots)?),
+            mr_free: FixedStack::new(0)?,
         };
         let t = KBox::pin_init(
             pin_init!(Self {
@@ -738,11 +733,12 @@ impl Transport {
         let _guard = self.ep_lock.lock();
         // SAFETY: `ep_lock` is held (type invariant of `Transport`).
         let ep = unsafe { &*self.ep.get() }.as_deref();
-        match ep {
-            Some(ep) if ep.gen == reg.gen => self.unmap_sync(ep, req),
-            // The endpoint the MRs belonged to is gone; its teardown
-            // fenced and unmapped them.
-            _ => reg.len = 0,
+        // Generations start at 1: without an endpoint everything is stale.
+        if reg.of_endpoint(ep.map_or(0, |ep| ep.gen)).len == 0 {
+            return;
+        }
+        if let Some(ep) = ep {
+            self.unmap_sync(ep, req);
         }
     }
 
@@ -800,13 +796,7 @@ impl Transport {
         };
         // SAFETY: the caller owns the rqst; no reply handler runs for it
         // (it is not waiting for a reply on this connection yet).
-        let reg = unsafe { req.registered() };
-        if reg.gen != ep.gen {
-            // MRs of an earlier connection: its teardown fenced them.
-            reg.len = 0;
-        }
-        reg.gen = ep.gen;
-        if reg.len != 0 {
+        if unsafe { req.registered() }.of_endpoint(ep.gen).len != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
             self.close();
             return Err(err(bindings::ENOTCONN));
@@ -893,13 +883,10 @@ impl Transport {
         };
         if let Some(kind) = read_kind {
             let position = kind.read_position(&snd_shape);
-            let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
+            let mut segs = [Segment::default(); MAX_HDR_SEGS];
             nread = self.register(ep, req, &snd, kind, false, xid, &mut segs)?;
-            for (item, seg) in read.iter_mut().zip(segs.iter()).take(nread) {
-                *item = ReadSegment {
-                    position,
-                    segment: seg.to_wire(),
-                };
+            for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
+                *item = ReadSegment { position, segment };
             }
             add(&self.stats.read_chunk_count, nread as u64);
             if kind == ChunkKind::PositionZeroRead {
@@ -907,6 +894,7 @@ impl Transport {
             }
         }
 
+        // One more slot than a chunk's segments: the write-pad segment.
         let mut write = [Segment::default(); MAX_HDR_SEGS + 1];
         let mut nwrite = 0;
         let mut reply = [Segment::default(); MAX_HDR_SEGS];
@@ -914,25 +902,18 @@ impl Transport {
         match plan.reply {
             ReplyPlan::Inline => {}
             ReplyPlan::WriteChunk { pad } => {
-                let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
-                nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, &mut segs)?;
-                self.count_rdma_request(&segs, nwrite, &self.stats.write_chunk_count);
-                for (w, seg) in write.iter_mut().zip(segs.iter()).take(nwrite) {
-                    *w = seg.to_wire();
-                }
+                let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
+                nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
                     let (_, _, seg) = ep.write_pad.as_ref().ok_or(EIO)?;
-                    *write.get_mut(nwrite).ok_or(EIO)? = seg.to_wire();
+                    *write.get_mut(nwrite).ok_or(EIO)? = *seg;
                     nwrite = nwrite.saturating_add(1);
                 }
             }
             ReplyPlan::ReplyChunk => {
-                let mut segs = [MrSegment::default(); MAX_HDR_SEGS];
-                nreply = self.register(ep, req, &rcv, ChunkKind::Reply, true, xid, &mut segs)?;
-                self.count_rdma_request(&segs, nreply, &self.stats.reply_chunk_count);
-                for (r, seg) in reply.iter_mut().zip(segs.iter()).take(nreply) {
-                    *r = seg.to_wire();
-                }
+                nreply = self.register(ep, req, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
+                self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
             }
         }
 
@@ -1002,7 +983,7 @@ impl Transport {
         u32::try_from(total).map_err(|_| EIO)
     }
 
-    fn count_rdma_request(&self, segs: &[MrSegment], n: usize, chunks: &AtomicU64) {
+    fn count_rdma_request(&self, segs: &[Segment], n: usize, chunks: &AtomicU64) {
         add(chunks, n as u64);
         let bytes = segs.iter().take(n).map(|s| u64::from(s.length)).sum();
         add(&self.stats.total_rdma_request, bytes);
@@ -1022,11 +1003,11 @@ impl Transport {
         kind: ChunkKind,
         writing: bool,
         xid: u32,
-        out: &mut [MrSegment; MAX_HDR_SEGS],
+        out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
         // SAFETY: the caller owns the req (type invariant of `Req`).
         let pieces = unsafe { &mut *req.pieces.get() };
-        let n = chunk::chunk_segments(&buf.shape(), kind, PAGE, pieces.as_mut_slice())
+        let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
             .map_err(plan_err)?;
         let pieces = pieces.get(..n).ok_or(EIO)?;
         if pieces.is_empty() {
@@ -1046,18 +1027,19 @@ impl Transport {
                 if k >= mr.depth() {
                     return Err(EIO);
                 }
-                // SAFETY: the MR is this req's and not mapped; the pages
-                // belong to the rqst, which the caller owns until the
-                // MRs are released.
                 match buf.locate(piece).ok_or(EIO)? {
+                    // SAFETY: the MR is this req's and not mapped; the
+                    // page belongs to the rqst, which the caller owns
+                    // until the MRs are released.
                     PieceAddr::Page(page, offset) => unsafe {
                         mr.set_page(k, page, offset, piece.len)
                     },
+                    // SAFETY: as above, for the rqst's head or tail.
                     PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len) },
                 }
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
-            *seg = mr.map(&ep.dev, nents, writing, xid)?;
+            *seg = mr.map(&ep.dev, nents, writing, xid)?.to_wire();
         }
         Ok(nranges)
     }
@@ -1101,8 +1083,8 @@ impl Transport {
         add(&self.stats.mrs_allocated, (made - first) as u64);
         let mut shared = self.shared.lock();
         for i in first..made {
-            // The stack holds every slot, so it cannot overflow.
-            shared.mr_free.push(i as u16);
+            // The stack has room for every slot, so it cannot be full.
+            let _ = shared.mr_free.push(i as u16);
         }
         Ok(())
     }
@@ -1112,13 +1094,13 @@ impl Transport {
     /// they were never posted, were invalidated, or the QP is dead.
     fn release_mrs(&self, ep: &Endpoint, req: &Req) {
         // SAFETY: the caller is the req's current user (type invariant).
-        let reg = unsafe { req.registered() };
-        if reg.gen == ep.gen {
+        let reg = unsafe { req.registered() }.of_endpoint(ep.gen);
+        if reg.len != 0 {
             let mut shared = self.shared.lock();
             for &i in reg.as_slice() {
                 if let Some(mr) = ep.mrs.get(i) {
                     mr.unmap();
-                    shared.mr_free.push(i);
+                    let _ = shared.mr_free.push(i);
                 }
             }
         }
@@ -1200,13 +1182,12 @@ impl Transport {
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let (cqe, addr, lkey) = (cqe.cqe.get(), sendbuf.addr(), ep.lkey);
         // SAFETY: the QP is live while the endpoint exists; the buffer
         // stays mapped and untouched until the Send owner is released by
         // a completion or the drain; the cqe lives in the endpoint; the
         // REG_MR requests are of MRs this req holds.
-        unsafe {
-            ib::post_send(qp, cqe.cqe.get(), sendbuf.addr(), len, ep.lkey, signaled, regs)
-        }
+        unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
     }
 
     fn put_send(&self, owner: SendOwner) {
@@ -1230,11 +1211,17 @@ impl Transport {
             sunrpc::warn_once(c_str!("Send owner batch in use twice"));
             return;
         };
-        batch.len = 0;
+        // A ring of N slots holds fewer than N owners, so the batch (sized
+        // for the ring) never overflows.
+        let mut keep = |o| {
+            if batch.push(o).is_err() {
+                sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked"));
+            }
+        };
         let walked = match slot {
-            Some(slot) => shared.ring.complete(slot, |o| batch.push(o)).is_ok(),
+            Some(slot) => shared.ring.complete(slot, &mut keep).is_ok(),
             None => {
-                shared.ring.drain(|o| batch.push(o));
+                shared.ring.drain(&mut keep);
                 true
             }
         };
@@ -1242,8 +1229,7 @@ impl Transport {
         if !walked {
             sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
         }
-        let n = batch.len;
-        for owner in batch.owners.iter_mut().take(n).filter_map(Option::take) {
+        while let Some(owner) = batch.pop() {
             self.put_send(owner);
         }
         self.shared.lock().batch = Some(batch);
@@ -1295,20 +1281,18 @@ impl Transport {
         let result = self.decode_reply(ep, rqst, &fixed, msg);
         // SAFETY: the rqst is pinned and waits for this reply: the reply
         // path is the req's user now (type invariant of `Req`).
-        let reg = unsafe { req.registered() };
-        if reg.gen != ep.gen {
-            reg.len = 0;
-        }
+        unsafe { req.registered() }.of_endpoint(ep.gen);
         if let Some(rkey) = inv_rkey {
             self.remote_invalidated(ep, req, rkey);
         }
-        if reg.len == 0 {
+        // SAFETY: as above.
+        if unsafe { req.registered() }.len == 0 {
             self.complete_rqst(Some(req), rqst, result);
             return;
         }
         req.inv
             .result
-            .store(result.unwrap_or_else(errno_of), Ordering::Relaxed);
+            .store(result.unwrap_or_else(errno), Ordering::Relaxed);
         req.inv.sync.store(false, Ordering::Relaxed);
         if self.post_local_inv(ep, req).is_err() {
             // The QP is broken: the peer can reach nothing any more.
@@ -1426,7 +1410,7 @@ impl Transport {
         let last = reg.len.saturating_sub(1);
         reg.mrs.swap(pos, last);
         reg.len = last;
-        self.shared.lock().mr_free.push(i);
+        let _ = self.shared.lock().mr_free.push(i);
         add(&self.stats.mrs_recycled, 1);
     }
 
@@ -1638,7 +1622,7 @@ impl Transport {
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
-            page: PAGE,
+            page: self.cfg.page,
             max_inline_send,
             max_inline_recv,
             max_send_sge: dev.max_send_sge().min(MAX_SEND_SGES),
@@ -1672,7 +1656,7 @@ impl Transport {
         // Fresh ring, signaling policy, credits and MR free list for the
         // new connection (the old ring was drained when the old endpoint
         // went away).
-        let mr_free = match IndexStack::new(num_mrs) {
+        let mr_free = match FixedStack::new(num_mrs) {
             Ok(s) => s,
             Err(e) => {
                 self.teardown(ep);
@@ -1812,7 +1796,7 @@ impl Transport {
         // SAFETY: the request is the MR's own; the MR lives in the
         // endpoint until it is drained.
         unsafe { ib::post_chain(qp, wr)? };
-        ep.write_pad = Some((mr, buf, seg));
+        ep.write_pad = Some((mr, buf, seg.to_wire()));
         Ok(())
     }
 
@@ -1835,8 +1819,8 @@ impl Transport {
         let allocated = ep.mrs.allocated.load(Ordering::Acquire);
         let mrs_home = {
             let mut shared = self.shared.lock();
-            let home = shared.mr_free.len;
-            shared.mr_free.len = 0;
+            let home = shared.mr_free.len();
+            shared.mr_free.clear();
             home
         };
         let orphaned = allocated.saturating_sub(mrs_home);
@@ -1947,10 +1931,6 @@ impl Transport {
             sunrpc::warn_once(c_str!("I5: reqs missing from the pool at destroy"));
         }
     }
-}
-
-fn errno_of(e: Error) -> i32 {
-    e.to_errno()
 }
 
 impl MrSegment {
@@ -2214,7 +2194,7 @@ extern "C" fn xprs_setup(
 }
 
 fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
-    let cfg = Config::from_params();
+    let cfg = Config::from_params()?;
     let xprt = Xprt::alloc(args, cfg.max_requests)?;
     let t = match Transport::new(xprt, cfg) {
         Ok(t) => t,
