@@ -90,6 +90,14 @@ void xprs_warn_once(const char *what);
 void xprs_seq_puts(struct seq_file *seq, const char *s);
 
 /* Completions. */
+/* Our ib_client (device removal), and the lock its device data lives
+ * under. The callbacks are Rust. */
+int xprs_ib_client_register(void);
+void xprs_ib_client_unregister(void);
+void *xprs_ib_client_data(struct ib_device *device);
+void xprs_ib_set_client_data(struct ib_device *device, void *data);
+void xprs_devices_lock(void);
+void xprs_devices_unlock(void);
 void xprs_init_completion(struct completion *c);
 void xprs_reinit_completion(struct completion *c);
 

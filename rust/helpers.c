@@ -305,6 +305,50 @@ void xprs_seq_puts(struct seq_file *seq, const char *s)
 	seq_puts(seq, s);
 }
 
+int xprs_ib_add_one(struct ib_device *device);
+void xprs_ib_remove_one(struct ib_device *device, void *data);
+
+/* Registered after ib_core's rdma_cm client, so removal reaches us first
+ * (clients are removed in reverse order). */
+static struct ib_client xprs_ib_client = {
+	.name	= "xprtrdma_rs",
+	.add	= xprs_ib_add_one,
+	.remove	= xprs_ib_remove_one,
+};
+
+/* Serializes lookups of our per-device data against its removal. */
+static DEFINE_MUTEX(xprs_devices_mutex);
+
+int xprs_ib_client_register(void)
+{
+	return ib_register_client(&xprs_ib_client);
+}
+
+void xprs_ib_client_unregister(void)
+{
+	ib_unregister_client(&xprs_ib_client);
+}
+
+void *xprs_ib_client_data(struct ib_device *device)
+{
+	return ib_get_client_data(device, &xprs_ib_client);
+}
+
+void xprs_ib_set_client_data(struct ib_device *device, void *data)
+{
+	ib_set_client_data(device, &xprs_ib_client, data);
+}
+
+void xprs_devices_lock(void)
+{
+	mutex_lock(&xprs_devices_mutex);
+}
+
+void xprs_devices_unlock(void)
+{
+	mutex_unlock(&xprs_devices_mutex);
+}
+
 void xprs_init_completion(struct completion *c)
 {
 	init_completion(c);

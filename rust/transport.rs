@@ -11,6 +11,7 @@
 
 use crate::bindings;
 use crate::ib::{self, Cq, DmaBuf, Mr, MrSegment, Pd};
+use crate::ib_client::{RemovalNotify, RemovalWatch};
 use crate::proto::chunk::{
     self, ChunkKind, MrRange, Piece, PlanError, ReplyPlan, SendPlan, Thresholds,
 };
@@ -43,6 +44,9 @@ const RPC_BUF_SIZE: usize = 2 * 1024;
 const RESOLVE_TIMEOUT_MS: u32 = 5000;
 /// How long the connect worker waits for ESTABLISHED or an error.
 const CONNECT_TIMEOUT_SECS: usize = 60;
+/// `IB_CM_REJ_STALE_CONN` (`ib_cm_rej_reason`): the peer still holds our
+/// previous connection.
+const IB_CM_REJ_STALE_CONN: i32 = 10;
 /// Pages of the largest payload (`RPCRDMA_MAX_DATA_SEGS`): 1 MiB.
 const MAX_DATA_SEGS: u32 = 256;
 /// Most segments in one chunk (`RPCRDMA_MAX_HDR_SEGS`).
@@ -361,6 +365,8 @@ struct Endpoint {
     events: KBox<EpEvents>,
     id: CmId,
     dev: ib::Device,
+    /// Tells `events` when `dev` is being removed.
+    removal: RemovalWatch,
     gen: u64,
     pd: Option<Pd>,
     send_cq: Option<Cq>,
@@ -1577,6 +1583,9 @@ impl Transport {
         unsafe { bindings::xprs_reinit_completion(events.done.get()) };
 
         let dev = id.device().ok_or(ENODEV)?;
+        // SAFETY: `events` outlives the watch (dropped first, here on error
+        // and in `teardown`), and the id holds the device until then.
+        let removal = unsafe { RemovalWatch::new(&dev, &*events)? };
         // As frwr_query_device().
         if !dev.supports_frwr() {
             pr_err!("device does not support FRWR\n");
@@ -1635,6 +1644,7 @@ impl Transport {
                 events,
                 id,
                 dev,
+                removal,
                 gen: self.generation.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
                 pd: Some(pd),
                 send_cq: Some(send_cq),
@@ -1835,6 +1845,7 @@ impl Transport {
         let Endpoint {
             events,
             id,
+            removal,
             pd,
             reps,
             send_bufs,
@@ -1849,6 +1860,8 @@ impl Transport {
         drop(write_pad);
         drop(mrs);
         drop(pd);
+        // The device may go once its last user lets go of it.
+        drop(removal);
         drop(id);
         drop(events);
     }
@@ -2017,17 +2030,30 @@ impl EpEvents {
                 self.connect_failed(neg(bindings::ENETUNREACH));
             }
             bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => {
-                self.connect_failed(neg(bindings::ECONNREFUSED));
+                // A stale-connection reject means the peer still had our
+                // old connection: simply try again.
+                self.connect_failed(if event.status == IB_CM_REJ_STALE_CONN {
+                    neg(bindings::ENOTCONN)
+                } else {
+                    neg(bindings::ECONNREFUSED)
+                });
             }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE
-            | bindings::rdma_cm_event_type_RDMA_CM_EVENT_DEVICE_REMOVAL
-            | bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => {
-                match self.status.swap(neg(bindings::ECONNABORTED), Ordering::AcqRel) {
-                    0 => self.wake(),
-                    1 => self.force_disconnect(),
-                    _ => {}
-                }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE => self.lost(neg(bindings::ENODEV)),
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => {
+                self.lost(neg(bindings::ECONNABORTED))
             }
+            // DEVICE_REMOVAL is handled by our ib_client, which also waits
+            // for the endpoint to release the device.
+            _ => {}
+        }
+    }
+
+    /// The connection, or the attempt to make one, is gone: wake the
+    /// connect worker or ask sunrpc to close.
+    fn lost(&self, rc: i32) {
+        match self.status.swap(rc, Ordering::AcqRel) {
+            0 => self.wake(),
+            1 => self.force_disconnect(),
             _ => {}
         }
     }
@@ -2040,6 +2066,13 @@ impl EpEvents {
         {
             self.wake();
         }
+    }
+}
+
+impl RemovalNotify for EpEvents {
+    fn device_removed(&self) {
+        pr_info!("device removal: closing the connection\n");
+        self.lost(-(bindings::ENODEV as i32));
     }
 }
 

@@ -11,6 +11,7 @@ use kernel::prelude::*;
 
 mod bindings;
 mod ib;
+mod ib_client;
 // The pure protocol core, the same files the host tests in tools/ build.
 // Some of it (the server-side call decoder, the I6/I7 model predicates)
 // serves only the host tests and models.
@@ -29,13 +30,19 @@ module! {
 }
 
 struct XprtRdma {
+    // Dropped in declaration order: no new transports, then no client.
     _class: sunrpc::TransportClass,
+    _ib_client: ib_client::IbClient,
 }
 
 impl kernel::Module for XprtRdma {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let ib_client = ib_client::IbClient::register()?;
         let class = sunrpc::TransportClass::register()?;
         pr_info!("registered transport class \"rdma\" (netids rdma, rdma6)\n");
-        Ok(Self { _class: class })
+        Ok(Self {
+            _class: class,
+            _ib_client: ib_client,
+        })
     }
 }
