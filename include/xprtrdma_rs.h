@@ -66,6 +66,10 @@ void xprs_op_destroy(struct rpc_xprt *xprt);
 void xprs_op_connect(struct rpc_xprt *xprt, struct rpc_task *task);
 void xprs_op_print_stats(struct rpc_xprt *xprt, struct seq_file *seq);
 void xprs_op_inject_disconnect(struct rpc_xprt *xprt);
+int xprs_op_bc_setup(struct rpc_xprt *xprt, unsigned int min_reqs);
+size_t xprs_op_bc_maxpayload(struct rpc_xprt *xprt);
+unsigned int xprs_op_bc_num_slots(struct rpc_xprt *xprt);
+void xprs_op_bc_free_rqst(struct rpc_rqst *rqst);
 void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
 				 unsigned long connect_timeout,
 				 unsigned long reconnect_timeout);
@@ -90,6 +94,13 @@ void xprs_warn_once(const char *what);
 void xprs_seq_puts(struct seq_file *seq, const char *s);
 
 /* Completions. */
+/* Backchannel (NFSv4.1 callbacks on the forward connection). Without
+ * CONFIG_SUNRPC_BACKCHANNEL there is no callback service to hand calls to. */
+bool xprs_bc_serv_ready(struct rpc_xprt *xprt);
+void xprs_bc_rqst_init(struct rpc_rqst *rqst, struct rpc_xprt *xprt, __be32 xid,
+		       void *rcv, size_t rcv_len, void *snd, size_t snd_buflen);
+void xprs_bc_enqueue(struct rpc_rqst *rqst);
+
 /* Our ib_client (device removal), and the lock its device data lives
  * under. The callbacks are Rust. */
 int xprs_ib_client_register(void);

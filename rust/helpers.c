@@ -12,6 +12,8 @@
 #include <linux/slab.h>
 #include <linux/sunrpc/auth.h>
 #include <linux/sunrpc/addr.h>
+#include <linux/sunrpc/svc.h>
+#include <linux/lwq.h>
 #include "xprtrdma_rs.h"
 
 static struct xprs_xprt *xprs_of(struct rpc_xprt *xprt)
@@ -85,6 +87,14 @@ static const struct rpc_xprt_ops xprs_ops = {
 	.enable_swap		= xprs_op_enable_swap,
 	.disable_swap		= xprs_op_disable_swap,
 	.inject_disconnect	= xprs_op_inject_disconnect,
+#if IS_ENABLED(CONFIG_SUNRPC_BACKCHANNEL)
+	/* No bc_destroy: the backchannel reqs are preallocated with the
+	 * transport and freed with it. */
+	.bc_setup		= xprs_op_bc_setup,
+	.bc_maxpayload		= xprs_op_bc_maxpayload,
+	.bc_num_slots		= xprs_op_bc_num_slots,
+	.bc_free_rqst		= xprs_op_bc_free_rqst,
+#endif
 };
 
 static const struct rpc_timeout xprs_default_timeout = {
@@ -304,6 +314,60 @@ void xprs_seq_puts(struct seq_file *seq, const char *s)
 {
 	seq_puts(seq, s);
 }
+
+#if IS_ENABLED(CONFIG_SUNRPC_BACKCHANNEL)
+bool xprs_bc_serv_ready(struct rpc_xprt *xprt)
+{
+	return READ_ONCE(xprt->bc_serv) != NULL;
+}
+
+/* Dresses a backchannel req's rqst for a received call, as
+ * rpcrdma_bc_receive_call() and rpcrdma_bc_rqst_get() do: the call in
+ * @rcv, the reply to be built in @snd. */
+void xprs_bc_rqst_init(struct rpc_rqst *rqst, struct rpc_xprt *xprt, __be32 xid,
+		       void *rcv, size_t rcv_len, void *snd, size_t snd_buflen)
+{
+	struct xdr_buf *buf = &rqst->rq_rcv_buf;
+
+	rqst->rq_xprt = xprt;
+	rqst->rq_xid = xid;
+	rqst->rq_reply_bytes_recvd = 0;
+	__set_bit(RPC_BC_PA_IN_USE, &rqst->rq_bc_pa_state);
+	memset(buf, 0, sizeof(*buf));
+	buf->head[0].iov_base = rcv;
+	buf->head[0].iov_len = rcv_len;
+	buf->len = rcv_len;
+	buf->buflen = rcv_len;
+	rqst->rq_private_buf = *buf;
+	xdr_buf_init(&rqst->rq_snd_buf, snd, snd_buflen);
+}
+
+/* Queues the call for the callback service; bc_free_rqst drops the
+ * transport reference taken here. */
+void xprs_bc_enqueue(struct rpc_rqst *rqst)
+{
+	struct rpc_xprt *xprt = rqst->rq_xprt;
+	struct svc_serv *bc_serv = xprt->bc_serv;
+
+	xprt_get(xprt);
+	lwq_enqueue(&rqst->rq_bc_list, &bc_serv->sv_cb_list);
+	svc_pool_wake_idle_thread(&bc_serv->sv_pools[0]);
+}
+#else
+bool xprs_bc_serv_ready(struct rpc_xprt *xprt)
+{
+	return false;
+}
+
+void xprs_bc_rqst_init(struct rpc_rqst *rqst, struct rpc_xprt *xprt, __be32 xid,
+		       void *rcv, size_t rcv_len, void *snd, size_t snd_buflen)
+{
+}
+
+void xprs_bc_enqueue(struct rpc_rqst *rqst)
+{
+}
+#endif
 
 int xprs_ib_add_one(struct ib_device *device);
 void xprs_ib_remove_one(struct ib_device *device, void *data);

@@ -159,6 +159,13 @@ impl Xprt {
         unsafe { core::ptr::addr_of_mut!((*self.0).addr).cast() }
     }
 
+    /// Returns true once the NFSv4.1 callback service is attached
+    /// (`xprt->bc_serv`), so backchannel calls have somewhere to go.
+    pub(crate) fn bc_serv_ready(&self) -> bool {
+        // SAFETY: valid by the type invariant.
+        unsafe { bindings::xprs_bc_serv_ready(self.0) }
+    }
+
     /// `xprt_connected()`.
     pub(crate) fn connected(&self) -> bool {
         // SAFETY: valid by the type invariant.

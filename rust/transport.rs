@@ -18,7 +18,7 @@ use crate::proto::chunk::{
 use crate::proto::cm_private::{self, ConnectPrivate, InlineSize, Negotiated};
 use crate::proto::credits::Credits;
 use crate::proto::header::{
-    Body, ChunkLists, Fixed, Header, Limits, ReadSegment, ReplyBody, Segment,
+    Body, ChunkLists, Fixed, Header, Limits, ReadSegment, ReplyBody, Segment, HDRLEN_MIN,
 };
 use crate::proto::lifetime::{
     self, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner, SendOwner,
@@ -57,13 +57,21 @@ const MAX_SEND_SGES: u32 = 1 + 1 + (65536 >> 12) + 1;
 const MAX_MRS_PER_REQ: usize = 2 * MAX_HDR_SEGS;
 /// MRs created per refill of the MR pool.
 const MR_REFILL_BATCH: usize = 32;
+/// Backchannel reqs (`RPCRDMA_BACKWARD_WRS >> 1`): how many callbacks the
+/// server may have outstanding, which is also the credit grant of our
+/// replies to them.
+const BC_SLOTS: u32 = 16;
+/// Size of a backchannel req's call and reply buffers; callbacks are
+/// bounded by `bc_maxpayload`, which is at most this less the header.
+const BC_BUF_SIZE: usize = 4096;
 
 /// Per-transport sizes, fixed at setup from the module parameters.
 #[derive(Clone, Copy)]
 struct Config {
     /// Credits asked for (`re_max_requests`).
     max_requests: u32,
-    /// Reqs in the pool: the credits plus one signaling batch of slack.
+    /// Reqs in the forward pool: the credits plus one signaling batch of
+    /// slack. The [`BC_SLOTS`] backchannel reqs come after them.
     num_reqs: u32,
     /// The host's page size, as the planner sees it.
     page: chunk::PageSize,
@@ -101,12 +109,41 @@ impl Config {
     /// Sendctx ring slots: each req has at most one Send outstanding per
     /// connection, so one more slot than reqs never fills.
     fn ring_slots(&self) -> usize {
-        (self.num_reqs as usize).saturating_add(1)
+        self.all_reqs().saturating_add(1)
     }
 
-    /// Receives kept posted: one per credit plus two spares.
+    /// Forward and backchannel reqs.
+    fn all_reqs(&self) -> usize {
+        self.num_reqs.saturating_add(BC_SLOTS) as usize
+    }
+
+    /// Receives kept posted: one per credit plus two spares, and one per
+    /// callback the server may send.
     fn num_reps(&self) -> u32 {
-        self.max_requests.saturating_add(2)
+        self.max_requests.saturating_add(2).saturating_add(BC_SLOTS)
+    }
+
+    /// The pool a req comes home to.
+    fn home(&self, id: ReqId) -> Pool {
+        if id.0 < self.num_reqs {
+            Pool::Free
+        } else {
+            Pool::Backchannel
+        }
+    }
+
+    /// The req ids of `pool`.
+    fn ids(&self, pool: Pool) -> core::ops::Range<usize> {
+        match pool {
+            Pool::Free => 0..self.num_reqs as usize,
+            Pool::Backchannel => self.num_reqs as usize..self.all_reqs(),
+        }
+    }
+
+    /// The largest callback or callback reply (`xprt_rdma_bc_maxpayload()`).
+    fn bc_max_payload(n: &Negotiated) -> u32 {
+        let msg = n.inline_send.bytes().min(n.inline_recv.bytes());
+        (msg as usize).min(BC_BUF_SIZE).saturating_sub(HDRLEN_MIN) as u32
     }
 
     fn ours(&self) -> Negotiated {
@@ -425,6 +462,9 @@ pub(crate) struct Transport {
     ep: UnsafeCell<Option<KBox<Endpoint>>>,
     generation: AtomicU64,
     connect_status: AtomicI32,
+    /// `bc_maxpayload` of the current (or next) connection; read under RCU
+    /// by the RPC layer, so not behind `ep_lock`.
+    bc_max_payload: AtomicU32,
     stats: Stats,
     accounting: Accounting,
 }
@@ -455,15 +495,20 @@ impl Req {
 
 impl Transport {
     fn new(xprt: Xprt, cfg: Config) -> Result<Pin<KBox<Self>>> {
-        let n = cfg.num_reqs;
-        let mut reqs = KVec::with_capacity(n as usize, GFP_KERNEL)?;
-        let mut free = KVec::with_capacity(n as usize, GFP_KERNEL)?;
+        let n = cfg.all_reqs();
+        let mut reqs = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut free = KVec::with_capacity(n, GFP_KERNEL)?;
         let max_pieces = cfg.page.max_segs() as usize;
-        for i in 0..n {
-            let (kref, pooled) = ReqRef::new(ReqId(i), Pool::Free);
+        for i in 0..u32::try_from(n)? {
+            let pool = cfg.home(ReqId(i));
+            let (kref, pooled) = ReqRef::new(ReqId(i), pool);
+            let size = match pool {
+                Pool::Free => RPC_BUF_SIZE,
+                Pool::Backchannel => BC_BUF_SIZE,
+            };
             let bufs = RpcBufs {
-                call: KVec::from_elem(0u8, RPC_BUF_SIZE, GFP_KERNEL)?,
-                reply: KVec::from_elem(0u8, RPC_BUF_SIZE, GFP_KERNEL)?,
+                call: KVec::from_elem(0u8, size, GFP_KERNEL)?,
+                reply: KVec::from_elem(0u8, size, GFP_KERNEL)?,
             };
             let empty = Piece {
                 source: chunk::Source::Head,
@@ -527,6 +572,7 @@ impl Transport {
                 ep: UnsafeCell::new(None),
                 generation: AtomicU64::new(0),
                 connect_status: AtomicI32::new(0),
+                bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),
                 stats: Stats::default(),
                 accounting: Accounting::default(),
             }),
@@ -589,8 +635,9 @@ impl Transport {
         }
     }
 
-    fn pool_pop(&self) -> Option<Pooled> {
-        self.shared.lock().free.iter_mut().find_map(Option::take)
+    fn pool_pop(&self, pool: Pool) -> Option<Pooled> {
+        let ids = self.cfg.ids(pool);
+        self.shared.lock().free.get_mut(ids)?.iter_mut().find_map(Option::take)
     }
 
     fn pool_push(&self, pooled: Pooled) {
@@ -608,7 +655,7 @@ impl Transport {
     }
 
     fn alloc_slot(&self, task: *mut bindings::rpc_task) {
-        if let Some(pooled) = self.pool_pop() {
+        if let Some(pooled) = self.pool_pop(Pool::Free) {
             if self.give(task, pooled) {
                 return;
             }
@@ -621,7 +668,7 @@ impl Transport {
         }
         // A req freed between the pop and joining the backlog would have
         // found no waiter: look again now that the task waits.
-        if let Some(pooled) = self.pool_pop() {
+        if let Some(pooled) = self.pool_pop(Pool::Free) {
             if let Some(req) = self.req(pooled.req()) {
                 match req.kref.take(pooled) {
                     Ok(owner) => self.hand_to_backlog(req, owner),
@@ -646,17 +693,17 @@ impl Transport {
             return;
         };
         match req.kref.put_rpc(owner) {
-            Ok(Some(released)) => self.to_pool(req, released),
+            Ok(Some(released)) => self.to_pool(req, released, Pool::Free),
             Ok(None) => {}
             Err(_) => sunrpc::warn_once(c_str!("req refcount underflow")),
         }
     }
 
-    fn to_pool(&self, req: &Req, released: Released) {
+    fn to_pool(&self, req: &Req, released: Released, pool: Pool) {
         // SAFETY: the req is released: nobody uses its rqst. All zeroes
         // is the idle state of an `rpc_rqst`.
         unsafe { core::ptr::write_bytes(req.rqst(), 0, 1) };
-        match req.kref.to_pool(released, Pool::Free) {
+        match req.kref.to_pool(released, pool) {
             Ok(pooled) => self.pool_push(pooled),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
         }
@@ -674,12 +721,18 @@ impl Transport {
         if !lifetime::i4_send_released(in_ring) {
             sunrpc::warn_once(c_str!("I4: req released while a sendctx holds it"));
         }
+        if self.cfg.home(id) == Pool::Backchannel {
+            self.to_pool(req, released, Pool::Backchannel);
+            return;
+        }
         match req.kref.to_backlog(released) {
             Ok(owner) => self.hand_to_backlog(req, owner),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
         }
     }
 
+    /// `->free_slot`, and for backchannel rqsts `->bc_free_rqst`: the RPC
+    /// layer lets go of the req.
     fn free_slot(&self, rqst: *mut bindings::rpc_rqst) {
         let Some(req) = self.req_of(rqst) else {
             sunrpc::warn_once(c_str!("free_slot of a foreign rqst"));
@@ -694,6 +747,119 @@ impl Transport {
             Ok(Some(released)) => self.release(released),
             Ok(None) => {}
             Err(_) => sunrpc::warn_once(c_str!("req refcount underflow")),
+        }
+    }
+
+    /// A backchannel call arrived (`rpcrdma_bc_receive_call()`): copy it
+    /// into a backchannel req and queue that for the callback service.
+    /// The receive buffer is reposted at once; the req holds the call.
+    fn bc_receive(&self, xid: u32, call: &[u8]) {
+        let Some(pooled) = self.pool_pop(Pool::Backchannel) else {
+            pr_warn!("backchannel overflow\n");
+            self.xprt.force_disconnect();
+            return;
+        };
+        let Some(req) = self.req(pooled.req()) else {
+            sunrpc::warn_once(c_str!("pooled req out of range"));
+            return;
+        };
+        let owner = match req.kref.take(pooled) {
+            Ok(owner) => owner,
+            Err((pooled, _)) => {
+                sunrpc::warn_once(c_str!("I5: req left its pool while busy"));
+                self.pool_push(pooled);
+                return;
+            }
+        };
+        // SAFETY: the req just left its pool: it is ours until the
+        // callback service takes the rqst below.
+        let bufs = unsafe {
+            *req.rpc.get() = Some(owner);
+            &mut *req.bufs.get()
+        };
+        let Some(dst) = bufs.reply.get_mut(..call.len()) else {
+            // Larger than the bc_maxpayload we advertised.
+            add(&self.stats.bad_reply_count, 1);
+            self.free_slot(req.rqst());
+            return;
+        };
+        dst.copy_from_slice(call);
+        // SAFETY: the rqst is idle (zeroed when it was pooled) and ours;
+        // both buffers belong to the req and outlive the rqst's use.
+        unsafe {
+            bindings::xprs_bc_rqst_init(
+                req.rqst(),
+                self.xprt.as_ptr(),
+                xid.to_be(),
+                bufs.reply.as_mut_ptr().cast(),
+                call.len(),
+                bufs.call.as_mut_ptr().cast(),
+                bufs.call.len(),
+            );
+            // The callback service now owns the rqst until bc_free_rqst.
+            bindings::xprs_bc_enqueue(req.rqst());
+        }
+    }
+
+    /// `->bc_free_rqst` (`xprt_rdma_bc_free_rqst()`).
+    fn bc_free_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+        self.free_slot(rqst);
+        // SAFETY: drops the reference `xprs_bc_enqueue` took; nothing of
+        // the transport is used after it.
+        unsafe { bindings::xprt_put(self.xprt.as_ptr()) };
+    }
+
+    /// Sends our reply to a callback (`xprt_rdma_bc_send_reply()`): an
+    /// RDMA_MSG header granting [`BC_SLOTS`] credits, then the reply
+    /// pulled up behind it.
+    fn bc_send_reply(&self, rqst: *mut bindings::rpc_rqst) -> Result {
+        let xprt = self.xprt;
+        if !xprt.connected() {
+            return Err(err(bindings::ENOTCONN));
+        }
+        // SAFETY: the xprt and rqst are valid.
+        if !unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), rqst) } {
+            return Err(err(bindings::EBADSLT));
+        }
+        let req = self.req_of(rqst).ok_or(EINVAL)?;
+        // SAFETY: send_request runs under XPRT_LOCKED.
+        let Some(ep) = (unsafe { self.endpoint() }).as_deref() else {
+            return Err(err(bindings::ENOTCONN));
+        };
+        let idx = req.kref.id().0 as usize;
+        let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
+        // SAFETY: as in `marshal`: no Send of this req is outstanding (the
+        // callback service sends each reply once), and the caller owns it.
+        let sendbuf = unsafe { &mut *cell.get() };
+        let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
+        // SAFETY: the rqst is owned by the caller.
+        let (xid, len) = unsafe { (u32::from_be((*rqst).rq_xid), (*rqst).rq_snd_buf.len) };
+        let hdr = Header {
+            xid,
+            credits: BC_SLOTS,
+            body: Body::Msg(ChunkLists {
+                read: &[],
+                write: &[],
+                reply: None,
+            }),
+        };
+        let marshaled = sendbuf
+            .as_mut_slice()
+            .get_mut(..limit)
+            .ok_or(EIO)
+            .and_then(|buf| hdr.encode(buf).map_err(|_| EIO))
+            .and_then(|hdrlen| self.pull_up(rqst, sendbuf, limit, hdrlen, (0, len)));
+        let Ok(total) = marshaled else {
+            add(&self.stats.failed_marshal_count, 1);
+            return Err(EIO);
+        };
+        match self.post(ep, req, u32::try_from(total).map_err(|_| EIO)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e == EAGAIN => Err(e),
+            Err(_) => {
+                self.close();
+                Err(err(bindings::ENOTCONN))
+            }
         }
     }
 
@@ -779,6 +945,11 @@ impl Transport {
     }
 
     fn send_request(&self, rqst: *mut bindings::rpc_rqst) -> Result {
+        // Only backchannel rqsts come without a call buffer.
+        // SAFETY: the rqst is owned by the caller.
+        if unsafe { (*rqst).rq_buffer }.is_null() {
+            return self.bc_send_reply(rqst);
+        }
         let xprt = self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
@@ -965,28 +1136,39 @@ impl Transport {
             SendPlan::PositionZeroRead => ((0, 0), None),
         };
         let mut total = hdrlen;
-        for (offset, len) in [Some(first), second].into_iter().flatten() {
-            if len == 0 {
-                continue;
-            }
-            let end = total.checked_add(len as usize).ok_or(EIO)?;
-            if end > limit {
-                return Err(EIO);
-            }
-            // SAFETY: `total + len <= limit` bytes fit in the send buffer.
-            let dst = unsafe { sendbuf.as_mut_ptr().add(total) };
-            // SAFETY: the rqst's call buffer holds `offset + len` bytes
-            // (planned from its shape); `dst` has room for `len`.
-            let rc = unsafe {
-                bindings::read_bytes_from_xdr_buf(&(*rqst).rq_snd_buf, offset, dst.cast(), len)
-            };
-            if rc != 0 {
-                return Err(EIO);
-            }
-            add(&self.stats.pullup_copy_count, u64::from(len));
-            total = end;
+        for run in [Some(first), second].into_iter().flatten() {
+            total = self.pull_up(rqst, sendbuf, limit, total, run)?;
         }
         u32::try_from(total).map_err(|_| EIO)
+    }
+
+    /// Copies `len` bytes at `offset` of the rqst's call into the send
+    /// buffer at `at`, within `limit`. Returns the end of the copy.
+    fn pull_up(
+        &self,
+        rqst: *mut bindings::rpc_rqst,
+        sendbuf: &mut DmaBuf,
+        limit: usize,
+        at: usize,
+        (offset, len): (u32, u32),
+    ) -> Result<usize> {
+        if len == 0 {
+            return Ok(at);
+        }
+        let end = at.checked_add(len as usize).ok_or(EIO)?;
+        if end > limit.min(sendbuf.len()) {
+            return Err(EIO);
+        }
+        // SAFETY: `at + len` bytes fit in the send buffer (checked above).
+        let dst = unsafe { sendbuf.as_mut_ptr().add(at) };
+        // SAFETY: the caller owns the rqst, whose call holds `offset + len`
+        // bytes (planned from its shape); `dst` has room for `len`.
+        let rc = unsafe { bindings::read_bytes_from_xdr_buf(&(*rqst).rq_snd_buf, offset, dst.cast(), len) };
+        if rc != 0 {
+            return Err(EIO);
+        }
+        add(&self.stats.pullup_copy_count, u64::from(len));
+        Ok(end)
     }
 
     fn count_rdma_request(&self, segs: &[Segment], n: usize, chunks: &AtomicU64) {
@@ -1258,6 +1440,13 @@ impl Transport {
             add(&self.stats.bad_reply_count, 1);
             return;
         };
+        // A callback carries the server's backchannel credits, not ours.
+        if let Some(call) = fixed.backchannel_call(msg) {
+            if xprt.bc_serv_ready() {
+                self.bc_receive(fixed.xid, call);
+                return;
+            }
+        }
         let credits = Credits::sanitize(fixed.credits, self.cfg.max_requests);
         let changed = {
             let mut shared = self.shared.lock();
@@ -1784,6 +1973,8 @@ impl Transport {
             ep.th.max_inline_send = max_send;
             ep.th.max_inline_recv = max_recv;
         }
+        self.bc_max_payload
+            .store(Config::bc_max_payload(&ep.negotiated), Ordering::Relaxed);
         self.create_write_pad(ep)?;
         // The first batch of MRs (`rpcrdma_mrs_create()`).
         self.mr_refill(ep)
@@ -2289,6 +2480,33 @@ extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
 extern "C" fn xprs_op_close(xprt: *mut bindings::rpc_xprt) {
     // SAFETY: as above.
     unsafe { Transport::of(xprt) }.close()
+}
+
+#[no_mangle]
+extern "C" fn xprs_op_bc_setup(_xprt: *mut bindings::rpc_xprt, _min_reqs: u32) -> i32 {
+    // The backchannel reqs were allocated with the transport.
+    0
+}
+
+#[no_mangle]
+extern "C" fn xprs_op_bc_maxpayload(xprt: *mut bindings::rpc_xprt) -> usize {
+    // SAFETY: sunrpc passes one of our live transports.
+    let t = unsafe { Transport::of(xprt) };
+    t.bc_max_payload.load(Ordering::Relaxed) as usize
+}
+
+#[no_mangle]
+extern "C" fn xprs_op_bc_num_slots(_xprt: *mut bindings::rpc_xprt) -> u32 {
+    BC_SLOTS
+}
+
+#[no_mangle]
+extern "C" fn xprs_op_bc_free_rqst(rqst: *mut bindings::rpc_rqst) {
+    // SAFETY: the rqst is one of our backchannel rqsts, whose `rq_xprt`
+    // was set when the call arrived; the callback service holds a
+    // reference on that transport until this call.
+    let t = unsafe { Transport::of((*rqst).rq_xprt) };
+    t.bc_free_rqst(rqst);
 }
 
 #[no_mangle]

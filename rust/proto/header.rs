@@ -367,6 +367,25 @@ impl Fixed {
         Ok(ReplyBody::NoMsg { reply_chunk })
     }
 
+    /// Returns the inline RPC message of `msg` if it is a backchannel call
+    /// (see [`MsgReply::is_backchannel_call`]), decoded with limits that
+    /// admit no chunk at all; `None` for anything else, including malformed
+    /// messages, which the reply decoder then reports.
+    pub(crate) fn backchannel_call<'a>(&self, msg: &'a [u8]) -> Option<&'a [u8]> {
+        if self.proc_ != RDMA_MSG {
+            return None;
+        }
+        let no_chunks = Limits {
+            max_segments: 0,
+            max_write_chunks: 0,
+            max_chunk_len: 0,
+        };
+        match self.decode_reply_body(msg, &no_chunks) {
+            Ok(ReplyBody::Msg(m)) if m.is_backchannel_call(self.xid) => Some(m.rpc_message),
+            _ => None,
+        }
+    }
+
     /// Decodes the body of a call (RDMA_MSG or RDMA_NOMSG, read list
     /// allowed), as a server would; this client uses it to check what its
     /// own encoder produces.

@@ -63,6 +63,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(fixed) = Fixed::decode(msg) else {
         return;
     };
+    if let Some(call) = fixed.backchannel_call(msg) {
+        assert!(within(call, msg));
+    }
     match fixed.decode_reply_body(msg, &limits) {
         Ok(ReplyBody::Msg(m)) => {
             check_write_list(&m.write_list, msg, &limits);

@@ -95,6 +95,27 @@ fn backchannel_call_detection() {
 }
 
 #[test]
+fn backchannel_call_from_fixed_header() {
+    let call = words(&[XID, 1, 16, RDMA_MSG, 0, 0, 0, XID, CALL, 2]);
+    let fixed = Fixed::decode(&call).unwrap();
+    assert_eq!(fixed.backchannel_call(&call), Some(&call[28..]));
+    // A reply to one of our calls.
+    let reply = words(&[XID, 1, 16, RDMA_MSG, 0, 0, 0, XID, 1, 0]);
+    assert_eq!(Fixed::decode(&reply).unwrap().backchannel_call(&reply), None);
+    // RDMA_NOMSG never carries a backchannel call.
+    let nomsg = words(&[XID, 1, 16, RDMA_NOMSG, 0, 0, 0, XID, CALL]);
+    assert_eq!(Fixed::decode(&nomsg).unwrap().backchannel_call(&nomsg), None);
+    // A write chunk, or a malformed list, rules it out without a panic.
+    let chunked = words(&[XID, 1, 16, RDMA_MSG, 0, 1, 1, 7, 8, 0, 9, 0, 0, XID, CALL]);
+    assert_eq!(Fixed::decode(&chunked).unwrap().backchannel_call(&chunked), None);
+    let bad = words(&[XID, 1, 16, RDMA_MSG, 0, 0, 5, XID, CALL]);
+    assert_eq!(Fixed::decode(&bad).unwrap().backchannel_call(&bad), None);
+    // The XID of the RPC message must be the transport header's.
+    let other = words(&[XID, 1, 16, RDMA_MSG, 0, 0, 0, XID ^ 1, CALL]);
+    assert_eq!(Fixed::decode(&other).unwrap().backchannel_call(&other), None);
+}
+
+#[test]
 fn write_list_reply_segments() {
     let m = write_list_reply();
     let body = msg(decode(&m).unwrap());

@@ -253,6 +253,9 @@ fn check_decode_in_bounds(data: &[u8], limits: &Limits) -> Result<(), TestCaseEr
         prop_assert_eq!(sum, w.total_len());
         Ok(())
     };
+    if let Some(call) = fixed.backchannel_call(input) {
+        prop_assert!(within(call, input));
+    }
     match fixed.decode_reply_body(input, limits) {
         Ok(ReplyBody::Msg(m)) => {
             check_write_list(&m.write_list)?;
