@@ -25,7 +25,7 @@ include $(TOP)/scripts/versions.mk
 # that needs other scripts/vm options than the defaults (900 s, 4096 MiB)
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
 VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
-	tests/vm/rs-data.sh:both
+	tests/vm/rs-v41.sh tests/vm/rs-faults.sh tests/vm/rs-data.sh:both
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
 # its guest ran 788 s under TCG on 2 cores shared with another VM.
 VM_OPTS.rs-data := -t 2400

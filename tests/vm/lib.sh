@@ -92,6 +92,43 @@ client_name() {
 	esac
 }
 
+# unload MODULE: rmmod, retried while transports are still being destroyed
+# (sunrpc does that asynchronously after umount).
+unload() {
+	local i
+	for i in $(seq 50); do
+		[ -d "/sys/module/$1" ] || return 0
+		rmmod "$1" 2> /tmp/rmmod.err && return 0
+		sleep 0.2
+	done
+	cat /tmp/rmmod.err
+	return 1
+}
+
+# destroy_unbalanced MARKER: prints every "xprtrdma_rs: destroy:" line
+# logged since the kmsg line MARKER whose pool accounting is malformed or
+# unbalanced ("reqs home N/N, reps home M/M, mrs home K/K", each pair
+# equal); prints nothing if all are balanced.
+destroy_unbalanced() {
+	dmesg | sed -n "/$1/,\$p" | { grep 'xprtrdma_rs: destroy:' || true; } | awk '
+		{
+			s = $0
+			sub(/.*xprtrdma_rs: destroy: /, "", s)
+			if (s !~ /^reqs home [0-9]+\/[0-9]+, reps home [0-9]+\/[0-9]+, mrs home [0-9]+\/[0-9]+[ \t]*$/) {
+				print "malformed: " $0
+				next
+			}
+			split(s, w, /[ ,\/]+/)
+			if (w[3] != w[4] || w[7] != w[8] || w[11] != w[12])
+				print "unbalanced: " $0
+		}'
+}
+
+# destroy_count MARKER: how many destroy lines were logged since MARKER.
+destroy_count() {
+	dmesg | sed -n "/$1/,\$p" | grep -c 'xprtrdma_rs: destroy:' || true
+}
+
 client_unload() {
 	if [ -d /sys/module/xprtrdma_rs ]; then rmmod xprtrdma_rs; fi
 	if [ -d /sys/module/rpcrdma ]; then rmmod rpcrdma; fi

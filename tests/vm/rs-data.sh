@@ -81,19 +81,6 @@ modrefs() {
 	awk -v m="$1" '$1 == m { print $3 }' /proc/modules
 }
 
-# unload MODULE: rmmod, retried while transports are still being destroyed
-# (sunrpc does that asynchronously after umount).
-unload() {
-	local i
-	for i in $(seq 50); do
-		[ -d "/sys/module/$1" ] || return 0
-		rmmod "$1" 2> /tmp/rmmod.err && return 0
-		sleep 0.2
-	done
-	cat /tmp/rmmod.err
-	return 1
-}
-
 mount_rdma() {	# mount_rdma VERS MNT
 	local vers=$1 mnt=$2 mod refs
 	if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount $vers tmp $mnt"; then
@@ -244,19 +231,7 @@ destroy_checks() {	# destroy_checks MOUNTS
 	expect "rs: transports logged their destroy accounting" test -n "$lines"
 	expect "rs: at least one destroy line per mount ($mounts)" \
 		test "$(printf '%s' "$lines" | grep -c 'xprtrdma_rs: destroy:')" -ge "$mounts"
-	bad=$(printf '%s\n' "$lines" | awk '
-		NF == 0 { next }
-		{
-			s = $0
-			sub(/.*xprtrdma_rs: destroy: /, "", s)
-			if (s !~ /^reqs home [0-9]+\/[0-9]+, reps home [0-9]+\/[0-9]+, mrs home [0-9]+\/[0-9]+[ \t]*$/) {
-				print "malformed: " $0
-				next
-			}
-			split(s, w, /[ ,\/]+/)
-			if (w[3] != w[4] || w[7] != w[8] || w[11] != w[12])
-				print "unbalanced: " $0
-		}')
+	bad=$(destroy_unbalanced 'rs-data: start of the rs run')
 	[ -z "$bad" ] || printf '%s\n' "$bad"
 	expect "rs: every destroy line is well-formed with each pair equal" test -z "$bad"
 }

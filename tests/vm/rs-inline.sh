@@ -93,12 +93,5 @@ for vers in 3 4.0; do
 done
 
 nfsd_stop
-# The transport drops its module reference when sunrpc destroys it, which
-# runs asynchronously after umount.
-for i in $(seq 50); do
-	rmmod xprtrdma_rs 2> /tmp/rmmod.err && break
-	sleep 0.2
-done
-cat /tmp/rmmod.err
-check "rmmod xprtrdma_rs is clean" test ! -d /sys/module/xprtrdma_rs
+check "rmmod xprtrdma_rs is clean" unload xprtrdma_rs
 log "rs-inline test passed with the xprtrdma_rs client"

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0
+# xprtrdma_rs under connection faults, with data verified throughout.
+#
+# 1. Disconnect injection: sunrpc's fail_sunrpc (debugfs) calls our
+#    ->inject_disconnect every 300th transmission while fio writes and
+#    verifies (crc32c) on NFSv3. Every disconnect must be recovered from
+#    (connect_count grows) with no verify error and no bad reply.
+# 2. Device removal: `rdma link delete rxe0` under a running writer must
+#    return promptly, because our ib_client tells the connection and waits
+#    for it to let go of the device. Once rxe0 is back, the transport
+#    reconnects and the writer's data reads back bit-exact.
+# Then umount, rmmod, and balanced pool accounting for every transport.
+. /xprs/repo/tests/vm/lib.sh
+
+FIO_SECONDS=${1:-20}
+guest_setup rs
+marker="rs-faults: start"
+echo "$marker" > /dev/kmsg
+mnt=/mnt/v3
+
+if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount 3 tmp $mnt"; then
+	dmesg | tail -40
+	fail "v3: mount over xprtrdma_rs failed"
+fi
+
+log "1. disconnect injection during fio with crc32c verify"
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+fs=/sys/kernel/debug/fail_sunrpc
+check "fail_sunrpc is available" test -d "$fs"
+echo Y > "$fs/ignore-server-disconnect"
+echo Y > "$fs/ignore-cache-wait"
+echo N > "$fs/ignore-client-disconnect"
+echo 0 > "$fs/verbose"
+echo 300 > "$fs/interval"
+echo -1 > "$fs/times"
+connects=$(xprt_field "$mnt" 3)
+echo 100 > "$fs/probability"
+rc=0
+fio --name=inject --directory="$mnt" --size=64M --rw=randwrite --bs=4k \
+	--ioengine=libaio --iodepth=16 --direct=1 --time_based \
+	--runtime="$FIO_SECONDS" --verify=crc32c --verify_backlog=1024 \
+	--verify_fatal=1 --output=/tmp/fio-inject.txt || rc=$?
+echo 0 > "$fs/probability"
+sed -n '/inject:/,/^$/p' /tmp/fio-inject.txt | grep -E 'err=|IOPS|verify' || true
+check "fio under disconnect injection finished without error" test "$rc" = 0
+check "fio reported no verify error" sh -c '! grep -qi "verify.*bad\|crc32c.*wanted" /tmp/fio-inject.txt'
+# A last pass verifies everything written.
+check "the whole fio file verifies after the faults" \
+	fio --name=inject --directory="$mnt" --size=64M --rw=randwrite --bs=4k \
+	--ioengine=libaio --iodepth=16 --direct=1 --verify=crc32c \
+	--verify_only --verify_fatal=1 --output=/tmp/fio-verify.txt
+xprt_stats "$mnt"
+injected=$(($(xprt_field "$mnt" 3) - connects))
+echo "reconnects during injection: $injected"
+check "injected disconnects were recovered from (reconnects >= 3)" test "$injected" -ge 3
+check "no bad replies" test "$(xprt_field "$mnt" 20)" = 0
+rm -f "$mnt"/inject.*
+
+log "2. rxe0 removed under a writer"
+head -c $((48 * 1024 * 1024)) /dev/urandom > /tmp/src-removal
+connects=$(xprt_field "$mnt" 3)
+dd if=/tmp/src-removal of="$mnt/removal" bs=1M conv=fsync status=none &
+writer=$!
+sleep 2
+start=$(date +%s%N)
+check "rdma link delete rxe0 returns" timeout 60 rdma link delete rxe0
+ms=$((($(date +%s%N) - start) / 1000000))
+echo "rdma link delete took $ms ms"
+check "our ib_client closed the connection" sh -c "dmesg | sed -n '/$marker/,\$p' | grep -q 'xprtrdma_rs: device removal: closing the connection'"
+sleep 3
+rxe_up
+# nfsd listens on the wildcard address; rdma_cm listens on the new device.
+grep "^rdma" /proc/fs/nfsd/portlist
+for i in $(seq 300); do
+	kill -0 "$writer" 2>/dev/null || break
+	sleep 1
+done
+check "the writer finished after rxe0 came back" wait "$writer"
+drop_caches
+check "the data written across the removal reads back bit-exact" cmp /tmp/src-removal "$mnt/removal"
+xprt_stats "$mnt"
+check "the transport reconnected on the new device" test "$(xprt_field "$mnt" 3)" -gt "$connects"
+check "no bad replies" test "$(xprt_field "$mnt" 20)" = 0
+rm -f "$mnt/removal"
+check "umount" umount "$mnt"
+
+nfsd_stop
+check "rmmod xprtrdma_rs is clean" unload xprtrdma_rs
+dmesg | grep 'xprtrdma_rs: destroy:' || true
+check "transports logged their accounting" test "$(destroy_count "$marker")" -ge 1
+bad=$(destroy_unbalanced "$marker")
+[ -z "$bad" ] || printf '%s\n' "$bad"
+check "every req, rep and MR came home" test -z "$bad"
+log "rs-faults test passed"
