@@ -91,8 +91,8 @@ for round in $(seq "$rounds"); do
 		fio_job "$p-randread-4k-qd32" randread 4k 32
 		fio_job "$p-randwrite-4k-qd32" randwrite 4k 32
 		with_perf "$p-read-1m-qd8" fio_job "$p-read-1m-qd8" read 1M 8
-		fio_job "$p-write-1m-qd8" write 1M 8
-		meta_job "$p-meta"
+		with_perf "$p-write-1m-qd8" fio_job "$p-write-1m-qd8" write 1M 8
+		with_perf "$p-meta" meta_job "$p-meta"
 		xprt_stats "$MNT" > "$p.xprt"
 		umount "$MNT"
 	done
