@@ -257,17 +257,6 @@ impl Xprt {
         }
     }
 
-    /// `rpcrdma_reset_cwnd()`.
-    pub(crate) fn reset_cwnd(&self, cwnd: usize) {
-        // SAFETY: as above.
-        unsafe {
-            bindings::xprs_transport_lock(self.0);
-            (*self.0).cong = 0;
-            (*self.0).cwnd = cwnd;
-            bindings::xprs_transport_unlock(self.0);
-        }
-    }
-
     /// Takes `xprt->queue_lock`.
     pub(crate) fn queue_lock(&self) {
         // SAFETY: valid by the type invariant.

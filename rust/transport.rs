@@ -1868,8 +1868,14 @@ impl Transport {
             shared.credits = Credits::INITIAL;
             shared.mr_free = mr_free;
         }
+        // One credit until the server's first grant. `xprt->cong` is left
+        // alone: RPCs sent on the old connection still hold their
+        // congestion slots (`rq_cong`), retransmit first on this one and
+        // give the slots back when they complete. Zeroing it, as
+        // `rpcrdma_reset_cwnd()` does, makes those puts wrap `cong` and
+        // stalls every later sender in CWND_WAIT (rs-faults.sh found it).
         self.xprt
-            .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
+            .set_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
         match self.connect_endpoint(&mut ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
