@@ -257,6 +257,36 @@ impl Xprt {
         }
     }
 
+    /// `rpcrdma_reset_cwnd()`: no congestion slot in use, and `cwnd`.
+    pub(crate) fn reset_cwnd(&self, cwnd: usize) {
+        // SAFETY: valid; `cong` and `cwnd` are protected by the transport
+        // lock.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            (*self.0).cong = 0;
+            (*self.0).cwnd = cwnd;
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
+    /// Clears `rq_cong` of each of `rqsts`, under the transport lock that
+    /// guards it, so none of them holds a congestion slot any more.
+    ///
+    /// # Safety
+    ///
+    /// Every rqst must be valid and belong to this transport.
+    pub(crate) unsafe fn forget_congestion(&self, rqsts: impl Iterator<Item = *mut bindings::rpc_rqst>) {
+        // SAFETY: valid by the type invariant; `rq_cong` is protected by
+        // the transport lock, and the caller guarantees the rqsts.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            for rqst in rqsts {
+                (*rqst).rq_cong = 0;
+            }
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
     /// Takes `xprt->queue_lock`.
     pub(crate) fn queue_lock(&self) {
         // SAFETY: valid by the type invariant.

@@ -1868,14 +1868,10 @@ impl Transport {
             shared.credits = Credits::INITIAL;
             shared.mr_free = mr_free;
         }
-        // One credit until the server's first grant. `xprt->cong` is left
-        // alone: RPCs sent on the old connection still hold their
-        // congestion slots (`rq_cong`), retransmit first on this one and
-        // give the slots back when they complete. Zeroing it, as
-        // `rpcrdma_reset_cwnd()` does, makes those puts wrap `cong` and
-        // stalls every later sender in CWND_WAIT (rs-faults.sh found it).
+        // One credit until the server's first grant, and no congestion
+        // slot in use: teardown took back those of the old connection.
         self.xprt
-            .set_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
+            .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
         match self.connect_endpoint(&mut ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
@@ -2018,6 +2014,13 @@ impl Transport {
         drop(ep.send_cq.take());
         drop(ep.recv_cq.take());
         self.release_ring(None);
+        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
+        // RPCs sent on this one give up their congestion slots, so their
+        // retransmits take new ones under the next connection's grant.
+        // Otherwise those slots outlive the `cong = 0` of the next connect
+        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
+        // SAFETY: the reqs' rqsts live as long as this transport.
+        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
 
         // Pool accounting: after the drain every Receive has completed,
         // and every MR not on the free list is held by an RPC that will
