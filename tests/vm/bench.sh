@@ -59,8 +59,16 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	sleep 1
 	"${@:2}"
 	kill -INT "$pp"; wait "$pp" || true
-	perf report -i "$data" --stdio --no-children --sort sym 2> /dev/null |
-		sed -n 1,120p > "$1.perf.txt"
+	# A flat profile: the top 80 symbols, then every symbol of the two
+	# client transports (xprtrdma_rs, rpcrdma) wherever it ranks, so the
+	# clients' own costs can be compared line by line.
+	{
+		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
+			grep -E '^ +[0-9.]+%' | head -80
+		echo "# transport modules:"
+		perf report -i "$data" --stdio --no-children --sort dso,sym -g none 2> /dev/null |
+			grep -E '^ +[0-9.]+% +\[?(xprtrdma_rs|rpcrdma)\]? ' || true
+	} > "$1.perf.txt"
 	rm -f "$data"
 }
 
