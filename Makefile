@@ -27,7 +27,7 @@ include $(TOP)/scripts/versions.mk
 VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
 	tests/vm/rs-v41.sh tests/vm/rs-faults.sh tests/vm/rs-data.sh:both
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
-# its guest ran 788 s under TCG on 2 cores shared with another VM.
+# its guest ran 468 s under TCG on 2 idle cores (788 s beside another VM).
 VM_OPTS.rs-data := -t 2400
 CLIENT ?= rs
 T ?=
