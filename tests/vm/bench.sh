@@ -63,11 +63,12 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	# client transports (xprtrdma_rs, rpcrdma) wherever it ranks, so the
 	# clients' own costs can be compared line by line.
 	{
+		# (sed, not head: under pipefail an early exit would SIGPIPE perf)
 		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
-			grep -E '^ +[0-9.]+%' | head -80
+			{ grep -E '^ +[0-9.]+%' || true; } | sed -n 1,80p
 		echo "# transport modules:"
 		perf report -i "$data" --stdio --no-children --sort dso,sym -g none 2> /dev/null |
-			grep -E '^ +[0-9.]+% +\[?(xprtrdma_rs|rpcrdma)\]? ' || true
+			{ grep -E '^ +[0-9.]+% +\[?(xprtrdma_rs|rpcrdma)\]? ' || true; }
 	} > "$1.perf.txt"
 	rm -f "$data"
 }
