@@ -60,15 +60,16 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	"${@:2}"
 	kill -INT "$pp"; wait "$pp" || true
 	# A flat profile: the top 80 symbols, then every symbol of the two
-	# client transports (xprtrdma_rs, rpcrdma) wherever it ranks, so the
-	# clients' own costs can be compared line by line.
+	# client transports wherever it ranks (by name: perf files module
+	# symbols under [kernel.kallsyms]), so the clients' own costs can be
+	# compared line by line.
 	{
 		# (sed, not head: under pipefail an early exit would SIGPIPE perf)
 		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
 			{ grep -E '^ +[0-9.]+%' || true; } | sed -n 1,80p
 		echo "# transport modules:"
-		perf report -i "$data" --stdio --no-children --sort dso,sym -g none 2> /dev/null |
-			{ grep -E '^ +[0-9.]+% +\[?(xprtrdma_rs|rpcrdma)\]? ' || true; }
+		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
+			{ grep -E '^ +[0-9.]+% .*(xprtrdma_rs|xprs_|rpcrdma_|frwr_|xprt_rdma_)' || true; }
 	} > "$1.perf.txt"
 	rm -f "$data"
 }
