@@ -809,23 +809,11 @@ impl Transport {
         unsafe { bindings::xprt_put(self.xprt.as_ptr()) };
     }
 
-    /// Sends our reply to a callback (`xprt_rdma_bc_send_reply()`): an
-    /// RDMA_MSG header granting [`BC_SLOTS`] credits, then the reply
-    /// pulled up behind it.
-    fn bc_send_reply(&self, rqst: *mut bindings::rpc_rqst) -> Result {
-        let xprt = self.xprt;
-        if !xprt.connected() {
-            return Err(err(bindings::ENOTCONN));
-        }
-        // SAFETY: the xprt and rqst are valid.
-        if !unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), rqst) } {
-            return Err(err(bindings::EBADSLT));
-        }
-        let req = self.req_of(rqst).ok_or(EINVAL)?;
-        // SAFETY: send_request runs under XPRT_LOCKED.
-        let Some(ep) = (unsafe { self.endpoint() }).as_deref() else {
-            return Err(err(bindings::ENOTCONN));
-        };
+    /// Builds our reply to a callback in the req's send buffer
+    /// (`rpcrdma_bc_marshal_reply()`): an RDMA_MSG header granting
+    /// [`BC_SLOTS`] credits, then the reply pulled up behind it. Returns
+    /// the Send length.
+    fn bc_marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
         let idx = req.kref.id().0 as usize;
         let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
         // SAFETY: as in `marshal`: no Send of this req is outstanding (the
@@ -843,23 +831,21 @@ impl Transport {
                 reply: None,
             }),
         };
-        let marshaled = sendbuf
-            .as_mut_slice()
-            .get_mut(..limit)
-            .ok_or(EIO)
-            .and_then(|buf| hdr.encode(buf).map_err(|_| EIO))
-            .and_then(|hdrlen| self.pull_up(rqst, sendbuf, limit, hdrlen, (0, len)));
-        let Ok(total) = marshaled else {
-            add(&self.stats.failed_marshal_count, 1);
-            return Err(EIO);
-        };
-        match self.post(ep, req, u32::try_from(total).map_err(|_| EIO)?) {
-            Ok(()) => Ok(()),
-            Err(e) if e == EAGAIN => Err(e),
-            Err(_) => {
-                self.close();
-                Err(err(bindings::ENOTCONN))
-            }
+        let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
+        let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
+        let total = self.pull_up(rqst, sendbuf, limit, hdrlen, (0, len))?;
+        u32::try_from(total).map_err(|_| EIO)
+    }
+
+    /// Gives back the MRs a failed send attempt registered. With `wait`
+    /// (EAGAIN: out of MRs or of sendctxs) the task then waits for buffer
+    /// space; in this order, because the release wakes waiters, which
+    /// would cancel a wait set before it.
+    fn unwind_send(&self, ep: &Endpoint, req: &Req, wait: bool) {
+        self.release_mrs(ep, req);
+        if wait {
+            // SAFETY: the xprt is valid.
+            unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
         }
     }
 
@@ -944,12 +930,9 @@ impl Transport {
         unsafe { &mut *self.ep.get() }
     }
 
+    /// `->send_request`, for Calls and (`xprt_rdma_bc_send_reply()`) for
+    /// our replies to callbacks.
     fn send_request(&self, rqst: *mut bindings::rpc_rqst) -> Result {
-        // Only backchannel rqsts come without a call buffer.
-        // SAFETY: the rqst is owned by the caller.
-        if unsafe { (*rqst).rq_buffer }.is_null() {
-            return self.bc_send_reply(rqst);
-        }
         let xprt = self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
@@ -958,11 +941,12 @@ impl Transport {
         if !unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), rqst) } {
             return Err(err(bindings::EBADSLT));
         }
+        // SAFETY: the rqst is owned by the caller.
+        let (backchannel, cookie) = unsafe { ((*rqst).rq_buffer.is_null(), (*rqst).rq_connect_cookie) };
         // A retransmit on the same connection would reuse a send buffer
         // the HCA may still read, and throws off credit accounting: drop
         // the connection instead, before touching the buffer.
-        // SAFETY: the rqst is owned by the caller.
-        if unsafe { (*rqst).rq_connect_cookie } == xprt.connect_cookie() {
+        if cookie == xprt.connect_cookie() {
             self.close();
             return Err(err(bindings::ENOTCONN));
         }
@@ -978,15 +962,17 @@ impl Transport {
             self.close();
             return Err(err(bindings::ENOTCONN));
         }
-        let len = match self.marshal(ep, req, rqst) {
+        // Only backchannel rqsts come without a call buffer.
+        let marshaled = if backchannel {
+            self.bc_marshal(ep, req, rqst)
+        } else {
+            self.marshal(ep, req, rqst)
+        };
+        let len = match marshaled {
             Ok(len) => len,
             Err(e) => {
-                self.release_mrs(ep, req);
-                if e == EAGAIN {
-                    // Out of MRs: wait for some to come back.
-                    // SAFETY: the xprt is valid.
-                    unsafe { bindings::xprt_wait_for_buffer_space(xprt.as_ptr()) };
-                } else {
+                self.unwind_send(ep, req, e == EAGAIN);
+                if e != EAGAIN {
                     add(&self.stats.failed_marshal_count, 1);
                 }
                 return Err(e);
@@ -997,13 +983,16 @@ impl Transport {
         match self.post(ep, req, len) {
             Ok(()) => {}
             Err(e) if e == EAGAIN => {
-                self.release_mrs(ep, req);
+                self.unwind_send(ep, req, true);
                 return Err(e);
             }
             Err(_) => {
                 self.close();
                 return Err(err(bindings::ENOTCONN));
             }
+        }
+        if backchannel {
+            return Ok(());
         }
         // SAFETY: as above.
         unsafe {
@@ -1340,8 +1329,6 @@ impl Transport {
             let Some(claim) = shared.ring.claim() else {
                 drop(shared);
                 add(&self.stats.empty_sendctx_q, 1);
-                // SAFETY: the xprt is valid.
-                unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
                 return Err(EAGAIN);
             };
             // SAFETY: the caller owns the req and its owner cell.
@@ -1371,10 +1358,8 @@ impl Transport {
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
         let (cqe, addr, lkey) = (cqe.cqe.get(), sendbuf.addr(), ep.lkey);
-        // SAFETY: the QP is live while the endpoint exists; the buffer
-        // stays mapped and untouched until the Send owner is released by
-        // a completion or the drain; the cqe lives in the endpoint; the
-        // REG_MR requests are of MRs this req holds.
+        // SAFETY: live QP and cqe (in the endpoint); the buffer stays mapped
+        // until its Send owner is released; the REG_MRs are this req's.
         unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
     }
 
@@ -1441,8 +1426,9 @@ impl Transport {
             return;
         };
         // A callback carries the server's backchannel credits, not ours.
-        if let Some(call) = fixed.backchannel_call(msg) {
-            if xprt.bc_serv_ready() {
+        // Without a callback service (NFSv3, v4.0) there is none to look for.
+        if xprt.bc_serv_ready() {
+            if let Some(call) = fixed.backchannel_call(msg) {
                 self.bc_receive(fixed.xid, call);
                 return;
             }
