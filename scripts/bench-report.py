@@ -69,7 +69,8 @@ def fio_metrics(path):
 def collect(run):
     """{client: {metric_key: [value per round]}}, plus CPU us per op."""
     data = {}
-    for path in sorted(glob.glob(os.path.join(run, "bench", "r*-*.cpu"))):
+    paths = glob.glob(os.path.join(run, "bench", "r*-*.cpu"))
+    for path in sorted(paths, key=lambda p: int(re.match(r"r(\d+)-", os.path.basename(p)).group(1))):
         m = re.match(r"r(\d+)-(\w+)-(.+)\.cpu$", os.path.basename(path))
         _, client, job = m.groups()
         d = data.setdefault(client, {})
@@ -84,25 +85,26 @@ def collect(run):
                 d.setdefault(f"{job}:{k}", []).append(fm[k])
             ops = fm["ios"]
         d.setdefault(f"{job}:cpu", []).append(cpu["cpu_ms"] * 1000 / max(ops, 1))
+        for k, v in cpu.items():
+            if k not in ("cpu_ms", "wall_s"):
+                d.setdefault(f"{job}:ev:{k}", []).append(v / max(ops, 1))
     return data
 
 
 def raw_ceiling(run):
+    """{tool: [value per round]}: perftest's 1 MiB bandwidths in MB/s and its
+    typical 4 KiB send latency in us, measured at the start of each round."""
     out = {}
-    for t in ("ib_read_bw", "ib_write_bw"):
-        p = os.path.join(run, "bench", f"raw-{t}.txt")
-        if os.path.exists(p):
-            for line in open(p):
-                f = line.split()
-                if len(f) >= 4 and f[0] == "1048576":
-                    out[t] = float(f[3]) * 1.048576  # perftest MB is MiB
-    p = os.path.join(run, "bench", "raw-ib_send_lat.txt")
-    if os.path.exists(p):
-        for line in open(p):
+    for path in sorted(glob.glob(os.path.join(run, "bench", "r*-raw-*.txt"))):
+        m = re.match(r"r(\d+)-raw-(\w+)\.txt$", os.path.basename(path))
+        rnd, tool = int(m.group(1)), m.group(2)
+        for line in open(path):
             f = line.split()
-            if len(f) >= 6 and f[0] == "4096":
-                out["ib_send_lat"] = float(f[4])  # t_typical, us
-    return out
+            if tool != "ib_send_lat" and len(f) >= 4 and f[0] == "1048576":
+                out.setdefault(tool, {})[rnd] = float(f[3]) * 1.048576  # perftest MB is MiB
+            elif tool == "ib_send_lat" and len(f) >= 6 and f[0] == "4096":
+                out.setdefault(tool, {})[rnd] = float(f[4])  # t_typical, us
+    return {t: [v for _, v in sorted(by_round.items())] for t, by_round in out.items()}
 
 
 def fmt(v):
@@ -114,6 +116,12 @@ def cell(vals):
         return "not run", None
     med = statistics.median(vals)
     return f"{fmt(med)} ({fmt(min(vals))}..{fmt(max(vals))})", med
+
+
+def ceiling_share(vals, ceil):
+    """The median over the rounds of a round's figure over that round's ceiling."""
+    shares = [100 * v / c for v, c in zip(vals, ceil) if c]
+    return f"{statistics.median(shares):.0f}%" if shares else ""
 
 
 def table(data, raw, clients):
@@ -133,11 +141,91 @@ def table(data, raw, clients):
         line = [label, unit if higher_is_better else unit + ", lower is better"] + cells
         if have_rs and "c" in data:
             line.append(f"{meds['rs'] / meds['c']:.2f}" if meds.get("rs") and meds.get("c") else "")
-        ceil = raw.get(CEILING.get(key, ""), 0)
-        line.append(", ".join(f"{100 * meds[c] / ceil:.0f}%" for c in clients if meds.get(c))
-                    if ceil else "")
+        ceil = raw.get(CEILING.get(key, ""), [])
+        line.append(", ".join(ceiling_share(data[c].get(key, []), ceil) for c in clients
+                              if data.get(c, {}).get(key)) if ceil else "")
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
+
+
+# The idle loop's symbol in a `perf record -a -e cpu-clock` profile.
+IDLE = "pv_native_safe_halt"
+TRANSPORT = re.compile(r"^transport::|xprtrdma_rs|xprs_|rpcrdma_|frwr_|xprt_rdma_")
+
+
+def short_name(sym):
+    """`transport::Transport::register` for a Rust v0 mangled symbol (the
+    last three identifiers of its path), the symbol itself otherwise."""
+    if not sym.startswith("_R"):
+        return sym
+    idents, i = [], 2
+    while i < len(sym):
+        m = re.match(r"(\d+)_?", sym[i:])
+        if not m:
+            i += 1
+            continue
+        n, start = int(m.group(1)), i + m.end()
+        word = sym[start:start + n]
+        if n and len(word) == n and re.fullmatch(r"[A-Za-z_]\w*", word):
+            idents.append(word)
+            i = start + n
+        else:
+            i += m.end()
+    return "::".join(idents[-3:]) if idents else sym
+
+
+def perf_symbols(path):
+    """{symbol: % of all samples} from a with_perf flat profile."""
+    out = {}
+    for line in open(path):
+        m = re.match(r"\s*([\d.]+)%\s+\[.\]\s+(\S+)", line)
+        if m:
+            name = short_name(m.group(2))
+            out[name] = out.get(name, 0.0) + float(m.group(1))
+    return out
+
+
+def profile_diff(run, data):
+    """Where the two clients' CPU time per operation differs, symbol by symbol.
+
+    A symbol's share of the busy (non-idle) samples times the workload's CPU
+    per op is its CPU us per op; the median over the rounds of each client
+    is compared.
+    """
+    lines = []
+    for path in sorted(glob.glob(os.path.join(run, "bench", "r1-c-*.perf.txt"))):
+        job = re.match(r"r1-c-(.+)\.perf\.txt$", os.path.basename(path)).group(1)
+        per_op = {}
+        for c in ("c", "rs"):
+            for p in sorted(glob.glob(os.path.join(run, "bench", f"r*-{c}-{job}.perf.txt"))):
+                rnd = re.match(r"r(\d+)-", os.path.basename(p)).group(1)
+                sub = [f"{job}-create", f"{job}-stat", f"{job}-unlink"] if job == "meta" else [job]
+                cpus = [kv(os.path.join(run, "bench", f"r{rnd}-{c}-{j}.cpu")) for j in sub]
+                if job == "meta":
+                    ops = kv(os.path.join(run, "bench", f"r{rnd}-{c}-meta.meta"))["ops"] * 3
+                else:
+                    ops = fio_metrics(os.path.join(run, "bench", f"r{rnd}-{c}-{job}.json"))["ios"]
+                us_per_op = sum(x["cpu_ms"] for x in cpus) * 1000 / max(ops, 1)
+                syms = perf_symbols(p)
+                busy = 100.0 - syms.get(IDLE, 0.0)
+                for sym, pct in syms.items():
+                    if sym != IDLE and busy > 0:
+                        per_op.setdefault(c, {}).setdefault(sym, []).append(pct / busy * us_per_op)
+        if len(per_op) < 2:
+            continue
+        med = {c: {s: statistics.median(v) for s, v in per_op[c].items()} for c in per_op}
+        diffs = sorted(((med["rs"].get(s, 0.0) - med["c"].get(s, 0.0), s)
+                        for s in set(med["c"]) | set(med["rs"])), reverse=True)
+        ours = sum(v for s, v in med["rs"].items() if TRANSPORT.search(s))
+        theirs = sum(v for s, v in med["c"].items() if TRANSPORT.search(s))
+        fmt_d = lambda ds: ", ".join(f"`{s[:40]}` {d:+,.1f}" for d, s in ds)
+        lines += [f"- **{job}**: the transport modules' own symbols: C {theirs:,.1f}, ours "
+                  f"{ours:,.1f} us/op. Most CPU us/op more in ours: {fmt_d(diffs[:8])}. "
+                  f"Most less: {fmt_d(diffs[::-1][:5])}."]
+    if not lines:
+        return ""
+    return "\n".join(["Profiles, CPU us per operation by symbol, ours minus C (medians over the "
+                      "rounds; a symbol outside a profile's top 80 counts as 0 there):", ""] + lines)
 
 
 def chart(data, raw, clients, png):
@@ -171,8 +259,8 @@ def chart(data, raw, clients, png):
                 f.write(" ".join(row) + "\n")
             if i == 1:
                 for t, lab in (("ib_write_bw", "rxe RDMA Write"), ("ib_read_bw", "rxe RDMA Read")):
-                    if t in raw:
-                        v = str(raw[t])
+                    if raw.get(t):
+                        v = str(statistics.median(raw[t]))
                         f.write(f'"{lab}" ' + " ".join([v, v, v] * len(clients)) + "\n")
         datfiles.append(dat)
         plots = ", ".join(
@@ -183,6 +271,47 @@ def chart(data, raw, clients, png):
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
     for d in datfiles:
         os.remove(d)
+
+
+# Event counts per operation (tests/vm/bench.sh:event_counts), the same for
+# every workload: what the guest did for each operation, beside what it cost.
+EVENTS = [("rxe_sent_pkts", "rxe packets sent"), ("ctxt", "context switches"),
+          ("intr", "interrupts")]
+# rxe counters that are not errors or retries.
+RXE_TRAFFIC = {"rxe_sent_pkts", "rxe_rcvd_pkts", "rxe_rdma_sends", "rxe_rdma_recvs",
+               "rxe_ack_deferred"}
+
+
+def events_table(data, clients):
+    both = "c" in data and "rs" in data
+    head = ["workload", "per operation"] + [CLIENT_NAMES[c] for c in clients]
+    head += ["ours/C"] if both else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for job in CPU_JOBS:
+        for key, label in EVENTS:
+            k = f"{job}:ev:{key}"
+            if not any(data.get(c, {}).get(k) for c in clients):
+                continue
+            meds = {c: cell(data.get(c, {}).get(k, [])) for c in clients}
+            line = [job, label] + [meds[c][0] for c in clients]
+            if both:
+                a, b = meds["c"][1], meds["rs"][1]
+                line.append(f"{b / a:.2f}" if a and b else "")
+            lines.append("| " + " | ".join(line) + " |")
+    # Retries and errors: any other rxe counter that moved, per 1000 ops.
+    other = []
+    for job in CPU_JOBS:
+        for c in clients:
+            for k, vals in sorted(data.get(c, {}).items()):
+                pre = f"{job}:ev:"
+                name = k[len(pre):]
+                if k.startswith(pre) and name.startswith("rxe_") and name not in RXE_TRAFFIC \
+                        and max(vals) > 0:
+                    other.append(f"{job} {CLIENT_NAMES[c].split()[0]} {name[4:]} "
+                                 f"{fmt(statistics.median(vals) * 1000)}")
+    lines += ["", "rxe retries and errors per 1000 operations (median over the rounds): "
+              + ("; ".join(other) if other else "none counted")]
+    return "\n".join(lines)
 
 
 def main():
@@ -199,7 +328,8 @@ def main():
     md = [
         "# xprtrdma-rs benchmark", "",
         f"- command: `{command}`",
-        f"- one VM boot (QEMU TCG, 2 vCPUs), NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s)",
+        f"- one VM boot (QEMU TCG, 2 vCPUs), NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s); "
+        "the clients take turns in ABBA order (C, ours; ours, C; ...)",
         f"- guest kernel: {kernel}; xprtrdma_rs: {module}",
         f"- clients run: {', '.join(CLIENT_NAMES[c] for c in clients)}",
     ]
@@ -210,8 +340,13 @@ def main():
         "", "Each cell: median (min..max) over the rounds. CPU per op is the whole guest's busy",
         "time (client, server and rxe share it) divided by the operations done.", "",
         table(data, raw, clients), "",
-        "Raw rxe ceiling (perftest, same boot): " + ", ".join(
-            f"{t} {fmt(v)} {'us' if t == 'ib_send_lat' else 'MB/s'}" for t, v in sorted(raw.items())), "",
+        "Events per operation, from the same runs (whole guest: /proc/stat, and rxe0's",
+        "port counters, which count both ends since client and server share rxe0):", "",
+        events_table(data, clients), "",
+        profile_diff(run, data), "",
+        "Raw rxe ceiling (perftest, at the start of every round of the same boot; the "
+        "% column divides each round's figure by that round's ceiling): " + ", ".join(
+            f"{t} {cell(v)[0]} {'us' if t == 'ib_send_lat' else 'MB/s'}" for t, v in sorted(raw.items())), "",
     ]
     with open(os.path.join(run, "results.md"), "w") as f:
         f.write("\n".join(md))

@@ -1,42 +1,70 @@
 # SPDX-License-Identifier: GPL-2.0
 # `make bench` guest side: one boot, one tmpfs export, the clients in
-# $BENCH_CLIENTS alternated for $BENCH_ROUNDS rounds, each round running the
-# same workloads; the raw rxe ceiling measured in the same boot. Results go
+# $BENCH_CLIENTS alternated for $BENCH_ROUNDS rounds (in ABBA order), each
+# round running the same workloads after measuring the raw rxe ceiling. Results go
 # to /xprs/out/bench/ as fio JSON and key=value files for scripts/bench.
 #
 # Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
+#       ["WORKLOADS"]   (a subset of the workload names below; default all)
 . /xprs/repo/tests/vm/lib.sh
 
 rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0} size=${6:-128M}
+workloads=${7:-randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-1m-qd8 write-1m-qd8 meta}
 res=/xprs/out/bench
 mkdir -p "$res"
 MNT=/mnt/bench
 
-# Busy jiffies of the whole guest (client, server and rxe all run here).
-busy_jiffies() {
-	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+# snap FILE: the whole guest's counters now, as key=value lines: busy
+# jiffies (client, server and rxe all run here), the time, context switches,
+# interrupts, and every counter of rxe0's port (packets, retries, RNR and
+# sequence errors; both ends of every connection are in this guest). A
+# script, so that fio can run it too.
+SNAP=/tmp/xprs-snap
+cat > "$SNAP" <<'SNAP_EOF'
+#!/bin/sh
+{
+	awk '$1 == "cpu" { print "busy=" $2 + $3 + $4 + $7 + $8 }
+	     $1 == "ctxt" || $1 == "intr" { print $1 "=" $2 }' /proc/stat
+	echo "time=$(date +%s.%N)"
+	rdma statistic show link rxe0/1 |
+		awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^[0-9]+$/) print "rxe_" $i "=" $(i + 1) }'
+} > "$1"
+SNAP_EOF
+chmod +x "$SNAP"
+
+# window NAME: turn NAME.before and NAME.after into NAME.cpu: the CPU time
+# (ms) and wall time of the window, and how much each event count grew.
+window() {
+	awk -F= -v hz="$(getconf CLK_TCK)" '
+		FNR == NR { b[$1] = $2; next }
+		$1 == "busy" { printf "cpu_ms=%d\n", ($2 - b[$1]) * 1000 / hz; next }
+		$1 == "time" { printf "wall_s=%.3f\n", $2 - b[$1]; next }
+		($1 in b) { print $1 "=" $2 - b[$1] }' "$1.before" "$1.after" > "$1.cpu"
+	rm -f "$1.before" "$1.after"
 }
 
-# run_timed NAME CMD...: run CMD, record the CPU time (ms) and wall time it took.
+# run_timed NAME CMD...: the window is CMD's whole run.
 run_timed() {
 	local name=$1; shift
-	local j0 t0 j1 t1
-	j0=$(busy_jiffies); t0=$(date +%s.%N)
+	"$SNAP" "$name.before"
 	"$@"
-	j1=$(busy_jiffies); t1=$(date +%s.%N)
-	echo "cpu_ms=$(( (j1 - j0) * 1000 / $(getconf CLK_TCK) ))" > "$name.cpu"
-	echo "wall_s=$(echo "$t1 $t0" | awk '{ printf "%.3f", $1 - $2 }')" >> "$name.cpu"
+	"$SNAP" "$name.after"
+	window "$name"
 }
 
 fio_job() {	# fio_job OUTNAME RW BS IODEPTH
 	local out=$1 rw=$2 bs=$3 qd=$4
 	local args=(--directory="$MNT" --name="$rw-$bs-qd$qd" --filename=bench.dat
 		--size="$size" --ioengine=libaio --direct=1 --numjobs=1)
-	# Lay the file out first, so the timed run (and its CPU time) is
-	# the workload only.
+	# Lay the file out first, and take the window from fio's own hooks
+	# around the I/O, so that the CPU time and event counts are the
+	# workload's, not fio's start-up and exit (seconds under TCG).
 	fio "${args[@]}" --rw=write --bs=1M --create_only=1 > /dev/null
-	run_timed "$out" fio "${args[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" \
-		--runtime="$runtime" --time_based --output-format=json --output="$out.json"
+	# (fio writes each hook's output, here none, to a file in its cwd.)
+	(cd /tmp && fio "${args[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" \
+		--exec_prerun="$SNAP $out.before" --exec_postrun="$SNAP $out.after" \
+		--runtime="$runtime" --time_based --output-format=json --output="$out.json")
+	window "$out"
 	rm -f "$MNT/bench.dat"
 }
 
@@ -74,35 +102,49 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	rm -f "$data"
 }
 
-first=${clients%% *}
-guest_setup "$first"
-
-# The raw ceiling of rxe0, in this boot.
-log "raw rxe ceiling (perftest)"
-for t in ib_read_bw ib_write_bw; do
-	$t -d rxe0 -F -s 1048576 -D "$runtime" > /dev/null 2>&1 & srv=$!
+# raw_ceiling ROUND: the raw ceiling of rxe0 (perftest), measured in every
+# round next to the clients' runs, since the host's speed drifts within a boot.
+raw_ceiling() {
+	local t srv
+	log "round $1: raw rxe ceiling (perftest)"
+	for t in ib_read_bw ib_write_bw; do
+		$t -d rxe0 -F -s 1048576 -D "$runtime" > /dev/null 2>&1 & srv=$!
+		sleep 1
+		$t -d rxe0 -F -s 1048576 -D "$runtime" "$XPRS_ADDR" > "$res/r$1-raw-$t.txt" 2>&1
+		wait $srv || true
+	done
+	ib_send_lat -d rxe0 -F -s 4096 -n 2000 > /dev/null 2>&1 & srv=$!
 	sleep 1
-	$t -d rxe0 -F -s 1048576 -D "$runtime" "$XPRS_ADDR" > "$res/raw-$t.txt" 2>&1
+	ib_send_lat -d rxe0 -F -s 4096 -n 2000 "$XPRS_ADDR" > "$res/r$1-raw-ib_send_lat.txt" 2>&1
 	wait $srv || true
-done
-ib_send_lat -d rxe0 -F -s 4096 -n 2000 > /dev/null 2>&1 & srv=$!
-sleep 1
-ib_send_lat -d rxe0 -F -s 4096 -n 2000 "$XPRS_ADDR" > "$res/raw-ib_send_lat.txt" 2>&1
-wait $srv || true
+}
+
+loaded=${clients%% *}
+guest_setup "$loaded"
 
 for round in $(seq "$rounds"); do
-	for c in $clients; do
+	raw_ceiling "$round"
+	# ABBA: every other round runs the clients in reverse order, so that
+	# a drift of the host's speed within the boot favours neither.
+	order=$clients
+	[ $((round % 2)) = 1 ] || order=$(printf '%s\n' $clients | tac | xargs)
+	for c in $order; do
 		log "round $round: $c"
-		[ "$round-$c" = "1-$first" ] || client_switch "$c"
+		[ "$c" = "$loaded" ] || { client_switch "$c"; loaded=$c; }
 		nfs_mount 3 tmp "$MNT"
 		p=$res/r$round-$c
-		with_perf "$p-randread-4k-qd1" fio_job "$p-randread-4k-qd1" randread 4k 1
-		fio_job "$p-randwrite-4k-qd1" randwrite 4k 1
-		fio_job "$p-randread-4k-qd32" randread 4k 32
-		fio_job "$p-randwrite-4k-qd32" randwrite 4k 32
-		with_perf "$p-read-1m-qd8" fio_job "$p-read-1m-qd8" read 1M 8
-		with_perf "$p-write-1m-qd8" fio_job "$p-write-1m-qd8" write 1M 8
-		with_perf "$p-meta" meta_job "$p-meta"
+		for w in $workloads; do
+			case $w in
+			randread-4k-qd1) with_perf "$p-$w" fio_job "$p-$w" randread 4k 1 ;;
+			randwrite-4k-qd1) fio_job "$p-$w" randwrite 4k 1 ;;
+			randread-4k-qd32) fio_job "$p-$w" randread 4k 32 ;;
+			randwrite-4k-qd32) fio_job "$p-$w" randwrite 4k 32 ;;
+			read-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" read 1M 8 ;;
+			write-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" write 1M 8 ;;
+			meta) with_perf "$p-$w" meta_job "$p-$w" ;;
+			*) fail "unknown workload $w" ;;
+			esac
+		done
 		xprt_stats "$MNT" > "$p.xprt"
 		umount "$MNT"
 	done
