@@ -324,13 +324,15 @@ def main():
     kernel = open(os.path.join(run, "bench", "kernel.txt")).read().strip()
     module = os.path.join(run, "bench", "module.txt")
     module = open(module).read().strip().replace("\n", "; ") if os.path.exists(module) else "not loaded in this run"
+    rev = os.path.join(run, "bench", "repo.txt")
+    rev = open(rev).read().strip() if os.path.exists(rev) else "not recorded"
     rounds = len(next(iter(data[clients[0]].values())))
     md = [
         "# xprtrdma-rs benchmark", "",
         f"- command: `{command}`",
         f"- one VM boot (QEMU TCG, 2 vCPUs), NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s); "
         "the clients take turns in ABBA order (C, ours; ours, C; ...)",
-        f"- guest kernel: {kernel}; xprtrdma_rs: {module}",
+        f"- guest kernel: {kernel}; xprtrdma_rs: {module}; built from the tree at {rev}",
         f"- clients run: {', '.join(CLIENT_NAMES[c] for c in clients)}",
     ]
     if "rs" not in data:
