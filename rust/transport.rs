@@ -945,8 +945,10 @@ impl Transport {
         let (backchannel, cookie) = unsafe { ((*rqst).rq_buffer.is_null(), (*rqst).rq_connect_cookie) };
         // A retransmit on the same connection would reuse a send buffer
         // the HCA may still read, and throws off credit accounting: drop
-        // the connection instead, before touching the buffer.
-        if cookie == xprt.connect_cookie() {
+        // the connection instead, before touching the buffer. Callback
+        // replies are sent once and never retransmitted (nor does C check
+        // them); their cookie is whatever the pooled rqst held.
+        if !backchannel && cookie == xprt.connect_cookie() {
             self.close();
             return Err(err(bindings::ENOTCONN));
         }
