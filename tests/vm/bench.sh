@@ -90,16 +90,15 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 	# A flat profile: the top 80 symbols, then every symbol of the two
 	# client transports wherever it ranks (by name: perf files module
 	# symbols under [kernel.kallsyms]), so the clients' own costs can be
-	# compared line by line.
+	# compared line by line. perf reports once, into a file.
+	perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
+		{ grep -E '^ +[0-9.]+%' || true; } > "$data.txt"
 	{
-		# (sed, not head: under pipefail an early exit would SIGPIPE perf)
-		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
-			{ grep -E '^ +[0-9.]+%' || true; } | sed -n 1,80p
+		sed -n 1,80p "$data.txt"
 		echo "# transport modules:"
-		perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
-			{ grep -E '^ +[0-9.]+% .*(xprtrdma_rs|xprs_|rpcrdma_|frwr_|xprt_rdma_)' || true; }
+		grep -E '(xprtrdma_rs|xprs_|rpcrdma_|frwr_|xprt_rdma_)' "$data.txt" || true
 	} > "$1.perf.txt"
-	rm -f "$data"
+	rm -f "$data" "$data.txt"
 }
 
 # raw_ceiling ROUND: the raw ceiling of rxe0 (perftest), measured in every
