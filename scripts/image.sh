@@ -11,9 +11,12 @@
 
 SUITE=bookworm
 PACKAGES=nfs-kernel-server,nfs-common,rpcbind,iproute2,rdma-core,ibverbs-utils,ibverbs-providers,perftest,fio,kmod,procps,e2fsprogs,xfsprogs,linux-perf,util-linux
+# ACL tools (tests/vm/rs-acl.sh), and what fstests needs at run time (its
+# README): its binaries link libaio, liburing, libgdbm and libcap.
+PACKAGES=$PACKAGES,acl,attr,bc,dbench,dump,gawk,psmisc,python3,quota,sed,uuid-runtime,libaio1,liburing2,libgdbm6,libgdbm-compat4,libcap2,libcap2-bin,libuuid1,libattr1,libacl1
 
 # Bump when the rootfs recipe below changes in a way the package list does not show.
-ROOTFS_RECIPE=1
+ROOTFS_RECIPE=2
 base_hash=$(inputs_hash "$SUITE" "$PACKAGES" "recipe $ROOTFS_RECIPE")
 ROOTFS=$XPRS_CACHE/rootfs-$base_hash
 KDIR=$(kernel_dir)
@@ -38,6 +41,11 @@ if ! [ -f "$ROOTFS/.done" ]; then
 		> "$ROOTFS.log" 2>&1 || { tail -20 "$ROOTFS.log"; die "debootstrap failed"; }
 	# Services are started by our init, never by package scripts.
 	rm -f "$ROOTFS"/etc/exports
+	# fstests' users and group.
+	chroot "$ROOTFS" groupadd -f fsgqa
+	chroot "$ROOTFS" useradd -m -g fsgqa fsgqa
+	chroot "$ROOTFS" useradd -m 123456-fsgqa
+	chroot "$ROOTFS" useradd -m fsgqa2
 	chroot "$ROOTFS" apt-get clean
 	touch "$ROOTFS/.done"
 	log "rootfs built in $(( $(date +%s) - start )) s"
