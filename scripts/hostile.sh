@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the misbehaving RPC-over-RDMA test peer (tests/hostile/xprs-hostile.c)
+# on the host, for the guest (Debian 12 both): out/hostile/xprs-hostile,
+# rebuilt when the source changes. Installs librdmacm-dev and
+# libibverbs-dev if they are missing; the guest image has the run-time
+# libraries (rdma-core, ibverbs-providers).
+#
+#   scripts/hostile.sh          build (a no-op when up to date)
+#   scripts/hostile.sh --path   print the binary's path, build nothing
+. "$(dirname "$0")/lib.sh"
+
+SRC=$XPRS_TOP/tests/hostile/xprs-hostile.c
+OUT=$XPRS_TOP/out/hostile
+BIN=$OUT/xprs-hostile
+CFLAGS=(-O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2)
+
+if [ "${1:-}" = --path ]; then echo "$BIN"; exit 0; fi
+
+missing=()
+for p in librdmacm-dev libibverbs-dev gcc; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+key=$(inputs_hash "$SRC" "${CFLAGS[*]}" "$(gcc --version | head -1)")
+if [ -x "$BIN" ] && [ "$(cat "$BIN.key" 2>/dev/null)" = "$key" ]; then
+	exit 0
+fi
+mkdir -p "$OUT"
+gcc "${CFLAGS[@]}" -o "$BIN.tmp" "$SRC" -lrdmacm -libverbs
+mv "$BIN.tmp" "$BIN"
+echo "$key" > "$BIN.key"
+log "built $BIN"
