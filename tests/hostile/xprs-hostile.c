@@ -130,6 +130,7 @@ struct call {
 	int reads_left;
 	int read_err;
 	int forwarded;
+	int nfs3_read;		/* an NFSv3 READ: its data may go by DDP */
 };
 
 /* Fault modes. Each injection is counted in its mode's row. */
@@ -148,7 +149,7 @@ static const char *const mode_names[M_NMODES] = {
 static struct {
 	unsigned long injected[M_NMODES];
 	unsigned long calls, replies, inline_replies, chunk_replies,
-		read_chunks, conns, rejected, disconnects, nfsd_orphans,
+		read_chunks, ddp_replies, conns, rejected, disconnects, nfsd_orphans,
 		no_slot, too_big, bad_calls, send_errors, recv_errors,
 		no_rkey, nfsd_reconnects;
 } st;
@@ -283,7 +284,7 @@ static void dump_stats(const char *seq)
 		fprintf(f, "injected %s %lu\n", mode_names[m], st.injected[m]);
 #define S(x) fprintf(f, "stat %s %lu\n", #x, st.x)
 	S(calls); S(replies); S(inline_replies); S(chunk_replies);
-	S(read_chunks); S(conns); S(rejected); S(disconnects);
+	S(read_chunks); S(ddp_replies); S(conns); S(rejected); S(disconnects);
 	S(nfsd_orphans); S(no_slot); S(too_big); S(bad_calls);
 	S(send_errors); S(recv_errors); S(no_rkey); S(nfsd_reconnects);
 #undef S
@@ -590,7 +591,8 @@ static uint32_t build_inline(uint8_t *out, uint32_t cap, uint32_t xid,
  */
 static int send_via_reply_chunk(struct conn *cn, struct call *c,
 				const uint8_t *msg, uint32_t len,
-				uint32_t credits)
+				uint32_t credits, enum ibv_wr_opcode op,
+				uint32_t inv)
 {
 	uint8_t h[HDR_MIN + 8 + MAX_SEGS * 16];
 	struct wbuf w = { h, 0, sizeof(h), 0 };
@@ -649,7 +651,7 @@ static int send_via_reply_chunk(struct conn *cn, struct call *c,
 		return -1;
 	}
 	st.chunk_replies++;
-	return post_send(cn, h, w.len, IBV_WR_SEND, 0, mr, buf);
+	return post_send(cn, h, w.len, op, inv, mr, buf);
 }
 
 /* A handle the Call offered, if it offered any. */
@@ -666,7 +668,114 @@ static int call_rkey(const struct call *c, uint32_t *rkey)
 	return 0;
 }
 
-/* Send the honest reply MSG for Call C (inline, or via its reply chunk). */
+static uint32_t round4(uint32_t n)
+{
+	return (n + 3) & ~3u;
+}
+
+/*
+ * The NFSv3 READ reply MSG with its data moved into the Call's first
+ * write chunk (RFC 8166 DDP, RFC 8267 for NFS): RDMA Write of the data,
+ * then RDMA_MSG with the write list's written lengths and the rest of
+ * the reply inline, the data's XDR pad left out. Returns -1 if MSG is not
+ * a successful READ reply or does not fit; the caller then falls back.
+ */
+static int send_ddp(struct conn *cn, struct call *c, const uint8_t *msg,
+		    uint32_t len, uint32_t credits, enum ibv_wr_opcode op,
+		    uint32_t inv)
+{
+	uint8_t out[INLINE];
+	struct wbuf w = { out, 0, sizeof(out), 0 };
+	uint32_t off, dlen, tail, total = 0, done = 0, n;
+	struct ibv_mr *mr;
+	void *buf;
+	int i, ns = c->wsegs[0];
+
+	if (len < 28 || get32(msg + 4) != 1 || get32(msg + 8) != 0)
+		return -1;
+	off = 16;
+	n = get32(msg + off);
+	if (n > 400)
+		return -1;
+	off += 4 + round4(n);
+	/* accept_stat, nfsstat3, attributes_follow */
+	if (len - off < 12 || get32(msg + off) != 0 || get32(msg + off + 4) != 0)
+		return -1;
+	off += 8;
+	if (get32(msg + off) == 1)
+		off += 84;
+	off += 4;
+	/* count, eof, data<> */
+	if (off > len || len - off < 12)
+		return -1;
+	off += 8;
+	dlen = get32(msg + off);
+	off += 4;
+	if (dlen > len - off)
+		return -1;
+	tail = off + dlen;
+	if (round4(dlen) - dlen <= len - tail)
+		tail += round4(dlen) - dlen;
+	for (i = 0; i < ns; i++)
+		total += c->wr[0][i].len;
+	if (dlen > total || !dlen)
+		return -1;
+
+	hdr(&w, c->xid, RPCRDMA_VERSION, credits, RDMA_MSG);
+	w32(&w, 0);
+	w32(&w, 1);
+	w32(&w, (uint32_t)ns);
+	for (i = 0; i < ns; i++) {
+		n = c->wr[0][i].len < dlen - done ? c->wr[0][i].len : dlen - done;
+		wseg(&w, c->wr[0][i].handle, n, c->wr[0][i].off);
+		done += n;
+	}
+	w32(&w, 0);
+	w32(&w, 0);
+	wbytes(&w, msg, off);
+	wbytes(&w, msg + tail, len - tail);
+	if (w.over || w.len > cn->max_send)
+		return -1;
+
+	buf = malloc(dlen);
+	if (!buf)
+		return -1;
+	memcpy(buf, msg + off, dlen);
+	mr = ibv_reg_mr(cn->pd, buf, dlen, 0);
+	if (!mr) {
+		free(buf);
+		return -1;
+	}
+	done = 0;
+	for (i = 0; i < ns && done < dlen; i++) {
+		struct ibv_sge sge;
+		struct ibv_send_wr wr, *bad;
+
+		n = c->wr[0][i].len < dlen - done ? c->wr[0][i].len : dlen - done;
+		if (!n)
+			continue;
+		sge.addr = (uintptr_t)buf + done;
+		sge.length = n;
+		sge.lkey = mr->lkey;
+		memset(&wr, 0, sizeof(wr));
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = c->wr[0][i].off;
+		wr.wr.rdma.rkey = c->wr[0][i].handle;
+		if (ibv_post_send(cn->id->qp, &wr, &bad)) {
+			st.send_errors++;
+			ibv_dereg_mr(mr);
+			free(buf);
+			return -1;
+		}
+		done += n;
+	}
+	st.ddp_replies++;
+	return post_send(cn, out, w.len, op, inv, mr, buf);
+}
+
+/* Send the honest reply MSG for Call C (inline, DDP, or via its reply chunk). */
 static void send_real(struct conn *cn, struct call *c, const uint8_t *msg,
 		      uint32_t len, uint32_t credits, enum ibv_wr_opcode op,
 		      uint32_t inv)
@@ -674,6 +783,9 @@ static void send_real(struct conn *cn, struct call *c, const uint8_t *msg,
 	uint8_t out[INLINE];
 	uint32_t n;
 
+	if (c->nfs3_read && c->nwch && c->wsegs[0] &&
+	    !send_ddp(cn, c, msg, len, credits, op, inv))
+		return;
 	if (HDR_MIN + len <= cn->max_send) {
 		n = build_inline(out, sizeof(out), c->xid, credits, msg, len);
 		if (n && !post_send(cn, out, n, op, inv, NULL, NULL)) {
@@ -683,7 +795,7 @@ static void send_real(struct conn *cn, struct call *c, const uint8_t *msg,
 		}
 		return;
 	}
-	if (c->has_rep && !send_via_reply_chunk(cn, c, msg, len, credits))
+	if (c->has_rep && !send_via_reply_chunk(cn, c, msg, len, credits, op, inv))
 		return;
 	/* Too large and no usable reply chunk: say so. */
 	st.too_big++;
@@ -1145,6 +1257,10 @@ static void forward(struct call *c, const uint8_t *msg, uint32_t len)
 		vlog("nfsd unreachable: %s", strerror(errno));
 		return;
 	}
+	/* An NFSv3 READ Call: xid CALL rpcvers=2 prog=100003 vers=3 proc=6 */
+	c->nfs3_read = len >= 24 && get32(msg + 4) == 0 && get32(msg + 8) == 2 &&
+		       get32(msg + 12) == 100003 && get32(msg + 16) == 3 &&
+		       get32(msg + 20) == 6;
 	put32(mark, 0x80000000u | len);
 	iov[0].iov_base = mark;
 	iov[0].iov_len = 4;
