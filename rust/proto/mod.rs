@@ -14,6 +14,7 @@
 //! - [`credits`]: credit grant sanitizing and congestion window arithmetic.
 //! - [`chunk`]: chunk planning (RFC 8267 DDP eligibility, as
 //!   `rpcrdma_marshal_req()` decides it).
+//! - [`offered`]: what a Call offered for its Reply, checked against it.
 //! - [`lifetime`]: the two-owner `rpcrdma_req` lifetime and invariants
 //!   I1..I7.
 //! - [`sendctx`]: the sendctx ring and Send signaling policy.
@@ -38,5 +39,6 @@ pub(crate) mod cm_private;
 pub(crate) mod credits;
 pub(crate) mod header;
 pub(crate) mod lifetime;
+pub(crate) mod offered;
 pub(crate) mod sendctx;
 pub(crate) mod xdr;

@@ -7,6 +7,7 @@ mod cm_private;
 mod credits;
 mod header;
 mod lifetime;
+mod offered;
 mod props;
 mod sendctx;
 
