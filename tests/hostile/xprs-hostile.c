@@ -16,7 +16,9 @@
  *                [-c CTLFIFO] [-s STATSFILE] [-S SEED] [-v]
  *
  * Commands, one a line, written to the control FIFO:
- *   mode NAME [EVERY]   corrupt the reply to every EVERY-th Call (default 1)
+ *   mode NAME [EVERY [read]]
+ *                       corrupt the reply to every EVERY-th Call (default
+ *                       1); with "read", only replies to NFSv3 READ count
  *   setup COUNT         drop the current connection; the next COUNT
  *                       connection attempts each meet a setup fault
  *   dump SEQ            write the counters to STATSFILE, with "seq SEQ"
@@ -164,6 +166,7 @@ static int verbose;
 
 static enum mode cur_mode = M_CLEAN;
 static unsigned long cur_every = 1;
+static int cur_reads_only;	/* strike only replies to NFSv3 READ */
 static unsigned long reply_seq;	/* replies built, for "every N" */
 static unsigned long variant[M_NMODES];
 static int setup_left;		/* connection attempts that meet a fault */
@@ -279,7 +282,8 @@ static void dump_stats(const char *seq)
 		logit("cannot write %s: %s", tmp, strerror(errno));
 		return;
 	}
-	fprintf(f, "seq %s\nmode %s %lu\n", seq, mode_names[cur_mode], cur_every);
+	fprintf(f, "seq %s\nmode %s %lu%s\n", seq, mode_names[cur_mode], cur_every,
+		cur_reads_only ? " read" : "");
 	for (m = 0; m < M_NMODES; m++)
 		fprintf(f, "injected %s %lu\n", mode_names[m], st.injected[m]);
 #define S(x) fprintf(f, "stat %s %lu\n", #x, st.x)
@@ -1010,6 +1014,10 @@ static void respond(struct conn *cn, struct call *c, const uint8_t *msg,
 
 	st.replies++;
 	reply_seq++;
+	if (cur_reads_only && !c->nfs3_read) {
+		send_real(cn, c, msg, len, CREDITS, IBV_WR_SEND, 0);
+		return;
+	}
 	inject = m != M_CLEAN && m != M_SETUP && m != M_EARLY &&
 		 reply_seq % cur_every == 0;
 	if (!inject) {
@@ -1807,10 +1815,14 @@ static void command(char *line)
 	if (arg)
 		*arg++ = 0;
 	if (!strcmp(line, "mode") && arg) {
-		char *ev = strchr(arg, ' ');
+		char *ev = strchr(arg, ' '), *flt = NULL;
 
-		if (ev)
+		if (ev) {
 			*ev++ = 0;
+			flt = strchr(ev, ' ');
+			if (flt)
+				*flt++ = 0;
+		}
 		for (m = 0; m < M_NMODES; m++)
 			if (!strcmp(arg, mode_names[m]))
 				break;
@@ -1822,7 +1834,9 @@ static void command(char *line)
 		cur_every = ev ? strtoul(ev, NULL, 0) : 1;
 		if (!cur_every)
 			cur_every = 1;
-		logit("mode %s every %lu", mode_names[m], cur_every);
+		cur_reads_only = flt && !strcmp(flt, "read");
+		logit("mode %s every %lu%s", mode_names[m], cur_every,
+		      cur_reads_only ? " (READ replies only)" : "");
 	} else if (!strcmp(line, "setup") && arg) {
 		setup_left = atoi(arg);
 		logit("setup faults for the next %d connections", setup_left);

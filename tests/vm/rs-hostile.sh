@@ -11,11 +11,13 @@
 # replies are inline and the peer needs no XDR knowledge.
 #
 # Clean I/O first (files written, caches dropped, read back bit-exact).
-# Then for each mode a small-file workload (cat, stat, ls -l, write +
-# fsync + read-back), every step bounded by `timeout`, until the peer has
-# sent PER_MODE malformed messages of that kind or MODE_SECONDS pass. A
-# step that times out is a hang; a read that succeeds with wrong bytes is
-# silent corruption. After each mode, back to clean, and a freshly written
+# Then for each mode a small-file workload (tests/hostile/workload.py:
+# reads compared with what was written, stat, listing, write + fsync +
+# read-back), bounded by `timeout`, until the peer has sent PER_MODE
+# malformed messages of that kind or MODE_SECONDS pass. A workload that
+# times out is a hang; an operation that succeeds with wrong bytes is
+# silent corruption, one that fails with another errno than EIO took a
+# garbage reply as valid. After each mode, back to clean, and a freshly written
 # file must read back bit-exact. At the end: umount, rmmod (rs: balanced
 # pool accounting) and a table of modes x outcomes, also in
 # out/vm/rs-hostile/rs-hostile-summary.md; the peer's own log is
@@ -32,9 +34,10 @@ PER_MODE=${2:-400}
 MODE_SECONDS=${3:-60}
 shift $(( $# >= 3 ? 3 : $# ))
 # Each mode with how often it strikes (every Nth reply).
-ALL_MODES="dup:1 badxid:1 unsol:2 hdr:1 credits:1 trunc:1 wlist:1 rchunk:1
-	biglen:1 rdmaerr:1 inv_bad:8 inv_other:2 early:3 disc:25 setup:3"
-ALL_CHUNK_MODES="clean:1 dup:1 inv_other:1 inv_bad:8 hdr:1 wlist:1 rchunk:1 biglen:1 disc:25"
+# MODE:EVERY[:read] (read: only replies to NFSv3 READ are struck).
+ALL_MODES="dup:1 badxid:1 unsol:2 hdr:1 credits:1 trunc:1 wlist:1:read wlist:3
+	rchunk:3 biglen:1 rdmaerr:1 inv_bad:8 inv_other:2 early:3 disc:25 setup:3"
+ALL_CHUNK_MODES="clean:1 dup:1 inv_other:1 inv_bad:8 hdr:1 wlist:1:read rchunk:3 biglen:1 disc:25"
 MODES=$ALL_MODES CHUNK_MODES=$ALL_CHUNK_MODES
 if [ $# -gt 0 ]; then
 	# Given modes: "chunks/NAME:EVERY" runs in the chunk phase.
@@ -121,42 +124,26 @@ done
 check "clean: ls lists 20 entries" test "$(ls "$mnt/dir" | wc -l)" = 20
 xprt_stats "$mnt"
 
-# step NAME CMD...: one bounded workload step; tallies ok/err/hang.
-step() {
-	local what=$1 rc=0
-	shift
-	timeout -k 5 "$STEP_TIMEOUT" "$@" > /tmp/step.out 2> /tmp/step.err || rc=$?
-	case $rc in
-	0) ok=$((ok + 1)) ;;
-	124|137) hang=$((hang + 1)); echo "  hang: $what"; return 1 ;;
-	*) err=$((err + 1))
-	   [ $err -le 3 ] && echo "  error ($what, rc $rc): $(head -c 200 /tmp/step.err | tr '\n' ' ')"
-	   return 1 ;;
-	esac
-}
-
-# A read that succeeds must return the right bytes.
-read_check() {
-	local src=$1 f=$2
-	if step "cat $(basename "$f")" cat "$f"; then
-		if ! cmp -s "$src" /tmp/step.out; then
-			corrupt=$((corrupt + 1))
-			echo "  CORRUPT: $(basename "$f") read back $(stat -c %s /tmp/step.out) bytes, wrong data"
-		fi
-	fi
-}
-
+# workload IT: ITERS rounds of tests/hostile/workload.py (reads compared,
+# stat, listing, write + fsync + read-back), bounded by a timeout; adds its
+# counts to ok/eio/other/corrupt, and a timeout to hang.
+ITERS=5
 workload() {
-	local it=$1 i
-	dropc || hang=$((hang + 1))
-	for i in $(seq $nref); do read_check "/tmp/ref-$i" "$mnt/ref-$i"; done
-	step "stat" stat "$mnt/ref-1" || true
-	step "ls -l" ls -l "$mnt/dir" || true
-	if step "write w-$it" dd if=/tmp/wsrc of="$mnt/w-$it" bs=1024 conv=fsync status=none; then
-		dropc || hang=$((hang + 1))
-		read_check /tmp/wsrc "$mnt/w-$it"
+	local rc=0 line
+	timeout -k 5 $((STEP_TIMEOUT * 2)) python3 /xprs/repo/tests/hostile/workload.py \
+		"$mnt" /tmp "$nref" "$ITERS" "$1" > /tmp/wl.out 2>&1 || rc=$?
+	grep '^msg:' /tmp/wl.out | sed 's/^/  /' | head -3 || true
+	line=$(grep '^counts' /tmp/wl.out | tail -1 || true)
+	if [ -n "$line" ]; then
+		set -- $line
+		ok=$((ok + $3)) eio=$((eio + $5)) other=$((other + $7)) corrupt=$((corrupt + $9))
 	fi
-	step "rm w-$it" rm -f "$mnt/w-$it" || true
+	case $rc in
+	0) ;;
+	124|137) hang=$((hang + 1)); echo "  hang: the workload did not finish in $((STEP_TIMEOUT * 2)) s" ;;
+	*) echo "  workload exited with $rc: $(grep -v -e '^counts' -e '^msg:' /tmp/wl.out | tail -3 | tr '\n' ' ')"
+	   other=$((other + 1)) ;;
+	esac
 }
 
 # clean_check MODE: clean mode, a fresh file must read back bit-exact.
@@ -189,22 +176,21 @@ failures=0
 
 # run_modes PHASE MODE:EVERY...: each mode in turn, as described above.
 run_modes() {
-	local phase=$1 entry mode every inj0 bad0 con0 start it n secs bad con
+	local phase=$1 entry mode every filter inj0 bad0 con0 start it n secs bad con
 	shift
 	for entry in "$@"; do
-		mode=${entry%%:*}
-		every=${entry#*:}
-		[ "$every" != "$entry" ] || every=1
+		IFS=: read -r mode every filter <<< "$entry"
+		every=${every:-1}
 		hdump
 		inj0=$(hval injected "$mode")
 		bad0=$(xfield 20)
 		con0=$(xfield 3)
-		ok=0 err=0 hang=0 corrupt=0
-		log "$phase: mode $mode (every $every)"
+		ok=0 eio=0 other=0 hang=0 corrupt=0
+		log "$phase: mode $mode (every $every${filter:+, $filter replies only})"
 		if [ "$mode" = setup ]; then
 			hctl "setup $every"
 		else
-			hctl "mode $mode $every"
+			hctl "mode $mode $every $filter"
 		fi
 		start=$(date +%s)
 		it=0
@@ -223,15 +209,17 @@ run_modes() {
 		bad=$(( $(xfield 20) - bad0 ))
 		con=$(( $(xfield 3) - con0 ))
 		clean_check "$mode"
-		echo "  $phase $mode: $n injected in $secs s ($it rounds): ok $ok, errors $err," \
-			"hangs $hang, corrupt $corrupt, bad_reply +$bad, connects +$con," \
-			"clean check: $clean_result"
+		echo "  $phase $mode: $n injected in $secs s ($it rounds): ok $ok, EIO $eio," \
+			"other errors $other, hangs $hang, corrupt $corrupt, bad_reply +$bad," \
+			"connects +$con, clean check: $clean_result"
 		xprt_stats "$mnt" || true
 		total_injected=$((total_injected + n))
-		[ "$hang" = 0 ] && [ "$corrupt" = 0 ] && [ "$clean_result" = ok ] ||
-			failures=$((failures + 1))
-		[ "$mode" != clean ] || [ "$err" = 0 ] || failures=$((failures + 1))
-		rows+=("| $phase | $mode | $every | $n | $secs | $ok | $err | $hang | $corrupt | $bad | $con | $clean_result |")
+		verdict=pass
+		[ "$hang" = 0 ] && [ "$corrupt" = 0 ] && [ "$other" = 0 ] &&
+			[ "$clean_result" = ok ] || verdict=FAIL
+		[ "$mode" != clean ] || [ "$eio" = 0 ] || verdict=FAIL
+		[ "$verdict" = pass ] || failures=$((failures + 1))
+		rows+=("| $phase | $mode${filter:+ ($filter)} | $every | $n | $secs | $ok | $eio | $other | $hang | $corrupt | $bad | $con | $clean_result | $verdict |")
 		peer_alive || fail "the hostile peer died in mode $mode (see hostile.log)"
 	done
 }
@@ -285,13 +273,15 @@ rpcerr=$(dmesg | sed -n "/$marker/,\$p" | grep -c 'RPC call returned error' || t
 	echo "# rs-hostile: $(client_name)"
 	echo
 	echo "PER_MODE=$PER_MODE, MODE_SECONDS=$MODE_SECONDS; $total_injected malformed or hostile messages in all."
-	echo "Columns: injected = malformed messages (or faults) the peer sent; ok/err/hang = workload steps"
-	echo "(cat, stat, ls -l, dd conv=fsync, rm) that succeeded, failed (EIO etc.), timed out"
-	echo "(${STEP_TIMEOUT} s); corrupt = reads that succeeded with wrong bytes; bad_reply and"
-	echo "connects = mountstats deltas; clean = a 64 KiB file written and read back in clean mode after."
+	echo "Columns: injected = malformed messages (or faults) the peer sent; ok/EIO/other ="
+	echo "workload operations (reads compared, stat, listing, write + fsync + read-back) that"
+	echo "succeeded, failed with EIO, failed with another errno (a reply decoded as garbage);"
+	echo "hang = workload runs killed by their $((STEP_TIMEOUT * 2)) s timeout; corrupt = operations that"
+	echo "succeeded with wrong bytes; bad_reply and connects = mountstats deltas; clean = a"
+	echo "64 KiB file written and read back in clean mode afterwards."
 	echo
-	echo "| phase | mode | every | injected | s | ok | err | hang | corrupt | bad_reply | connects | clean |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| phase | mode | every | injected | s | ok | EIO | other | hang | corrupt | bad_reply | connects | clean | verdict |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "umount clean: $umount_ok; rmmod clean: $rmmod_ok; unbalanced pool accounting: $unbalanced;"
