@@ -703,7 +703,7 @@ static int send_ddp(struct conn *cn, struct call *c, const uint8_t *msg,
 		return -1;
 	off += 4 + round4(n);
 	/* accept_stat, nfsstat3, attributes_follow */
-	if (len - off < 12 || get32(msg + off) != 0 || get32(msg + off + 4) != 0)
+	if (off > len || len - off < 12 || get32(msg + off) != 0 || get32(msg + off + 4) != 0)
 		return -1;
 	off += 8;
 	if (get32(msg + off) == 1)
