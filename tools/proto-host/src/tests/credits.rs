@@ -36,3 +36,31 @@ fn receives_to_post() {
         u32::MAX
     );
 }
+
+/// Issue 17, finding 3: a device whose queues cannot hold the credits
+/// asked for gets fewer (as `frwr_query_device()`), not ENOMEM.
+#[test]
+fn queues_fit_the_device() {
+    // rxe (max_qp_wr 16384), 13 WRs per req, 16 backchannel slots.
+    let f = QueueFit::fit(128, 16384, 13, 16).unwrap();
+    assert_eq!(f.max_requests, 128);
+    assert_eq!(f.reqs, 128 + 16);
+    assert_eq!(f.send_wr, (144 + 16 + 1) * 13 + 2);
+    assert_eq!(f.recv_wr, 128 + 16 + 3);
+    // The largest slot table: shrunk to what the send queue holds.
+    let f = QueueFit::fit(16384, 16384, 13, 16).unwrap();
+    assert!(f.send_wr <= 16384 && f.recv_wr <= 16384, "{f:?}");
+    assert!(f.max_requests < 16384 && f.max_requests > 1000, "{f:?}");
+    // And it is the largest that fits.
+    let next = f.max_requests + 1;
+    let slack = crate::proto::sendctx::req_pool_slack(next);
+    assert!((next + slack + 16 + 1) * 13 + 2 > 16384);
+    // A tiny device: still MIN_REQUESTS, or nothing.
+    assert_eq!(QueueFit::fit(128, 200, 13, 16).map(|f| f.max_requests), None);
+    let f = QueueFit::fit(128, 400, 13, 16).unwrap();
+    assert!(f.max_requests >= MIN_REQUESTS && f.send_wr <= 400);
+    // Nothing overflows at the extremes.
+    assert_eq!(QueueFit::fit(u32::MAX, u32::MAX, u32::MAX, u32::MAX), None);
+    let f = QueueFit::fit(u32::MAX, u32::MAX, 1, 0).unwrap();
+    assert!(f.send_wr <= u32::MAX);
+}
