@@ -137,6 +137,7 @@ u32 xprs_ib_device_max_send_sge(struct ib_device *dev);
 bool xprs_ib_device_sg_gaps(struct ib_device *dev);
 bool xprs_ib_device_frwr(struct ib_device *dev);
 bool xprs_rqst_ddp_allowed(struct rpc_rqst *rqst);
+int xprs_alloc_sparse_pages(struct xdr_buf *buf);
 /* kzalloc() with the RPC layer's flags (rpc_task_gfp_mask()). */
 void *xprs_rpc_buf_alloc(size_t size);
 

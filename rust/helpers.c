@@ -542,6 +542,35 @@ void *xprs_rpc_buf_alloc(size_t size)
 	return kzalloc(size, rpc_task_gfp_mask());
 }
 
+/*
+ * As rpcrdma_alloc_sparse_pages(): an xdr_buf flagged XDRBUF_SPARSE_PAGES
+ * (NFSv3 GETACL, for example) comes with a page array of NULLs, which the
+ * ULP frees after the RPC. Fill the part covering page_base + page_len
+ * before anything maps or copies into it. Returns 0 or -ENOBUFS, which
+ * call_transmit_status() retries after a delay.
+ */
+int xprs_alloc_sparse_pages(struct xdr_buf *buf)
+{
+	struct page **ppages;
+	int len;
+
+	if (!(buf->flags & XDRBUF_SPARSE_PAGES) || !buf->page_len)
+		return 0;
+	if (!buf->pages)
+		return -EIO;
+	len = buf->page_len + offset_in_page(buf->page_base);
+	ppages = buf->pages + (buf->page_base >> PAGE_SHIFT);
+	while (len > 0) {
+		if (!*ppages)
+			*ppages = alloc_page(GFP_NOWAIT | __GFP_NOWARN);
+		if (!*ppages)
+			return -ENOBUFS;
+		ppages++;
+		len -= PAGE_SIZE;
+	}
+	return 0;
+}
+
 /* As rpcrdma_marshal_req(): no direct placement under krb5i/krb5p. */
 bool xprs_rqst_ddp_allowed(struct rpc_rqst *rqst)
 {

@@ -435,6 +435,10 @@ impl<'a> XdrBuf<'a> {
                 // SAFETY: by the type invariant the page array covers
                 // `page_base + page_len` bytes, so entry `index` exists.
                 let page = unsafe { *self.buf.pages.add(index as usize) };
+                // A sparse page array not yet filled: nothing to map.
+                if page.is_null() {
+                    return None;
+                }
                 Some(PieceAddr::Page(page, piece.page_offset))
             }
         }

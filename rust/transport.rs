@@ -16,13 +16,14 @@ use crate::proto::chunk::{
     self, ChunkKind, MrRange, Piece, PlanError, ReplyPlan, SendPlan, Thresholds,
 };
 use crate::proto::cm_private::{self, ConnectPrivate, InlineSize, Negotiated};
-use crate::proto::credits::Credits;
+use crate::proto::credits::{Credits, QueueFit};
 use crate::proto::header::{
     Body, ChunkLists, Fixed, Header, Limits, ReadSegment, ReplyBody, Segment, HDRLEN_MIN,
 };
 use crate::proto::lifetime::{
     self, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner, SendOwner,
 };
+use crate::proto::offered::Offered;
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy, Slot};
 use crate::proto::xdr;
 use crate::rdma_cm::CmId;
@@ -30,7 +31,7 @@ use crate::sunrpc::{self, PieceAddr, Xprt, XdrBuf};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -115,12 +116,6 @@ impl Config {
     /// Forward and backchannel reqs.
     fn all_reqs(&self) -> usize {
         self.num_reqs.saturating_add(BC_SLOTS) as usize
-    }
-
-    /// Receives kept posted: one per credit plus two spares, and one per
-    /// callback the server may send.
-    fn num_reps(&self) -> u32 {
-        self.max_requests.saturating_add(2).saturating_add(BC_SLOTS)
     }
 
     /// The pool a req comes home to.
@@ -213,6 +208,47 @@ fn plan_err(_: PlanError) -> Error {
     EIO
 }
 
+/// The status the RPC layer sees for a failed connection setup.
+///
+/// sunrpc's `call_connect_status()` retries a fixed set of statuses and
+/// fails the RPC, up to the application, with any other: one -EINVAL from
+/// a CM call racing a device removal failed a user's write. So every
+/// failure to set up a connection becomes a status it retries, and only
+/// a definitive one ends an RPC: a refusal by the peer (retried by hard
+/// mounts, ending a mount's soft-connect attempt, as for C) and a device
+/// that cannot do FRWR. A failed allocation becomes ENOBUFS (retried
+/// after a delay); address and route errors already arrive as EPROTO and
+/// ENETUNREACH, as C maps them.
+fn connect_status(e: Error) -> i32 {
+    let rc = e.to_errno();
+    let is = |c: u32| rc == -(c as i32);
+    if [
+        bindings::ECONNREFUSED,
+        bindings::ECONNRESET,
+        bindings::ECONNABORTED,
+        bindings::ENETDOWN,
+        bindings::ENETUNREACH,
+        bindings::EHOSTUNREACH,
+        bindings::EPIPE,
+        bindings::EPROTO,
+        bindings::EADDRINUSE,
+        bindings::ENOTCONN,
+        bindings::EAGAIN,
+        bindings::ETIMEDOUT,
+        bindings::ENOBUFS,
+        bindings::EPROTONOSUPPORT,
+    ]
+    .into_iter()
+    .any(is)
+    {
+        return rc;
+    }
+    if is(bindings::ENOMEM) {
+        return -(bindings::ENOBUFS as i32);
+    }
+    -(bindings::ENOTCONN as i32)
+}
+
 /// Ring storage: the sendctx ring needs slices of slots.
 struct Slots(KVec<Slot>);
 
@@ -237,8 +273,16 @@ struct Stats {
     reply_chunk_count: AtomicU64,
     total_rdma_request: AtomicU64,
     total_rdma_reply: AtomicU64,
+    /// Bytes of Call data copied into the send buffer beyond the RPC
+    /// header (the head): C sends its head buffer in place and counts the
+    /// page list and tail it pulls up behind it.
     pullup_copy_count: AtomicU64,
+    /// Bytes of an inline Reply copied into the page list and tail; C
+    /// points the head at the receive buffer and counts the rest.
     fixup_copy_count: AtomicU64,
+    /// Bytes of call and reply buffers grown past their size
+    /// (`rpcrdma_check_regbuf()`).
+    hardway_register_count: AtomicU64,
     failed_marshal_count: AtomicU64,
     bad_reply_count: AtomicU64,
     nomsg_call_count: AtomicU64,
@@ -247,6 +291,12 @@ struct Stats {
     mrs_allocated: AtomicU64,
     local_inv_needed: AtomicU64,
     empty_sendctx_q: AtomicU64,
+    /// Replies (not in mountstats) dropped because their req was not
+    /// waiting for one: duplicates, early or forged ones. Also counted in
+    /// `bad_reply_count`.
+    replies_dropped: AtomicU64,
+    /// Replies whose XID matched no waiting RPC.
+    replies_unmatched: AtomicU64,
 }
 
 fn add(counter: &AtomicU64, n: u64) {
@@ -307,6 +357,32 @@ struct InvCtx {
     result: AtomicI32,
 }
 
+/// Where a forward req is in one transmission of its RPC, kept in
+/// [`Req::phase`]. Only a req in [`Phase::SENT`] takes a Reply, and the
+/// reply handler claims it by moving it to [`Phase::REPLIED`] with one
+/// compare-and-swap, so a duplicate or forged Reply for the same XID, one
+/// that arrives while the req's LOCAL_INV chain runs, or one for a
+/// predictable XID before the Call was marshaled, finds the req in another
+/// phase and is dropped (and counted in `bad_reply_count`).
+///
+/// ```text
+///   IDLE --send_request--> MARSHALING --post--> SENT --Reply--> REPLIED
+///    ^                        |  (unwind)         |                |
+///    +------------------------+-------------------+  complete/unpin+
+/// ```
+struct Phase;
+
+impl Phase {
+    /// Given to a task, or its reply handled: no Reply is expected.
+    const IDLE: u8 = 0;
+    /// `send_request` is registering chunks and building the Call.
+    const MARSHALING: u8 = 1;
+    /// The Call is posted (or about to be): a Reply may come.
+    const SENT: u8 = 2;
+    /// A reply handler owns the req until it completes or unpins the rqst.
+    const REPLIED: u8 = 3;
+}
+
 /// One request slot (`rpcrdma_req`).
 ///
 /// # Invariants
@@ -317,10 +393,16 @@ struct InvCtx {
 /// - `registered` is used by `send_request` and `buf_free` (which the RPC
 ///   layer runs for a rqst it owns), and by the reply handler and the
 ///   LOCAL_INV completion while the rqst is pinned (the RPC layer waits
-///   for the reply and cannot release the rqst); never by two at once.
+///   for the reply and cannot release the rqst) and `phase` is
+///   [`Phase::REPLIED`], which only one reply handler can set; never by
+///   two at once.
 /// - `send` is written only by `send_request`, which the RPC layer runs
 ///   for a rqst it owns under `XPRT_LOCKED`, and only while no Send of this
 ///   req is outstanding on the current connection.
+/// - `offered` is written by `send_request` while `phase` is
+///   [`Phase::MARSHALING`], and read by the reply handler only after its
+///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the
+///   swap) made it the req's user.
 struct Req {
     rqst: Opaque<bindings::rpc_rqst>,
     kref: ReqRef<AtomicU32>,
@@ -328,6 +410,10 @@ struct Req {
     bufs: UnsafeCell<RpcBufs>,
     registered: UnsafeCell<Registered>,
     pieces: UnsafeCell<KVec<Piece>>,
+    /// The chunks the current Call offered for its Reply.
+    offered: UnsafeCell<Offered>,
+    /// A [`Phase`] value.
+    phase: AtomicU8,
     inv: InvCtx,
 }
 
@@ -396,27 +482,49 @@ impl MrPool {
     }
 }
 
-/// One connection (`rpcrdma_ep`). Fields are dropped in teardown order by
-/// [`Transport::teardown`].
+/// One connection (`rpcrdma_ep`).
+///
+/// # Invariants
+///
+/// The fields are declared in the order they must be destroyed, because
+/// that is the order Rust drops them in, after [`Endpoint::drop`] has
+/// destroyed the QP: the CQs (freeing one waits for its completion work)
+/// before the buffers and completion contexts the QP's work requests
+/// point to; the MRs before their PD; the removal watch and the CM id
+/// before `events`, the id's context, which its event handler uses until
+/// `rdma_destroy_id()` returns. [`Transport::teardown`] disconnects and
+/// drains first; an endpoint dropped on an early exit of connection
+/// setup, before any Receive was posted, is destroyed in the same order.
 struct Endpoint {
-    events: KBox<EpEvents>,
-    id: CmId,
-    dev: ib::Device,
-    /// Tells `events` when `dev` is being removed.
-    removal: RemovalWatch,
-    gen: u64,
-    pd: Option<Pd>,
     send_cq: Option<Cq>,
     recv_cq: Option<Cq>,
     reps: KVec<Rep>,
     send_bufs: KVec<UnsafeCell<DmaBuf>>,
     send_cqes: KVec<SendCqe>,
-    mrs: MrPool,
     /// The registered XDR pad target of write chunks (`re_write_pad_mr`).
     write_pad: Option<(Mr, KVec<u8>, Segment)>,
+    mrs: MrPool,
+    pd: Option<Pd>,
+    /// Tells `events` when `dev` is being removed; held until dropped. The
+    /// device may go once its last user lets go of it.
+    _removal: RemovalWatch,
+    id: CmId,
+    dev: ib::Device,
+    events: KBox<EpEvents>,
+    gen: u64,
     lkey: u32,
     negotiated: Negotiated,
     th: Thresholds,
+    /// Credits offered on this connection, fitted to the device.
+    max_requests: u32,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        // The QP goes before the CQs it uses; the fields follow in
+        // declaration order (type invariant).
+        self.id.destroy_qp();
+    }
 }
 
 /// State shared between the send path, completions and slot allocation.
@@ -454,12 +562,20 @@ struct Accounting {
 pub(crate) struct Transport {
     xprt: Xprt,
     cfg: Config,
-    reqs: KVec<Req>,
+    /// Past a few thousand slots the reqs outgrow kmalloc's largest size.
+    reqs: KVVec<Req>,
     #[pin]
     shared: SpinLock<Shared>,
     #[pin]
     ep_lock: Mutex<()>,
     ep: UnsafeCell<Option<KBox<Endpoint>>>,
+    /// Set while [`Transport::teardown`] runs (`re_force_disconnect`): the
+    /// flushes its drain produces ask for no further close.
+    tearing_down: AtomicBool,
+    /// Forward reqs with an id below this may be handed out: all of them,
+    /// unless the current connection's device holds fewer
+    /// ([`QueueFit::reqs`]).
+    req_limit: AtomicU32,
     generation: AtomicU64,
     connect_status: AtomicI32,
     /// `bc_maxpayload` of the current (or next) connection; read under RCU
@@ -481,6 +597,14 @@ impl Req {
         self.rqst.get()
     }
 
+    /// Moves the req to phase `to` if its current phase passes `from`;
+    /// returns whether it did.
+    fn set_phase(&self, from: impl Fn(u8) -> bool, to: u8) -> bool {
+        self.phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| from(p).then_some(to))
+            .is_ok()
+    }
+
     /// Returns the req's registered MRs.
     ///
     /// # Safety
@@ -496,7 +620,7 @@ impl Req {
 impl Transport {
     fn new(xprt: Xprt, cfg: Config) -> Result<Pin<KBox<Self>>> {
         let n = cfg.all_reqs();
-        let mut reqs = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut reqs = KVVec::with_capacity(n, GFP_KERNEL)?;
         let mut free = KVec::with_capacity(n, GFP_KERNEL)?;
         let max_pieces = cfg.page.max_segs() as usize;
         for i in 0..u32::try_from(n)? {
@@ -528,6 +652,8 @@ impl Transport {
                         len: 0,
                     }),
                     pieces: UnsafeCell::new(KVec::from_elem(empty, max_pieces, GFP_KERNEL)?),
+                    offered: UnsafeCell::new(Offered::NONE),
+                    phase: AtomicU8::new(Phase::IDLE),
                     inv: InvCtx {
                         cqe: Opaque::new(bindings::ib_cqe {
                             done: Some(inv_done),
@@ -570,6 +696,8 @@ impl Transport {
                 shared <- new_spinlock!(shared, "xprtrdma_rs::shared"),
                 ep_lock <- new_mutex!((), "xprtrdma_rs::ep_lock"),
                 ep: UnsafeCell::new(None),
+                tearing_down: AtomicBool::new(false),
+                req_limit: AtomicU32::new(cfg.num_reqs),
                 generation: AtomicU64::new(0),
                 connect_status: AtomicI32::new(0),
                 bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),
@@ -617,6 +745,8 @@ impl Transport {
         };
         match req.kref.take(pooled) {
             Ok(owner) => {
+                // A new RPC: no Reply is expected until its Call is sent.
+                req.phase.store(Phase::IDLE, Ordering::Release);
                 // SAFETY: the req just left the pool: nobody else uses
                 // its owner cell (type invariant of `Req`).
                 unsafe { *req.rpc.get() = Some(owner) };
@@ -636,7 +766,11 @@ impl Transport {
     }
 
     fn pool_pop(&self, pool: Pool) -> Option<Pooled> {
-        let ids = self.cfg.ids(pool);
+        let mut ids = self.cfg.ids(pool);
+        if pool == Pool::Free {
+            let limit = self.req_limit.load(Ordering::Relaxed) as usize;
+            ids.end = ids.end.min(limit);
+        }
         self.shared.lock().free.get_mut(ids)?.iter_mut().find_map(Option::take)
     }
 
@@ -681,6 +815,7 @@ impl Transport {
     /// Offers an owned req to the first backlog waiter, or returns it to
     /// the pool.
     fn hand_to_backlog(&self, req: &Req, owner: RpcOwner) {
+        req.phase.store(Phase::IDLE, Ordering::Release);
         // SAFETY: the caller owns the req; nobody else uses its owner
         // cell until the RPC layer receives the rqst below.
         unsafe { *req.rpc.get() = Some(owner) };
@@ -723,6 +858,11 @@ impl Transport {
         }
         if self.cfg.home(id) == Pool::Backchannel {
             self.to_pool(req, released, Pool::Backchannel);
+            return;
+        }
+        // A req beyond what this connection's device holds rests.
+        if id.0 >= self.req_limit.load(Ordering::Relaxed) {
+            self.to_pool(req, released, Pool::Free);
             return;
         }
         match req.kref.to_backlog(released) {
@@ -860,9 +1000,11 @@ impl Transport {
         // Regbufs grow on demand and are kept for the req's next RPC.
         if bufs.call.len() < callsize {
             bufs.call = sunrpc::rpc_buf(callsize)?;
+            add(&self.stats.hardway_register_count, callsize as u64);
         }
         if bufs.reply.len() < rcvsize {
             bufs.reply = sunrpc::rpc_buf(rcvsize)?;
+            add(&self.stats.hardway_register_count, rcvsize as u64);
         }
         // SAFETY: as above.
         unsafe {
@@ -910,9 +1052,10 @@ impl Transport {
             // signals it, also when it is flushed.
             unsafe { bindings::wait_for_completion(req.inv.done.get()) };
         } else {
-            // The QP is broken, so the peer can reach nothing through it
-            // any more; the MRs go back now.
-            self.release_mrs(ep, req);
+            // As `frwr_unmap_sync()`: a failed post does not mean the QP
+            // is dead, so the MRs are not reused; they go when the QP has
+            // drained, after the disconnect forced here.
+            self.orphan_mrs(ep, req);
             self.xprt.force_disconnect();
         }
         req.inv.sync.store(false, Ordering::Relaxed);
@@ -964,6 +1107,13 @@ impl Transport {
             self.close();
             return Err(err(bindings::ENOTCONN));
         }
+        // From here until the Send is posted no Reply is taken for this
+        // req. A reply handler that already claimed it (a Reply to the
+        // previous transmission, arrived on this connection) completes or
+        // unpins the rqst; this transmission waits for the reconnect.
+        if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
+            return Err(err(bindings::ENOTCONN));
+        }
         // Only backchannel rqsts come without a call buffer.
         let marshaled = if backchannel {
             self.bc_marshal(ep, req, rqst)
@@ -973,6 +1123,7 @@ impl Transport {
         let len = match marshaled {
             Ok(len) => len,
             Err(e) => {
+                req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
                 self.unwind_send(ep, req, e == EAGAIN);
                 if e != EAGAIN {
                     add(&self.stats.failed_marshal_count, 1);
@@ -985,10 +1136,14 @@ impl Transport {
         match self.post(ep, req, len) {
             Ok(()) => {}
             Err(e) if e == EAGAIN => {
+                req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
                 self.unwind_send(ep, req, true);
                 return Err(e);
             }
             Err(_) => {
+                // Nothing was sent: take back the phase, unless a (forged)
+                // Reply already claimed the req; closing drains either way.
+                req.set_phase(|p| p != Phase::REPLIED, Phase::IDLE);
                 self.close();
                 return Err(err(bindings::ENOTCONN));
             }
@@ -1020,6 +1175,13 @@ impl Transport {
         // SAFETY: `Req` invariant: no Send of this req is outstanding on
         // this connection (retransmits drop it), and the caller owns it.
         let sendbuf = unsafe { &mut *cell.get() };
+        // A sparse receive page array (NFSv3 GETACL) is filled before the
+        // reply chunk maps it or an inline reply is copied into it.
+        // SAFETY: the rqst and its receive buffer are owned by the caller.
+        let rc = unsafe { bindings::xprs_alloc_sparse_pages(&mut (*rqst).rq_rcv_buf) };
+        if rc != 0 {
+            return Err(Error::from_errno(rc));
+        }
         // SAFETY: the rqst is owned by the caller, and so are its buffers.
         let (xid, snd, rcv, ddp_allowed) = unsafe {
             (
@@ -1041,6 +1203,10 @@ impl Transport {
             reply_read_payload: rcv.flags() & bindings::XDRBUF_READ != 0,
         };
         let plan = chunk::plan(&rpc, &ep.th);
+        // SAFETY: `offered` is the marshaling send path's (type invariant
+        // of `Req`: the phase is MARSHALING).
+        let offered = unsafe { &mut *req.offered.get() };
+        *offered = Offered::NONE;
 
         let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
         let mut nread = 0;
@@ -1086,6 +1252,9 @@ impl Transport {
         }
 
         let write_chunk = write.get(..nwrite).ok_or(EIO)?;
+        offered
+            .set(write_chunk, reply.get(..nreply).ok_or(EIO)?)
+            .map_err(|_| EIO)?;
         let write_list = [write_chunk];
         let lists = ChunkLists {
             read: read.get(..nread).ok_or(EIO)?,
@@ -1098,7 +1267,7 @@ impl Transport {
         };
         let hdr = Header {
             xid,
-            credits: self.cfg.max_requests,
+            credits: ep.max_requests,
             body: if plan.send == SendPlan::PositionZeroRead {
                 Body::NoMsg(lists)
             } else {
@@ -1158,7 +1327,13 @@ impl Transport {
         if rc != 0 {
             return Err(EIO);
         }
-        add(&self.stats.pullup_copy_count, u64::from(len));
+        // As C counts it: what lies beyond the head.
+        // SAFETY: the caller owns the rqst.
+        let head = unsafe { (*rqst).rq_snd_buf.head[0].iov_len };
+        let beyond = (offset as usize)
+            .saturating_add(len as usize)
+            .saturating_sub((offset as usize).max(head));
+        add(&self.stats.pullup_copy_count, beyond as u64);
         Ok(end)
     }
 
@@ -1289,6 +1464,14 @@ impl Transport {
         unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
     }
 
+    /// Forgets a req's MRs without returning them to the pool: the peer
+    /// may still reach them. Teardown, after the drain, unmaps and frees
+    /// them with the endpoint's pool and counts them in `mrs_orphaned`.
+    fn orphan_mrs(&self, ep: &Endpoint, req: &Req) {
+        // SAFETY: the caller is the req's current user (type invariant).
+        unsafe { req.registered() }.of_endpoint(ep.gen).len = 0;
+    }
+
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
     /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
     fn post_local_inv(&self, ep: &Endpoint, req: &Req) -> Result {
@@ -1360,6 +1543,9 @@ impl Transport {
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
         let (cqe, addr, lkey) = (cqe.cqe.get(), sendbuf.addr(), ep.lkey);
+        // The Reply may complete before the post returns. Release: the
+        // reply handler sees what marshaling wrote (`offered`, the MRs).
+        req.phase.store(Phase::SENT, Ordering::Release);
         // SAFETY: live QP and cqe (in the endpoint); the buffer stays mapped
         // until its Send owner is released; the REG_MRs are this req's.
         unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
@@ -1435,21 +1621,13 @@ impl Transport {
                 return;
             }
         }
-        let credits = Credits::sanitize(fixed.credits, self.cfg.max_requests);
-        let changed = {
-            let mut shared = self.shared.lock();
-            let changed = shared.credits != credits;
-            shared.credits = credits;
-            changed
-        };
-        if changed {
-            xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
-        }
         xprt.queue_lock();
         // SAFETY: the xprt is valid and its queue lock is held.
         let rqst = unsafe { bindings::xprt_lookup_rqst(xprt.as_ptr(), fixed.xid.to_be()) };
         if rqst.is_null() {
             xprt.queue_unlock();
+            // A late Reply to an RPC that gave up, or an unsolicited one.
+            add(&self.stats.replies_unmatched, 1);
             return;
         }
         // SAFETY: the rqst was found under the queue lock; pinning keeps
@@ -1460,8 +1638,33 @@ impl Transport {
             self.complete_rqst(None, rqst, Err(EIO));
             return;
         };
+        // Only the first Reply to a Call that was sent is taken: not a
+        // duplicate, not one while the first one's LOCAL_INV chain runs,
+        // not one for a Call still being marshaled.
+        if !req.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+            add(&self.stats.replies_dropped, 1);
+            add(&self.stats.bad_reply_count, 1);
+            // SAFETY: pinned above.
+            unsafe { xprt.unpin_rqst(rqst) };
+            return;
+        }
+        // Credits come only from a Reply that matched a Call
+        // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
+        let credits = Credits::sanitize(fixed.credits, ep.max_requests);
+        let changed = {
+            let mut shared = self.shared.lock();
+            let changed = shared.credits != credits;
+            shared.credits = credits;
+            changed
+        };
+        if changed {
+            xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
+        }
 
-        let result = self.decode_reply(ep, rqst, &fixed, msg);
+        // SAFETY: the phase swap made the reply path the req's user; the
+        // Call's `offered` was written before its Release store of SENT.
+        let offered = unsafe { &*req.offered.get() };
+        let result = self.decode_reply(ep, rqst, offered, &fixed, msg);
         // SAFETY: the rqst is pinned and waits for this reply: the reply
         // path is the req's user now (type invariant of `Req`).
         unsafe { req.registered() }.of_endpoint(ep.gen);
@@ -1478,10 +1681,13 @@ impl Transport {
             .store(result.unwrap_or_else(errno), Ordering::Relaxed);
         req.inv.sync.store(false, Ordering::Relaxed);
         if self.post_local_inv(ep, req).is_err() {
-            // The QP is broken: the peer can reach nothing any more.
-            // Retransmission after the reconnect handles the RPC.
-            self.release_mrs(ep, req);
+            // A failed post (ENOMEM, or part of the chain) does not mean
+            // the QP is dead: the peer may still reach these MRs. They
+            // stay out of circulation until the drain; the reconnect
+            // fences everything, and the retransmission handles the RPC.
+            self.orphan_mrs(ep, req);
             xprt.force_disconnect();
+            req.phase.store(Phase::IDLE, Ordering::Release);
             // SAFETY: pinned above.
             unsafe { xprt.unpin_rqst(rqst) };
         }
@@ -1494,6 +1700,7 @@ impl Transport {
         &self,
         ep: &Endpoint,
         rqst: *mut bindings::rpc_rqst,
+        offered: &Offered,
         fixed: &Fixed,
         msg: &[u8],
     ) -> Result<i32> {
@@ -1503,6 +1710,8 @@ impl Transport {
         let limits = Limits::for_client(ep.th.max_rdma_segs, rcv.buflen());
         match fixed.decode_reply_body(msg, &limits) {
             Ok(ReplyBody::Msg(m)) => {
+                // A write list or reply chunk this Call never offered.
+                offered.check_msg(&m).map_err(|_| EIO)?;
                 let writelist = u32::try_from(m.write_list.total_len()).map_err(|_| EIO)?;
                 if writelist > rcv.shape().page_len {
                     return Err(EIO);
@@ -1511,6 +1720,7 @@ impl Transport {
                 self.inline_fixup(rqst, m.rpc_message, writelist)
             }
             Ok(ReplyBody::NoMsg { reply_chunk }) => {
+                offered.check_nomsg(&reply_chunk).map_err(|_| EIO)?;
                 let len = u32::try_from(reply_chunk.total_len()).map_err(|_| EIO)?;
                 add(&self.stats.total_rdma_reply, u64::from(len));
                 i32::try_from(len).map_err(|_| EIO)
@@ -1551,7 +1761,7 @@ impl Transport {
         };
         let room = private.buflen;
         let mut copied = 0u64;
-        for (offset, bytes) in [(0, head), (after, rest)] {
+        for (into_pages, offset, bytes) in [(false, 0, head), (true, after, rest)] {
             let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
             let len = len.min(room.saturating_sub(offset));
             if len == 0 {
@@ -1565,7 +1775,10 @@ impl Transport {
             if rc != 0 {
                 return Err(EIO);
             }
-            copied = copied.saturating_add(u64::from(len));
+            // As C counts it: the bytes that go to the pages and tail.
+            if into_pages {
+                copied = copied.saturating_add(u64::from(len));
+            }
         }
         add(&self.stats.fixup_copy_count, copied);
         let received = u64::from(copy_len).saturating_add(xdr::align_size(writelist));
@@ -1609,6 +1822,9 @@ impl Transport {
                 sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
             }
         }
+        if let Some(req) = req {
+            req.phase.store(Phase::IDLE, Ordering::Release);
+        }
         let xprt = self.xprt;
         xprt.queue_lock();
         // SAFETY: the rqst is pinned and the queue lock is held.
@@ -1640,7 +1856,7 @@ impl Transport {
         // completed, so all the MRs are fenced.
         self.release_mrs(ep, req);
         if !ok {
-            self.xprt.force_disconnect();
+            self.fault();
         }
         if req.inv.sync.load(Ordering::Relaxed) {
             // SAFETY: `done` is initialized; the waiter is in `unmap_sync`.
@@ -1656,6 +1872,7 @@ impl Transport {
             self.complete_rqst(Some(req), rqst, result);
         } else {
             // Flushed: the RPC is retransmitted after the reconnect.
+            req.phase.store(Phase::IDLE, Ordering::Release);
             // SAFETY: the reply handler pinned it before posting the chain.
             unsafe { self.xprt.unpin_rqst(rqst) };
         }
@@ -1685,7 +1902,8 @@ impl Transport {
     fn connect_worker(&self) {
         let xprt = self.xprt;
         self.drop_endpoint();
-        let mut rc = match self.establish() {
+        let mut step = "start";
+        let mut rc = match self.establish(&mut step) {
             Ok(new) => {
                 let _guard = self.ep_lock.lock();
                 // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
@@ -1693,12 +1911,13 @@ impl Transport {
                 *unsafe { self.endpoint() } = Some(new);
                 0
             }
-            Err(e) => errno(e),
+            Err(e) => {
+                let rc = connect_status(e);
+                pr_info!("connect failed at {}: {} (tasks see {})\n", step, errno(e), rc);
+                rc
+            }
         };
         self.connect_status.store(rc, Ordering::Relaxed);
-        if rc != 0 {
-            pr_info!("connect failed: {}\n", rc);
-        }
         xprt.clear_connecting();
         if rc == 0 {
             xprt.connected_stats();
@@ -1724,7 +1943,8 @@ impl Transport {
     }
 
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
-    fn establish(&self) -> Result<KBox<Endpoint>> {
+    /// `step` names the stage that runs, for the log when one fails.
+    fn establish(&self, step: &mut &'static str) -> Result<KBox<Endpoint>> {
         let xprt = self.xprt;
         let ours = self.cfg.ours();
         let events = KBox::new(
@@ -1744,29 +1964,33 @@ impl Transport {
         // move; it is initialized before the id that signals it exists.
         unsafe { bindings::xprs_init_completion(events.done.get()) };
         let ctx = &*events as *const EpEvents as *mut c_void;
+        *step = "create id";
         // SAFETY: `events` outlives the id: the endpoint drops the id
         // before `events` (see `Transport::teardown`), or this function
         // does on error (locals drop in reverse order).
         let mut id = unsafe { CmId::new(xprt.net(), cm_event, ctx)? };
 
+        *step = "resolve address";
         // SAFETY: `addr` is the server's socket address in the xprt.
         unsafe { id.resolve_addr(xprt.addr(), RESOLVE_TIMEOUT_MS)? };
         events.wait_resolved()?;
         // SAFETY: as above.
         unsafe { bindings::xprs_reinit_completion(events.done.get()) };
+        *step = "resolve route";
         id.resolve_route(RESOLVE_TIMEOUT_MS)?;
         events.wait_resolved()?;
         // SAFETY: as above.
         unsafe { bindings::xprs_reinit_completion(events.done.get()) };
 
+        *step = "device";
         let dev = id.device().ok_or(ENODEV)?;
         // SAFETY: `events` outlives the watch (dropped first, here on error
         // and in `teardown`), and the id holds the device until then.
         let removal = unsafe { RemovalWatch::new(&dev, &*events)? };
-        // As frwr_query_device().
+        // As frwr_query_device(); the one failure no retry can fix.
         if !dev.supports_frwr() {
             pr_err!("device does not support FRWR\n");
-            return Err(EINVAL);
+            return Err(err(bindings::EPROTONOSUPPORT));
         }
         let max_fr_depth = dev.max_fr_depth().clamp(1, MAX_DATA_SEGS);
         let max_rdma_segs = MAX_DATA_SEGS
@@ -1780,18 +2004,32 @@ impl Transport {
         // Each Send may be preceded by REG_MRs, and each req may have a
         // LOCAL_INV chain outstanding: one of each per MR it can hold.
         let per_req = 1 + 2 * 2 * max_rdma_segs;
-        let send_wr = ring_slots.saturating_mul(per_req).saturating_add(2);
-        let recv_wr = self.cfg.num_reps().saturating_add(1);
-        if dev.max_qp_wr() < send_wr.max(recv_wr) {
-            return Err(ENOMEM);
+        // As frwr_query_device(): a device whose queues cannot hold the
+        // credits asked for gets fewer credits on this connection, and
+        // fewer reqs in use, instead of a failed mount.
+        let fit = QueueFit::fit(self.cfg.max_requests, dev.max_qp_wr(), per_req, BC_SLOTS)
+            .ok_or(ENOMEM)?;
+        if fit.max_requests != self.cfg.max_requests {
+            pr_info!(
+                "device queues hold {} work requests: {} credits instead of {}\n",
+                dev.max_qp_wr(),
+                fit.max_requests,
+                self.cfg.max_requests
+            );
         }
+        let (send_wr, recv_wr) = (fit.send_wr, fit.recv_wr);
+        // Reqs beyond the fit stay in the pool while this connection lasts.
+        self.req_limit.store(fit.reqs, Ordering::Relaxed);
+        *step = "create PD, CQs and QP";
         let pd = Pd::new(&dev)?;
         let send_cq = Cq::new(&dev, send_wr)?;
         let recv_cq = Cq::new(&dev, recv_wr)?;
         id.create_qp(&pd, &send_cq, &recv_cq, send_wr, recv_wr)?;
+        *step = "buffers";
         let qp = id.qp().ok_or(err(bindings::ENOTCONN))?;
         let lkey = pd.local_dma_lkey();
-        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, ring_slots) {
+        let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
+        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, ring_slots, num_reps) {
             Ok(b) => b,
             Err(e) => {
                 // The QP must go before the CQs it uses.
@@ -1821,7 +2059,7 @@ impl Transport {
                 events,
                 id,
                 dev,
-                removal,
+                _removal: removal,
                 gen: self.generation.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
                 pd: Some(pd),
                 send_cq: Some(send_cq),
@@ -1837,6 +2075,7 @@ impl Transport {
                 lkey,
                 negotiated: ours,
                 th,
+                max_requests: fit.max_requests,
             },
             GFP_KERNEL,
         )?;
@@ -1852,7 +2091,7 @@ impl Transport {
         };
         {
             let mut shared = self.shared.lock();
-            shared.policy = SignalPolicy::new(self.cfg.max_requests);
+            shared.policy = SignalPolicy::new(fit.max_requests);
             shared.credits = Credits::INITIAL;
             shared.mr_free = mr_free;
         }
@@ -1860,6 +2099,7 @@ impl Transport {
         // slot in use: teardown took back those of the old connection.
         self.xprt
             .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
+        *step = "connect";
         match self.connect_endpoint(&mut ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
@@ -1878,6 +2118,7 @@ impl Transport {
         qp: *mut bindings::ib_qp,
         lkey: u32,
         ring_slots: u32,
+        num_reps: u32,
     ) -> Result<(KVec<UnsafeCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
         let me = self as *const Self;
         let send_size = self.cfg.inline_send.bytes() as usize;
@@ -1901,7 +2142,6 @@ impl Transport {
                 GFP_KERNEL,
             )?;
         }
-        let num_reps = self.cfg.num_reps();
         let mut reps = KVec::with_capacity(num_reps as usize, GFP_KERNEL)?;
         for _ in 0..num_reps {
             let buf = DmaBuf::new(dev, recv_size, false)?;
@@ -1995,6 +2235,7 @@ impl Transport {
     /// drain Receives then Sends, release the Send owners left in the
     /// ring, fence the MRs, then free the verbs objects and the id.
     fn teardown(&self, mut ep: KBox<Endpoint>) {
+        self.tearing_down.store(true, Ordering::Release);
         ep.events.closing.store(true, Ordering::Release);
         ep.id.disconnect();
         ep.id.drain();
@@ -2030,28 +2271,17 @@ impl Transport {
         a.mrs_home.store(n(mrs_home), Ordering::Relaxed);
         a.mrs.store(n(allocated), Ordering::Relaxed);
 
-        let Endpoint {
-            events,
-            id,
-            removal,
-            pd,
-            reps,
-            send_bufs,
-            send_cqes,
-            mrs,
-            write_pad,
-            ..
-        } = KBox::into_inner(ep);
-        drop(reps);
-        drop(send_bufs);
-        drop(send_cqes);
-        drop(write_pad);
-        drop(mrs);
-        drop(pd);
-        // The device may go once its last user lets go of it.
-        drop(removal);
-        drop(id);
-        drop(events);
+        // The rest goes in the order of the type invariant of `Endpoint`.
+        drop(ep);
+        self.tearing_down.store(false, Ordering::Release);
+    }
+
+    /// A completion reported a broken connection: ask sunrpc to close it,
+    /// unless teardown is already draining it.
+    fn fault(&self) {
+        if !self.tearing_down.load(Ordering::Acquire) {
+            self.xprt.force_disconnect();
+        }
     }
 
     /// `->close` (`xprt_rdma_close()`).
@@ -2081,7 +2311,7 @@ impl Transport {
         };
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let line = CString::try_from_fmt(fmt!(
-            "\txprt:\trdma 0 {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 {} {} {} {} {} {} {} {} 0\n",
+            "\txprt:\trdma 0 {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} 0\n",
             st.bind_count,
             st.connect_count,
             st.connect_time / hz,
@@ -2098,6 +2328,7 @@ impl Transport {
             v(&s.total_rdma_reply),
             v(&s.pullup_copy_count),
             v(&s.fixup_copy_count),
+            v(&s.hardway_register_count),
             v(&s.failed_marshal_count),
             v(&s.bad_reply_count),
             v(&s.nomsg_call_count),
@@ -2127,6 +2358,11 @@ impl Transport {
             l(&a.reps),
             l(&a.mrs_home),
             l(&a.mrs)
+        );
+        pr_info!(
+            "replies: dropped {} (req not awaiting one), unmatched {}\n",
+            self.stats.replies_dropped.load(Ordering::Relaxed),
+            self.stats.replies_unmatched.load(Ordering::Relaxed)
         );
         if reqs_home != self.reqs.len() {
             sunrpc::warn_once(c_str!("I5: reqs missing from the pool at destroy"));
@@ -2208,7 +2444,12 @@ impl EpEvents {
                 let n = cm_private::negotiate(self.ours, peer);
                 self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
                 self.inline_recv.store(n.inline_recv.bytes(), Ordering::Release);
-                self.status.store(1, Ordering::Release);
+                // A device removal (or any failure) reported first stands:
+                // the connect worker then tears this connection down
+                // instead of running on a device being removed.
+                let _ = self
+                    .status
+                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
                 self.wake();
             }
             bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR => {
@@ -2322,7 +2563,7 @@ unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     let t = unsafe { &*cqe.transport };
     t.send_done(cqe.slot);
     if fatal(status) {
-        t.xprt.force_disconnect();
+        t.fault();
     }
 }
 
@@ -2335,7 +2576,7 @@ unsafe extern "C" fn mr_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc
     if fatal(status) {
         // SAFETY: the MR's context is its transport, which outlives it.
         let t = unsafe { &*ctx.cast::<Transport>() };
-        t.xprt.force_disconnect();
+        t.fault();
     }
 }
 
@@ -2369,7 +2610,7 @@ unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     let t = unsafe { &*rep.transport };
     if wc.status != bindings::ib_wc_status_IB_WC_SUCCESS {
         if fatal(wc.status) {
-            t.xprt.force_disconnect();
+            t.fault();
         }
         return;
     }
@@ -2390,8 +2631,13 @@ unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
         let buf = unsafe { &*rep.buf.get() };
         t.reply(ep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey);
     }
+    // No repost once teardown began (`re_receiving`): the QP is about to
+    // be drained, and the rep counts as home.
+    if ep.events.closing.load(Ordering::Acquire) {
+        return;
+    }
     if rep.post().is_err() {
-        t.xprt.force_disconnect();
+        t.fault();
     }
 }
 
