@@ -163,6 +163,7 @@ static int nfs_port = 2049;
 static const char *ctl_path = "/run/xprs-hostile.ctl";
 static const char *stats_path = "/run/xprs-hostile.stats";
 static int verbose;
+static int quiet;		/* the self-test's bad records are expected */
 
 static enum mode cur_mode = M_CLEAN;
 static unsigned long cur_every = 1;
@@ -195,6 +196,8 @@ static void logit(const char *fmt, ...)
 	struct timespec ts;
 	va_list ap;
 
+	if (quiet)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fprintf(stderr, "[%ld.%03ld] xprs-hostile: ", (long)ts.tv_sec,
 		ts.tv_nsec / 1000000);
@@ -684,6 +687,47 @@ static uint32_t round4(uint32_t n)
  * the reply inline, the data's XDR pad left out. Returns -1 if MSG is not
  * a successful READ reply or does not fit; the caller then falls back.
  */
+/*
+ * Finds the data of a successful NFSv3 READ reply: its offset, length, and
+ * where the reply continues after the data's XDR pad. -1 if MSG is no
+ * such reply.
+ */
+static int ddp_parse(const uint8_t *msg, uint32_t len, uint32_t *doff,
+		     uint32_t *dlen, uint32_t *tail)
+{
+	uint32_t off, n;
+
+	if (len < 28 || get32(msg + 4) != 1 || get32(msg + 8) != 0)
+		return -1;
+	off = 16;
+	n = get32(msg + off);
+	if (n > 400)
+		return -1;
+	off += 4 + round4(n);
+	/* accept_stat, nfsstat3, attributes_follow */
+	if (off > len || len - off < 12 || get32(msg + off) != 0 ||
+	    get32(msg + off + 4) != 0)
+		return -1;
+	off += 8;
+	if (get32(msg + off) == 1)
+		off += 84;
+	off += 4;
+	/* count, eof, data<> */
+	if (off > len || len - off < 12)
+		return -1;
+	off += 8;
+	n = get32(msg + off);
+	off += 4;
+	if (n > len - off)
+		return -1;
+	*doff = off;
+	*dlen = n;
+	*tail = off + n;
+	if (round4(n) - n <= len - *tail)
+		*tail += round4(n) - n;
+	return 0;
+}
+
 static int send_ddp(struct conn *cn, struct call *c, const uint8_t *msg,
 		    uint32_t len, uint32_t credits, enum ibv_wr_opcode op,
 		    uint32_t inv)
@@ -695,31 +739,8 @@ static int send_ddp(struct conn *cn, struct call *c, const uint8_t *msg,
 	void *buf;
 	int i, ns = c->wsegs[0];
 
-	if (len < 28 || get32(msg + 4) != 1 || get32(msg + 8) != 0)
+	if (ddp_parse(msg, len, &off, &dlen, &tail))
 		return -1;
-	off = 16;
-	n = get32(msg + off);
-	if (n > 400)
-		return -1;
-	off += 4 + round4(n);
-	/* accept_stat, nfsstat3, attributes_follow */
-	if (off > len || len - off < 12 || get32(msg + off) != 0 || get32(msg + off + 4) != 0)
-		return -1;
-	off += 8;
-	if (get32(msg + off) == 1)
-		off += 84;
-	off += 4;
-	/* count, eof, data<> */
-	if (off > len || len - off < 12)
-		return -1;
-	off += 8;
-	dlen = get32(msg + off);
-	off += 4;
-	if (dlen > len - off)
-		return -1;
-	tail = off + dlen;
-	if (round4(dlen) - dlen <= len - tail)
-		tail += round4(dlen) - dlen;
 	for (i = 0; i < ns; i++)
 		total += c->wr[0][i].len;
 	if (dlen > total || !dlen)
@@ -1880,6 +1901,167 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+#ifdef XPRS_HOSTILE_SELFTEST
+/*
+ * Host self-test (scripts/hostile.sh --selftest, built with ASan and
+ * UBSan): random and half-valid Calls through parse_call() and
+ * call_ready(), random record-marked streams through tcp_input(), random
+ * replies and Calls through every fault builder and ddp_parse(). No RDMA
+ * device is needed: nothing here posts a work request.
+ */
+static void fill(uint8_t *b, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)rnd();
+	/* Small numbers, 1s and 0s make lists parse further. */
+	for (i = 0; i + 4 <= n; i += 4)
+		if (rnd() % 2)
+			put32(b + i, rnd() % 4 ? rnd() % 3 : rnd() % 5000);
+}
+
+/* A Call with well-formed lists, then a few words broken and a random cut. */
+static uint32_t gen_call(uint8_t *b, uint32_t cap)
+{
+	struct wbuf w = { b, 0, cap, 0 };
+	uint32_t i, j, n, pos = rnd() % 2 ? 0 : rnd() % 512;
+
+	w32(&w, rnd());
+	w32(&w, 1);
+	w32(&w, 32);
+	w32(&w, rnd() % 2);
+	for (i = rnd() % 4; i > 0; i--) {
+		w32(&w, 1);
+		w32(&w, rnd() % 3 ? pos : rnd() % 600);
+		wseg(&w, rnd(), rnd() % 3 ? rnd() % 2048 : rnd(), rnd());
+	}
+	w32(&w, 0);
+	for (i = rnd() % 3; i > 0; i--) {
+		w32(&w, 1);
+		n = rnd() % 4;
+		w32(&w, n);
+		for (j = 0; j < n; j++)
+			wseg(&w, rnd(), rnd() % 2048, rnd());
+	}
+	w32(&w, 0);
+	if (rnd() % 2) {
+		w32(&w, 1);
+		n = rnd() % 4;
+		w32(&w, n);
+		for (j = 0; j < n; j++)
+			wseg(&w, rnd(), rnd() % 4096, rnd());
+	} else {
+		w32(&w, 0);
+	}
+	for (i = rnd() % 700; i > 0 && !w.over; i--)
+		w32(&w, rnd());
+	if (w.over)
+		w.len = cap & ~3u;
+	for (i = rnd() % 3; i > 0 && w.len >= 4; i--)
+		put32(b + 4 * (rnd() % (w.len / 4)), rnd() % 2 ? rnd() : rnd() % 3);
+	if (rnd() % 4 == 0)
+		w.len = rnd() % (w.len + 1);
+	return w.len;
+}
+
+static int selftest(unsigned long iters)
+{
+	static uint8_t b[SLOT_SIZE], out[SLOT_SIZE];
+	unsigned long it, parsed = 0, chunked = 0;
+	int devnull, pfd[2] = { -1, -1 };
+
+	quiet = 1;
+	devnull = open("/dev/null", O_WRONLY);
+	if (devnull < 0)
+		return 1;
+	for (it = 0; it < iters; it++) {
+		struct call *c = calloc(1, sizeof(*c));
+		uint32_t len, n, doff, dlen, tail, i;
+		int h;
+
+		if (!c)
+			return 1;
+		if (rnd() % 8) {
+			len = gen_call(b, INLINE);
+		} else {
+			len = rnd() % (INLINE + 1);
+			fill(b, len);
+		}
+		memcpy(&c->xid, b, len >= 4 ? 4 : 0);
+		h = len >= 16 ? parse_call(b, len, c) : -1;
+		if (h >= 0) {
+			parsed++;
+			chunked += c->nread > 0;
+			c->proc = (int)(get32(b + 12) % 2);
+			c->inl_len = len - (uint32_t)h;
+			c->inl = malloc(c->inl_len + 1);
+			memcpy(c->inl, b + h, c->inl_len);
+			c->rdlen = 0;
+			for (i = 0; i < (uint32_t)c->nread; i++) {
+				c->rd[i].s.len %= 3000;
+				c->rdlen += c->rd[i].s.len;
+			}
+			c->rdbuf = calloc(1, c->rdlen + 1);
+			int saved = tcp_fd;
+
+			tcp_fd = devnull;
+			call_ready(c);
+			tcp_fd = saved;
+		}
+		/* the fault builders, with this Call and a random reply */
+		n = rnd() % (SLOT_SIZE + 1);
+		fill(b, n);
+		if (rnd() % 2 && n >= 28) {
+			put32(b + 4, 1);
+			put32(b + 8, 0);
+			put32(b + 16, rnd() % 8);
+		}
+		c->has_rep = (int)(rnd() % 2);
+		if (c->has_rep && !c->nrep)
+			c->nrep = (int)(rnd() % MAX_SEGS);
+		for (i = 0; i < 8; i++) {
+			build_hdr_fault(out, sizeof(out), c, b, n, rnd());
+			build_trunc(out, sizeof(out), c, b, n, rnd());
+			build_unsol(out, sizeof(out), rnd());
+			build_rdmaerr(out, sizeof(out), c, rnd());
+			build_inline(out, sizeof(out), c->xid, rnd(), b, n);
+			build_inline(out, rnd() % 64, c->xid, rnd(), b, n);
+		}
+		if (!ddp_parse(b, n, &doff, &dlen, &tail) &&
+		    (doff > n || dlen > n - doff || tail > n)) {
+			fprintf(stderr, "ddp_parse: out of bounds\n");
+			return 1;
+		}
+		call_free(c);
+		/* nfsd's side: a random stream of records */
+		if (tcp_fd < 0) {
+			if (pipe(pfd))
+				return 1;
+			fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+			tcp_fd = pfd[0];
+			tcp_in_len = frag_len = 0;
+		}
+		n = rnd() % 2048;
+		fill(b, n);
+		for (i = 0; i + 4 <= n; i += 4 + (get32(b + i) & 0x3ff))
+			if (rnd() % 4)
+				put32(b + i, (rnd() % 2 ? 0x80000000u : 0) | (rnd() % 600));
+		if (write(pfd[1], b, n) != (ssize_t)n)
+			return 1;
+		tcp_input();
+		if (tcp_fd < 0) {	/* dropped on a bad record: start over */
+			st.nfsd_reconnects++;
+			close(pfd[1]);
+		}
+	}
+	printf("selftest: %lu iterations: %lu Calls parsed, %lu with read chunks "
+	       "assembled; %lu nfsd records, %lu streams dropped\n", iters,
+	       parsed, chunked, st.nfsd_orphans, st.nfsd_reconnects);
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -1887,6 +2069,9 @@ int main(int argc, char **argv)
 	struct conn *pc[3 + MAX_CONNS];
 	int opt, ctl, i, n, m;
 
+#ifdef XPRS_HOSTILE_SELFTEST
+	return selftest(argc > 1 ? strtoul(argv[1], NULL, 0) : 100000);
+#endif
 	while ((opt = getopt(argc, argv, "a:p:n:N:c:s:S:v")) != -1) {
 		switch (opt) {
 		case 'a': listen_addr = optarg; break;
