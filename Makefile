@@ -8,6 +8,9 @@
 #                         boot the VM and run one guest test
 #   make fuzz [FUZZ_SECONDS=600]      fuzz the reply decoder
 #   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"]
+#   make xfstests [CLIENTS="c rs"] [VERS="3 4.2"] [TESTS="generic/001 ..."]
+#                 [GROUP=quick] [EXCLUDE="..."] [FSTESTS_SRC=tree-or-tarball]
+#                         fstests over NFS/RDMA, both clients side by side
 #   make kernel | image | deps | clean
 
 SHELL := /bin/bash
@@ -29,6 +32,10 @@ VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
 # its guest ran 468 s under TCG on 2 idle cores (788 s beside another VM).
 VM_OPTS.rs-data := -t 2400
+# xfstests.sh needs the fstests build (scripts/fstests.sh) as a 9p share and
+# two disks, TEST and SCRATCH; `make xfstests` passes the same itself.
+VM_OPTS.xfstests = -t 1800 -d 8G -d 8G \
+	-s fstests=$(shell $(TOP)/scripts/fstests.sh >&2 && $(TOP)/scripts/fstests.sh --path)
 CLIENT ?= rs
 T ?=
 ARGS ?=
@@ -39,7 +46,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz bench clean
+.PHONY: all module deps kernel image vm-test vm-suite host-check check run fuzz bench xfstests clean
 
 all: module
 
@@ -83,6 +90,11 @@ fuzz:
 
 bench: module image
 	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p)
+
+# CLIENTS, VERS, TESTS, GROUP, EXCLUDE and FSTESTS_SRC reach scripts/xfstests
+# from the command line or the environment; see Documentation/xfstests.md.
+xfstests: module image
+	$(TOP)/scripts/xfstests
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

@@ -6,7 +6,10 @@
 
 PKGS=(linux-source-6.12 rustc-web rust-web-src libclang-dev clang lld llvm bc
       flex bison libelf-dev libssl-dev cpio qemu-system-x86 debootstrap
-      e2fsprogs kmod rsync xz-utils gnuplot-nox gcc make)
+      e2fsprogs kmod rsync xz-utils gnuplot-nox gcc make
+      # fstests' build (scripts/fstests.sh)
+      xfslibs-dev uuid-dev libtool-bin automake autoconf libattr1-dev libacl1-dev
+      libaio-dev libgdbm-dev libgdbm-compat-dev libcap-dev liburing-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
