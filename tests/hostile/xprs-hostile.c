@@ -107,6 +107,7 @@ struct conn {
 	int established;
 	int closing;
 	uint32_t max_send;	/* the client's receive size */
+	int bad_private;	/* accepted with private data to be ignored */
 	unsigned long calls;
 };
 
@@ -1557,6 +1558,13 @@ static void on_recv(struct conn *cn, int idx, uint32_t len)
 		vlog("repost: %s", strerror(errno));
 	idx = -1;
 
+	if (cn->bad_private && setup_left > 0 && cn->calls >= 50) {
+		vlog("setup fault: dropping a connection with ignored private data");
+		call_free(c);
+		conn_close(cn);
+		return;
+	}
+
 	if (cur_mode == M_DISC && st.calls % (3 * cur_every) == 1) {
 		st.injected[M_DISC]++;
 		vlog("disconnecting on a Call");
@@ -1717,7 +1725,7 @@ static void on_connect_request(struct rdma_cm_id *id,
 	int fault = -1;
 
 	if (setup_left > 0) {
-		fault = (int)(variant[M_SETUP]++ % 3);
+		fault = (int)(variant[M_SETUP]++ % 5);
 		setup_left--;
 		st.injected[M_SETUP]++;
 	}
@@ -1742,6 +1750,18 @@ static void on_connect_request(struct rdma_cm_id *id,
 		cn->max_send = INLINE;
 	put32(priv, CM_MAGIC);
 	priv[4] = 1;
+	if (fault == 3 || fault == 4) {
+		/* Private data the client must ignore (bad magic, version
+		 * 2): it then assumes 1024-byte inline limits both ways, and
+		 * so do we. The connection serves a few Calls, then is
+		 * dropped while setup faults remain. */
+		if (fault == 3)
+			put32(priv, CM_MAGIC ^ 0x01000000u);
+		else
+			priv[4] = 2;
+		cn->max_send = 1024;
+		cn->bad_private = 1;
+	}
 	priv[5] = 0;
 	priv[6] = INLINE / 1024 - 1;
 	priv[7] = INLINE / 1024 - 1;

@@ -36,7 +36,7 @@ shift $(( $# >= 3 ? 3 : $# ))
 # Each mode with how often it strikes (every Nth reply).
 # MODE:EVERY[:read] (read: only replies to NFSv3 READ are struck).
 ALL_MODES="dup:1 badxid:1 unsol:2 hdr:1 credits:1 trunc:1 wlist:1:read wlist:3
-	rchunk:3 biglen:1 rdmaerr:1 inv_bad:8 early:3 disc:25 setup:3"
+	rchunk:3 biglen:1 rdmaerr:1 inv_bad:8 early:3 disc:25 setup:5"
 ALL_CHUNK_MODES="clean:1 dup:1 inv_other:1 inv_bad:8 hdr:1 wlist:1:read rchunk:3 biglen:1 disc:25"
 MODES=$ALL_MODES CHUNK_MODES=$ALL_CHUNK_MODES
 if [ $# -gt 0 ]; then
