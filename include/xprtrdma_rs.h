@@ -131,7 +131,7 @@ void xprs_ib_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t size);
 void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
 				 size_t size);
 int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len);
-u32 xprs_ib_device_max_qp_wr(struct ib_device *dev);
+u32 xprs_ib_device_max_queue(struct ib_device *dev);
 u32 xprs_ib_device_max_fr_depth(struct ib_device *dev);
 u32 xprs_ib_device_max_send_sge(struct ib_device *dev);
 bool xprs_ib_device_sg_gaps(struct ib_device *dev);

@@ -506,9 +506,10 @@ int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len)
 	return rdma_connect(id, &param);
 }
 
-u32 xprs_ib_device_max_qp_wr(struct ib_device *dev)
+/* Both queues' CQs are as deep as the queues, so the CQ limit bounds them too. */
+u32 xprs_ib_device_max_queue(struct ib_device *dev)
 {
-	return dev->attrs.max_qp_wr;
+	return min_t(u32, dev->attrs.max_qp_wr, max(dev->attrs.max_cqe, 0));
 }
 
 u32 xprs_ib_device_max_fr_depth(struct ib_device *dev)

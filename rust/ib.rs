@@ -69,10 +69,11 @@ impl Device {
         unsafe { bindings::xprs_ib_device_max_send_sge(self.as_ptr()) }
     }
 
-    /// Returns the largest number of outstanding work requests of a queue.
-    pub(crate) fn max_qp_wr(&self) -> u32 {
+    /// Returns the deepest queue a QP of ours can have: its CQ is as deep,
+    /// so the smaller of `max_qp_wr` and `max_cqe`.
+    pub(crate) fn max_queue(&self) -> u32 {
         // SAFETY: by the type invariant the device is valid.
-        unsafe { bindings::xprs_ib_device_max_qp_wr(self.as_ptr()) }
+        unsafe { bindings::xprs_ib_device_max_queue(self.as_ptr()) }
     }
 }
 

@@ -2007,12 +2007,14 @@ impl Transport {
         // As frwr_query_device(): a device whose queues cannot hold the
         // credits asked for gets fewer credits on this connection, and
         // fewer reqs in use, instead of a failed mount.
-        let fit = QueueFit::fit(self.cfg.max_requests, dev.max_qp_wr(), per_req, BC_SLOTS)
+        // The CQs are as deep as the queues, so `max_cqe` bounds them too
+        // (rxe: 1M work requests, but 32767 CQEs).
+        let fit = QueueFit::fit(self.cfg.max_requests, dev.max_queue(), per_req, BC_SLOTS)
             .ok_or(ENOMEM)?;
         if fit.max_requests != self.cfg.max_requests {
             pr_info!(
                 "device queues hold {} work requests: {} credits instead of {}\n",
-                dev.max_qp_wr(),
+                dev.max_queue(),
                 fit.max_requests,
                 self.cfg.max_requests
             );
