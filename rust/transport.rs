@@ -1030,35 +1030,46 @@ impl Transport {
         if reg.len == 0 {
             return;
         }
-        let _guard = self.ep_lock.lock();
-        // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-        let ep = unsafe { &*self.ep.get() }.as_deref();
-        // Generations start at 1: without an endpoint everything is stale.
-        if reg.of_endpoint(ep.map_or(0, |ep| ep.gen)).len == 0 {
-            return;
+        let posted = {
+            let _guard = self.ep_lock.lock();
+            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
+            let ep = unsafe { &*self.ep.get() }.as_deref();
+            // Generations start at 1: without an endpoint everything is stale.
+            if reg.of_endpoint(ep.map_or(0, |ep| ep.gen)).len == 0 {
+                return;
+            }
+            match ep {
+                Some(ep) => self.start_unmap_sync(ep, req),
+                None => false,
+            }
+        };
+        // The wait is outside `ep_lock`, so that connect and close do not
+        // queue behind one slow LOCAL_INV chain (and a signal or timeout
+        // behind them). Teardown drains the QP, which completes the
+        // chain, flushed, before it frees the endpoint.
+        if posted {
+            // SAFETY: `done` is initialized; the chain's last completion
+            // signals it, also when it is flushed.
+            unsafe { bindings::wait_for_completion(req.inv.done.get()) };
         }
-        if let Some(ep) = ep {
-            self.unmap_sync(ep, req);
-        }
+        req.inv.sync.store(false, Ordering::Relaxed);
     }
 
-    /// Invalidates a req's MRs and waits for it (`frwr_unmap_sync()`).
-    fn unmap_sync(&self, ep: &Endpoint, req: &Req) {
+    /// Posts the LOCAL_INV chain of `frwr_unmap_sync()` for a req's MRs;
+    /// returns whether the caller must wait for its last completion.
+    fn start_unmap_sync(&self, ep: &Endpoint, req: &Req) -> bool {
         req.inv.sync.store(true, Ordering::Relaxed);
         // SAFETY: `done` was initialized in `new`; no chain is in flight.
         unsafe { bindings::xprs_reinit_completion(req.inv.done.get()) };
         if self.post_local_inv(ep, req).is_ok() {
-            // SAFETY: `done` is initialized; the chain's last completion
-            // signals it, also when it is flushed.
-            unsafe { bindings::wait_for_completion(req.inv.done.get()) };
-        } else {
-            // As `frwr_unmap_sync()`: a failed post does not mean the QP
-            // is dead, so the MRs are not reused; they go when the QP has
-            // drained, after the disconnect forced here.
-            self.orphan_mrs(ep, req);
-            self.xprt.force_disconnect();
+            return true;
         }
-        req.inv.sync.store(false, Ordering::Relaxed);
+        // As `frwr_unmap_sync()`: a failed post does not mean the QP is
+        // dead, so the MRs are not reused; they go when the QP has
+        // drained, after the disconnect forced here.
+        self.orphan_mrs(ep, req);
+        self.xprt.force_disconnect();
+        false
     }
 
     /// Returns the current endpoint.
