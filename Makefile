@@ -29,7 +29,7 @@ include $(TOP)/scripts/versions.mk
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
 VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
 	tests/vm/rs-v41.sh tests/vm/rs-faults.sh tests/vm/rs-data.sh:both \
-	tests/vm/rs-hostile.sh:rs
+	tests/vm/rs-acl.sh:rs tests/vm/rs-soak.sh:rs tests/vm/rs-hostile.sh:rs
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
 # its guest ran 468 s under TCG on 2 idle cores (788 s beside another VM).
 VM_OPTS.rs-data := -t 2400
@@ -37,6 +37,11 @@ VM_OPTS.rs-data := -t 2400
 # malformed messages or 20 s each; its guest ran 188 s under TCG on 2 cores
 # (7,892 messages). ARGS="rs 1000 40" sends well over the issue's 10,000.
 VM_OPTS.rs-hostile := -t 900
+# rs-soak.sh rs: the short variant, 10 link flaps and 30 mount cycles;
+# `make soak` runs both clients with SOAK_FLAPS and SOAK_MOUNTS.
+VM_OPTS.rs-soak := -t 1800
+SOAK_FLAPS ?= 100
+SOAK_MOUNTS ?= 1000
 # xfstests.sh needs the fstests build (scripts/fstests.sh) as a 9p share and
 # two disks, TEST and SCRATCH; `make xfstests` passes the same itself.
 VM_OPTS.xfstests = -t 1800 -d 8G -d 8G \
@@ -51,7 +56,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests clean
+.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak clean
 
 all: module
 
@@ -96,6 +101,10 @@ run: module image
 
 fuzz:
 	$(TOP)/tools/fuzz.sh $(FUZZ_SECONDS)
+
+# 100 link flaps and 1000 mount cycles per client, C then ours, in one boot.
+soak: module image
+	$(TOP)/scripts/vm -t 14400 tests/vm/rs-soak.sh both $(SOAK_FLAPS) $(SOAK_MOUNTS)
 
 bench: module image
 	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p)
