@@ -352,9 +352,27 @@ struct InvCtx {
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     sync: AtomicBool,
     done: Opaque<bindings::completion>,
-    /// What the RPC completes with once the chain is done: bytes
-    /// received, or a negative errno.
-    result: AtomicI32,
+    /// For the async chain of a Reply: the Receive it came in, held (not
+    /// reposted) until the chain is done, and what the Reply puts in the
+    /// rqst once the MRs are unmapped. Written by the reply handler
+    /// before it posts the chain, read by the chain's completion.
+    rep: AtomicPtr<Rep>,
+    placement: UnsafeCell<Result<Placement>>,
+}
+
+/// What a checked Reply puts in its rqst's receive buffer. It is placed
+/// only once the req's MRs are fenced and DMA-unmapped
+/// (`rpcrdma_complete_rqst()` runs after the LOCAL_INV chain): copying
+/// into pages still mapped `DMA_FROM_DEVICE` loses the data on swiotlb
+/// and non-coherent platforms, where the unmap copies the bounce buffer
+/// back over them.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// An inline RPC message at `offset..end` of the Receive buffer,
+    /// behind `writelist` bytes the server wrote into the pages.
+    Inline { offset: usize, end: usize, writelist: u32 },
+    /// The whole Reply came through the reply chunk: `len` bytes.
+    Chunk { len: i32 },
 }
 
 /// Where a forward req is in one transmission of its RPC, kept in
@@ -663,7 +681,8 @@ impl Transport {
                         ep: AtomicPtr::new(core::ptr::null_mut()),
                         sync: AtomicBool::new(false),
                         done: Opaque::uninit(),
-                        result: AtomicI32::new(0),
+                        rep: AtomicPtr::new(core::ptr::null_mut()),
+                        placement: UnsafeCell::new(Err(EIO)),
                     },
                 },
                 GFP_KERNEL,
@@ -1615,21 +1634,23 @@ impl Transport {
     }
 
     /// Handles one received message (`rpcrdma_reply_handler()`): find its
-    /// rqst, decode and place the reply, then fence the req's MRs, either
-    /// now or by LOCAL_INV whose last completion completes the RPC.
-    /// `inv_rkey` is the rkey the peer invalidated remotely, if any.
-    fn reply(&self, ep: &Endpoint, msg: &[u8], inv_rkey: Option<u32>) {
+    /// rqst and check the reply, fence the req's MRs, either now or by
+    /// LOCAL_INV whose last completion does the rest, then place the
+    /// reply and complete the RPC. `inv_rkey` is the rkey the peer
+    /// invalidated remotely, if any. Returns true if `rep` is held for
+    /// the LOCAL_INV completion, which reposts it.
+    fn reply(&self, ep: &Endpoint, rep: &Rep, msg: &[u8], inv_rkey: Option<u32>) -> bool {
         let xprt = self.xprt;
         let Ok(fixed) = Fixed::decode(msg) else {
             add(&self.stats.bad_reply_count, 1);
-            return;
+            return false;
         };
         // A callback carries the server's backchannel credits, not ours.
         // Without a callback service (NFSv3, v4.0) there is none to look for.
         if xprt.bc_serv_ready() {
             if let Some(call) = fixed.backchannel_call(msg) {
                 self.bc_receive(fixed.xid, call);
-                return;
+                return false;
             }
         }
         xprt.queue_lock();
@@ -1639,7 +1660,7 @@ impl Transport {
             xprt.queue_unlock();
             // A late Reply to an RPC that gave up, or an unsolicited one.
             add(&self.stats.replies_unmatched, 1);
-            return;
+            return false;
         }
         // SAFETY: the rqst was found under the queue lock; pinning keeps
         // it from being released while we work without the lock.
@@ -1647,7 +1668,7 @@ impl Transport {
         xprt.queue_unlock();
         let Some(req) = self.req_of(rqst) else {
             self.complete_rqst(None, rqst, Err(EIO));
-            return;
+            return false;
         };
         // Only the first Reply to a Call that was sent is taken: not a
         // duplicate, not one while the first one's LOCAL_INV chain runs,
@@ -1657,7 +1678,7 @@ impl Transport {
             add(&self.stats.bad_reply_count, 1);
             // SAFETY: pinned above.
             unsafe { xprt.unpin_rqst(rqst) };
-            return;
+            return false;
         }
         // Credits come only from a Reply that matched a Call
         // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
@@ -1675,7 +1696,7 @@ impl Transport {
         // SAFETY: the phase swap made the reply path the req's user; the
         // Call's `offered` was written before its Release store of SENT.
         let offered = unsafe { &*req.offered.get() };
-        let result = self.decode_reply(ep, rqst, offered, &fixed, msg);
+        let placement = self.check_reply(ep, rqst, offered, &fixed, msg);
         // SAFETY: the rqst is pinned and waits for this reply: the reply
         // path is the req's user now (type invariant of `Req`).
         unsafe { req.registered() }.of_endpoint(ep.gen);
@@ -1684,14 +1705,19 @@ impl Transport {
         }
         // SAFETY: as above.
         if unsafe { req.registered() }.len == 0 {
+            let result = placement.and_then(|p| self.place(rqst, p, msg));
             self.complete_rqst(Some(req), rqst, result);
-            return;
+            return false;
         }
+        // SAFETY: the reply path is the req's user (see above); the
+        // chain's completion reads this after the post below.
+        unsafe { *req.inv.placement.get() = placement };
         req.inv
-            .result
-            .store(result.unwrap_or_else(errno), Ordering::Relaxed);
+            .rep
+            .store(rep as *const Rep as *mut Rep, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
         if self.post_local_inv(ep, req).is_err() {
+            req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
             // A failed post (ENOMEM, or part of the chain) does not mean
             // the QP is dead: the peer may still reach these MRs. They
             // stay out of circulation until the drain; the reconnect
@@ -1701,20 +1727,23 @@ impl Transport {
             req.phase.store(Phase::IDLE, Ordering::Release);
             // SAFETY: pinned above.
             unsafe { xprt.unpin_rqst(rqst) };
+            return false;
         }
-        // Otherwise the LOCAL_INV completion completes the RPC.
+        // The LOCAL_INV completion places the reply, completes the RPC
+        // and reposts the rep.
+        true
     }
 
-    /// Checks the reply against what this RPC offered and places it in the
-    /// rqst's receive buffer. Returns the length the RPC layer sees.
-    fn decode_reply(
+    /// Checks the reply against the connection's limits and what this RPC
+    /// offered, and says where it goes; writes nothing into the rqst.
+    fn check_reply(
         &self,
         ep: &Endpoint,
         rqst: *mut bindings::rpc_rqst,
         offered: &Offered,
         fixed: &Fixed,
         msg: &[u8],
-    ) -> Result<i32> {
+    ) -> Result<Placement> {
         // SAFETY: pinned by the caller; the transport owns the receive
         // buffer until the RPC completes.
         let rcv = unsafe { XdrBuf::new(&(*rqst).rq_rcv_buf) };
@@ -1728,15 +1757,35 @@ impl Transport {
                     return Err(EIO);
                 }
                 add(&self.stats.total_rdma_reply, u64::from(writelist));
-                self.inline_fixup(rqst, m.rpc_message, writelist)
+                Ok(Placement::Inline {
+                    offset: m.rpc_offset,
+                    end: msg.len(),
+                    writelist,
+                })
             }
             Ok(ReplyBody::NoMsg { reply_chunk }) => {
                 offered.check_nomsg(&reply_chunk).map_err(|_| EIO)?;
                 let len = u32::try_from(reply_chunk.total_len()).map_err(|_| EIO)?;
                 add(&self.stats.total_rdma_reply, u64::from(len));
-                i32::try_from(len).map_err(|_| EIO)
+                Ok(Placement::Chunk {
+                    len: i32::try_from(len).map_err(|_| EIO)?,
+                })
             }
             Ok(ReplyBody::Error(_)) | Err(_) => Err(EIO),
+        }
+    }
+
+    /// Places a checked reply (`msg` is the whole received message) in
+    /// the rqst's receive buffer, once the MRs are unmapped. Returns the
+    /// length the RPC layer sees.
+    fn place(&self, rqst: *mut bindings::rpc_rqst, placement: Placement, msg: &[u8]) -> Result<i32> {
+        match placement {
+            Placement::Inline {
+                offset,
+                end,
+                writelist,
+            } => self.inline_fixup(rqst, msg.get(offset..end).ok_or(EIO)?, writelist),
+            Placement::Chunk { len } => Ok(len),
         }
     }
 
@@ -1875,10 +1924,27 @@ impl Transport {
             return;
         }
         let rqst = req.rqst();
+        let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: the reply handler held this rep for the chain: the
+        // endpoint it belongs to is drained, so this handler has run,
+        // before its reps are freed.
+        let rep = unsafe { rep.as_ref() };
         if ok {
-            let result = match req.inv.result.load(Ordering::Relaxed) {
-                n if n >= 0 => Ok(n),
-                e => Err(Error::from_errno(e)),
+            // SAFETY: written by the reply handler before it posted the
+            // chain; the req is still the reply path's (phase REPLIED).
+            let placement = unsafe { *req.inv.placement.get() };
+            let result = match rep {
+                Some(rep) => {
+                    // SAFETY: the rep is held, not posted: the HCA does
+                    // not write its buffer.
+                    let buf = unsafe { &*rep.buf.get() };
+                    let end = match placement {
+                        Ok(Placement::Inline { end, .. }) => end,
+                        _ => 0,
+                    };
+                    placement.and_then(|p| self.place(rqst, p, buf.sync_for_cpu(end)))
+                }
+                None => Err(EIO),
             };
             self.complete_rqst(Some(req), rqst, result);
         } else {
@@ -1886,6 +1952,13 @@ impl Transport {
             req.phase.store(Phase::IDLE, Ordering::Release);
             // SAFETY: the reply handler pinned it before posting the chain.
             unsafe { self.xprt.unpin_rqst(rqst) };
+        }
+        // The held Receive goes back to the QP, unless it is being torn
+        // down (a flush means it is).
+        if let Some(rep) = rep {
+            if ok && !ep.events.closing.load(Ordering::Acquire) && rep.post().is_err() {
+                self.fault();
+            }
         }
     }
 
@@ -2642,7 +2715,10 @@ unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
         // SAFETY: the Receive completed: the device no longer writes the
         // buffer until it is posted again below.
         let buf = unsafe { &*rep.buf.get() };
-        t.reply(ep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey);
+        if t.reply(ep, rep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey) {
+            // Held until the req's LOCAL_INV chain completes.
+            return;
+        }
     }
     // No repost once teardown began (`re_receiving`): the QP is about to
     // be drained, and the rep counts as home.

@@ -37,7 +37,11 @@ fio_loop() {
 		fio --name=soak --filename="$1" --rw=randwrite --bs=4k --direct=1 \
 			--ioengine=libaio --iodepth=8 --size=16M --verify=crc32c \
 			--verify_fatal=1 --do_verify=1 --output="/tmp/fio-$n.out" > /dev/null 2>&1
-		echo "run $n rc $?" >> "$2"
+		local rc=$?
+		# fio has been seen to exit 0 after an io_u error: its job
+		# summary (err=N) decides too.
+		if [ "$rc" = 0 ] && grep -qE 'err= ?[1-9]' "/tmp/fio-$n.out"; then rc=1; fi
+		echo "run $n rc $rc" >> "$2"
 		grep -h -E 'err=|verify' "/tmp/fio-$n.out" | head -3 | sed "s/^/run $n: /" >> "$2"
 	done
 }
