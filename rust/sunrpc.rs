@@ -129,12 +129,11 @@ impl Xprt {
         self.0
     }
 
-    fn get(&self) -> &bindings::rpc_xprt {
-        // SAFETY: valid by the type invariant; fields read here are
-        // plain integers that sunrpc updates under its own locks, read
-        // as the C transport reads them.
-        unsafe { &*self.0 }
-    }
+    // No `&rpc_xprt` or `&mut rpc_xprt` is ever made of a live transport:
+    // other CPUs write its fields under sunrpc's locks, so a reference to
+    // the whole struct would assert what is not true. Fields are read and
+    // written through the raw pointer, one place at a time, and racy reads
+    // are volatile, as the C transport's `READ_ONCE()`.
 
     /// Stores the Rust state pointer.
     pub(crate) fn set_priv(&self, p: *mut core::ffi::c_void) {
@@ -150,7 +149,9 @@ impl Xprt {
 
     /// Returns the network namespace.
     pub(crate) fn net(&self) -> *mut bindings::net {
-        self.get().xprt_net
+        // SAFETY: valid by the type invariant; set before the transport
+        // is created and never written again.
+        unsafe { (*self.0).xprt_net }
     }
 
     /// Returns the server address.
@@ -190,30 +191,32 @@ impl Xprt {
         // SAFETY: valid; the connect worker holds XPRT_LOCKED, which
         // serializes these fields as in the C transport.
         unsafe {
-            let x = &mut *self.0;
-            x.connect_cookie = x.connect_cookie.wrapping_add(1);
-            x.stat.connect_count = x.stat.connect_count.wrapping_add(1);
+            let x = self.0;
+            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
+            (*x).stat.connect_count = (*x).stat.connect_count.wrapping_add(1);
             let now = bindings::xprs_jiffies();
-            x.stat.connect_time = x
+            (*x).stat.connect_time = (*x)
                 .stat
                 .connect_time
-                .wrapping_add(now.wrapping_sub(x.stat.connect_start));
+                .wrapping_add(now.wrapping_sub((*x).stat.connect_start));
         }
     }
 
     /// Returns the connect cookie.
     pub(crate) fn connect_cookie(&self) -> u32 {
-        self.get().connect_cookie
+        // SAFETY: valid by the type invariant; written only under
+        // XPRT_LOCKED, read as `READ_ONCE()`.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).connect_cookie)) }
     }
 
     /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
     pub(crate) fn closed(&self) {
         // SAFETY: valid; close runs under XPRT_LOCKED.
         unsafe {
-            let x = &mut *self.0;
-            x.reestablish_timeout = 0;
-            x.connect_cookie = x.connect_cookie.wrapping_add(1);
-            bindings::xprt_disconnect_done(self.0);
+            let x = self.0;
+            (*x).reestablish_timeout = 0;
+            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
+            bindings::xprt_disconnect_done(x);
         }
     }
 
@@ -240,9 +243,9 @@ impl Xprt {
     pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
         // SAFETY: valid; the connect worker holds XPRT_LOCKED.
         unsafe {
-            let x = &mut *self.0;
-            if x.reestablish_timeout < min {
-                x.reestablish_timeout = min;
+            let x = self.0;
+            if (*x).reestablish_timeout < min {
+                (*x).reestablish_timeout = min;
             }
         }
     }
@@ -287,6 +290,23 @@ impl Xprt {
         }
     }
 
+    /// Returns a rqst of this transport to its idle state, all zeroes,
+    /// under the transport lock: teardown's [`Xprt::forget_congestion`]
+    /// writes `rq_cong` of every rqst, released ones included, under it.
+    ///
+    /// # Safety
+    ///
+    /// `rqst` belongs to this transport, and no RPC or handler uses it.
+    pub(crate) unsafe fn reset_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+        // SAFETY: valid by the type invariant; the caller guarantees the
+        // rqst; all zeroes is an idle `rpc_rqst`.
+        unsafe {
+            bindings::xprs_transport_lock(self.0);
+            core::ptr::write_bytes(rqst, 0, 1);
+            bindings::xprs_transport_unlock(self.0);
+        }
+    }
+
     /// Takes `xprt->queue_lock`.
     pub(crate) fn queue_lock(&self) {
         // SAFETY: valid by the type invariant.
@@ -319,7 +339,9 @@ impl Xprt {
 
     /// Returns `last_used`.
     pub(crate) fn last_used(&self) -> usize {
-        self.get().last_used
+        // SAFETY: valid by the type invariant; sunrpc updates it without
+        // our locks: read as `READ_ONCE()`.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).last_used)) }
     }
 
     /// `->set_connect_timeout` (`xprt_rdma_set_connect_timeout()`): a
@@ -332,19 +354,19 @@ impl Xprt {
         // `struct xprs_xprt`, so the private timeout lives as long as it.
         unsafe {
             bindings::xprs_transport_lock(self.0);
-            let x = &mut *self.0;
-            if connect < x.connect_timeout {
-                let mut to = *x.timeout;
+            let x = self.0;
+            if connect < (*x).connect_timeout {
+                let mut to = *(*x).timeout;
                 let initval = connect.max(min_initval);
                 to.to_initval = initval;
                 to.to_maxval = initval;
-                let own = self.0.cast::<bindings::xprs_xprt>();
+                let own = x.cast::<bindings::xprs_xprt>();
                 (*own).timeout = to;
-                x.timeout = core::ptr::addr_of!((*own).timeout);
-                x.connect_timeout = connect;
+                (*x).timeout = core::ptr::addr_of!((*own).timeout);
+                (*x).connect_timeout = connect;
             }
-            if reconnect < x.max_reconnect_timeout {
-                x.max_reconnect_timeout = reconnect;
+            if reconnect < (*x).max_reconnect_timeout {
+                (*x).max_reconnect_timeout = reconnect;
             }
             bindings::xprs_transport_unlock(self.0);
         }
@@ -352,7 +374,10 @@ impl Xprt {
 
     /// Returns the generic statistics.
     pub(crate) fn stat(&self) -> bindings::rpc_xprt__bindgen_ty_1 {
-        self.get().stat
+        // SAFETY: valid by the type invariant; the counters are bumped
+        // under sunrpc's locks, and a report of them, as C's
+        // `xprt_rdma_print_stats()`, takes whatever each one holds.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).stat)) }
     }
 }
 

@@ -854,9 +854,8 @@ impl Transport {
     }
 
     fn to_pool(&self, req: &Req, released: Released, pool: Pool) {
-        // SAFETY: the req is released: nobody uses its rqst. All zeroes
-        // is the idle state of an `rpc_rqst`.
-        unsafe { core::ptr::write_bytes(req.rqst(), 0, 1) };
+        // SAFETY: the req is released: no RPC or handler uses its rqst.
+        unsafe { self.xprt.reset_rqst(req.rqst()) };
         match req.kref.to_pool(released, pool) {
             Ok(pooled) => self.pool_push(pooled),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
@@ -1052,7 +1051,7 @@ impl Transport {
         let posted = {
             let _guard = self.ep_lock.lock();
             // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-            let ep = unsafe { &*self.ep.get() }.as_deref();
+            let ep = unsafe { self.endpoint() };
             // Generations start at 1: without an endpoint everything is stale.
             if reg.of_endpoint(ep.map_or(0, |ep| ep.gen)).len == 0 {
                 return;
@@ -1091,15 +1090,26 @@ impl Transport {
         false
     }
 
-    /// Returns the current endpoint.
+    /// Returns the current endpoint, for a reader.
     ///
     /// # Safety
     ///
-    /// The caller holds `XPRT_LOCKED` (see the type invariant); to replace
-    /// the endpoint it also holds `ep_lock`.
+    /// The caller holds `XPRT_LOCKED` or `ep_lock` (see the type
+    /// invariant), so nobody replaces the endpoint meanwhile.
+    unsafe fn endpoint(&self) -> Option<&Endpoint> {
+        // SAFETY: the caller excludes writers; readers only share.
+        unsafe { (*self.ep.get()).as_deref() }
+    }
+
+    /// Returns the endpoint's slot, to replace what it holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds both `XPRT_LOCKED` and `ep_lock`, which excludes
+    /// every reader and every other writer (type invariant).
     #[allow(clippy::mut_from_ref)]
-    unsafe fn endpoint(&self) -> &mut Option<KBox<Endpoint>> {
-        // SAFETY: the caller serializes access as the invariant requires.
+    unsafe fn endpoint_slot(&self) -> &mut Option<KBox<Endpoint>> {
+        // SAFETY: guaranteed by the caller.
         unsafe { &mut *self.ep.get() }
     }
 
@@ -1127,7 +1137,7 @@ impl Transport {
         }
         let req = self.req_of(rqst).ok_or(EINVAL)?;
         // SAFETY: send_request runs under XPRT_LOCKED.
-        let Some(ep) = (unsafe { self.endpoint() }).as_deref() else {
+        let Some(ep) = (unsafe { self.endpoint() }) else {
             return Err(err(bindings::ENOTCONN));
         };
         // SAFETY: the caller owns the rqst; no reply handler runs for it
@@ -1992,7 +2002,7 @@ impl Transport {
                 let _guard = self.ep_lock.lock();
                 // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
                 // and `ep_lock`.
-                *unsafe { self.endpoint() } = Some(new);
+                *unsafe { self.endpoint_slot() } = Some(new);
                 0
             }
             Err(e) => {
@@ -2021,7 +2031,7 @@ impl Transport {
     fn drop_endpoint(&self) {
         let _guard = self.ep_lock.lock();
         // SAFETY: the caller holds XPRT_LOCKED and we hold `ep_lock`.
-        if let Some(old) = unsafe { self.endpoint() }.take() {
+        if let Some(old) = unsafe { self.endpoint_slot() }.take() {
             self.teardown(old);
         }
     }
@@ -2380,7 +2390,7 @@ impl Transport {
     /// caller holds `XPRT_LOCKED`.
     fn inject_disconnect(&self) {
         // SAFETY: the caller holds XPRT_LOCKED.
-        if let Some(ep) = unsafe { self.endpoint() }.as_deref() {
+        if let Some(ep) = unsafe { self.endpoint() } {
             ep.id.disconnect();
         }
     }
