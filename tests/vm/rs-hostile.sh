@@ -124,13 +124,41 @@ done
 check "clean: ls lists 20 entries" test "$(ls "$mnt/dir" | wc -l)" = 20
 xprt_stats "$mnt"
 
+# bounded SECS CMD...: CMD with a deadline. Its status; 124 if it had to
+# be killed; 125, and wedged=1, if even SIGKILL did not end it (a task
+# stuck in the kernel): then nothing more can be run on the mount.
+wedged=0
+alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1; [ -n "$s" ] && [ "$s" != Z ]; }
+bounded() {
+	local secs=$1 pid t=0 i
+	shift
+	"$@" &
+	pid=$!
+	while alive "$pid"; do
+		if [ "$t" -ge $((secs * 5)) ]; then
+			kill -9 "$pid" 2>/dev/null || true
+			for i in $(seq 50); do alive "$pid" || break; sleep 0.2; done
+			if alive "$pid"; then
+				wedged=1
+				echo "  a task is stuck in the kernel: $(cat "/proc/$pid/wchan" 2>/dev/null)"
+				return 125
+			fi
+			wait "$pid" 2>/dev/null || true
+			return 124
+		fi
+		sleep 0.2
+		t=$((t + 1))
+	done
+	wait "$pid"
+}
+
 # workload IT: ITERS rounds of tests/hostile/workload.py (reads compared,
-# stat, listing, write + fsync + read-back), bounded by a timeout; adds its
-# counts to ok/eio/other/corrupt, and a timeout to hang.
+# stat, listing, write + fsync + read-back), bounded; adds its counts to
+# ok/eio/other/corrupt, and a timeout to hang.
 ITERS=5
 workload() {
 	local rc=0 line
-	timeout -k 5 $((STEP_TIMEOUT * 2)) python3 /xprs/repo/tests/hostile/workload.py \
+	bounded $((STEP_TIMEOUT * 2)) python3 /xprs/repo/tests/hostile/workload.py \
 		"$mnt" /tmp "$nref" "$ITERS" "$1" > /tmp/wl.out 2>&1 || rc=$?
 	grep '^msg:' /tmp/wl.out | sed 's/^/  /' | head -3 || true
 	line=$(grep '^counts' /tmp/wl.out | tail -1 || true)
@@ -140,7 +168,7 @@ workload() {
 	fi
 	case $rc in
 	0) ;;
-	124|137) hang=$((hang + 1)); echo "  hang: the workload did not finish in $((STEP_TIMEOUT * 2)) s" ;;
+	124|125) hang=$((hang + 1)); echo "  hang: the workload did not finish in $((STEP_TIMEOUT * 2)) s" ;;
 	*) echo "  workload exited with $rc: $(grep -v -e '^counts' -e '^msg:' /tmp/wl.out | tail -3 | tr '\n' ' ')"
 	   other=$((other + 1)) ;;
 	esac
@@ -150,23 +178,27 @@ workload() {
 clean_check() {
 	local f="$mnt/clean-$1" r=ok
 	hctl "mode clean"
-	if ! timeout -k 5 60 dd if=/tmp/clean-src of="$f" bs=1024 conv=fsync status=none; then
+	if [ "$wedged" = 1 ]; then
+		clean_result="not run (a task is stuck on the mount)"
+		return
+	fi
+	if ! bounded 60 dd if=/tmp/clean-src of="$f" bs=1024 conv=fsync status=none; then
 		r="write failed"
-	elif ! dropc || ! timeout -k 5 60 cmp /tmp/clean-src "$f"; then
+	elif ! bounded 30 sh -c 'echo 3 > /proc/sys/vm/drop_caches' || ! bounded 60 cmp /tmp/clean-src "$f"; then
 		r="read-back differs"
 	fi
-	if [ "$r" != ok ]; then
+	if [ "$r" != ok ] && [ "$wedged" = 0 ]; then
 		# Recover for the next mode: a fresh mount.
 		echo "  clean check after $1: $r; remounting"
-		timeout 60 umount -f "$mnt" || timeout 60 umount -l "$mnt" || true
-		if do_mount && timeout -k 5 60 dd if=/tmp/clean-src of="$f" bs=1024 conv=fsync status=none &&
-			dropc && timeout -k 5 60 cmp /tmp/clean-src "$f"; then
+		bounded 60 umount -f "$mnt" || bounded 60 umount -l "$mnt" || true
+		if do_mount && bounded 60 dd if=/tmp/clean-src of="$f" bs=1024 conv=fsync status=none &&
+			dropc && bounded 60 cmp /tmp/clean-src "$f"; then
 			r="$r (ok after remount)"
 		else
 			r="$r (also after remount)"
 		fi
 	fi
-	timeout 30 rm -f "$f" || true
+	[ "$wedged" = 1 ] || bounded 30 rm -f "$f" || true
 	clean_result=$r
 }
 
@@ -179,6 +211,11 @@ run_modes() {
 	local phase=$1 entry mode every filter inj0 bad0 con0 rs0 start it n secs bad con rs
 	shift
 	for entry in "$@"; do
+		if [ "$wedged" = 1 ]; then
+			rows+=("| $phase | $entry | | not run: a task is stuck on the mount | | | | | | | | | | | FAIL |")
+			failures=$((failures + 1))
+			continue
+		fi
 		IFS=: read -r mode every filter <<< "$entry"
 		every=${every:-1}
 		hdump
@@ -238,9 +275,9 @@ run_modes inline $MODES
 # are registered and invalidated for most replies, and the faults meet
 # them (a duplicate while LOCAL_INV runs, Send With Invalidate of another
 # XID's rkey, chunks past what was offered).
-if [ -n "$CHUNK_MODES" ]; then
+if [ -n "$CHUNK_MODES" ] && [ "$wedged" = 0 ]; then
 	log "chunks: remounting with the client's max_inline_read at 1024"
-	timeout 120 umount "$mnt" || fail "umount before the chunk phase"
+	bounded 120 umount "$mnt" || fail "umount before the chunk phase"
 	case $client in
 	rs) echo 1024 > /sys/module/xprtrdma_rs/parameters/max_inline_read ;;
 	c) echo 1024 > /proc/sys/sunrpc/rdma_max_inline_read ;;
@@ -260,12 +297,18 @@ cat "$STATS"
 
 log "umount"
 umount_ok=yes
-timeout 120 umount "$mnt" || { umount_ok=no; failures=$((failures + 1)); }
+if [ "$wedged" = 1 ]; then
+	umount_ok="no (a task is stuck on the mount; umount -l)"
+	bounded 30 umount -l "$mnt" || true
+	failures=$((failures + 1))
+else
+	bounded 120 umount "$mnt" || { umount_ok=no; failures=$((failures + 1)); }
+fi
 hctl quit
 wait "$peer" || true
 nfsd_stop
 rmmod_ok=n/a unbalanced=n/a
-if [ "$client" = rs ]; then
+if [ "$client" = rs ] && [ "$wedged" = 0 ]; then
 	if unload xprtrdma_rs; then rmmod_ok=yes; else rmmod_ok=no; failures=$((failures + 1)); fi
 	u=$(destroy_unbalanced "$marker")
 	if [ -z "$u" ]; then unbalanced=no; else unbalanced=yes; echo "$u"; failures=$((failures + 1)); fi
