@@ -11,10 +11,12 @@ check-<client>-v<vers>.out (check's output, the fallback for a run cut
 short). Writes results.md (or --md): per test and version, C against ours
 (pass / fail / notrun and seconds), totals, new failures (ours fails where
 C passes, or where --baseline says pass) with the head of their .out.bad,
-ours passing where C fails, and kernel warnings with the test running.
+tests ours did not run and C passed, ours passing where C fails, and
+kernel warnings with the test running.
 
 --write-baseline writes the C client's verdicts as "VERS TEST STATUS" lines.
-Exit status 1 if there is a new failure or a kernel warning.
+Exit status 1 if there is a new failure, a test ours did not run that C
+passed, a kernel warning, or a run cut short.
 """
 import argparse
 import os
@@ -53,7 +55,9 @@ def parse_out(path):
             continue
         name, rest = m.groups()
         last = name
-        if '[not run]' in rest:
+        if not rest.strip() or re.fullmatch(r'\s*\d+s \.\.\.\s*', rest):
+            res[name] = ('incomplete', '')	# started, no verdict: the run stopped
+        elif '[not run]' in rest:
             res[name] = ('notrun', '')
         elif '[expunged]' in rest:
             continue
@@ -172,7 +176,7 @@ def main():
             md.append(f'| {c} | v{v} | {len(r)}{note} | {n["pass"]} | {n["fail"]} | {n["notrun"]} |')
     md.append('')
 
-    new, fixed = [], []
+    new, fixed, lost = [], [], []
     for v in versions:
         cols = [c for c in clients if (c, v) in runs]
         tests = sorted(set().union(*(runs[(c, v)].keys() for c in cols)))
@@ -188,6 +192,9 @@ def main():
                 if r[c][0] == 'fail' and ref == 'pass':
                     flag = '**NEW FAILURE**'
                     new.append((c, v, t))
+                elif r[c][0] == 'notrun' and ref == 'pass':
+                    flag = '**NOT RUN, C passes**'
+                    lost.append((c, v, t))
                 elif r[c][0] == 'pass' and ref == 'fail':
                     flag = 'ours passes, C fails'
                     fixed.append((c, v, t))
@@ -205,6 +212,11 @@ def main():
         if suffix:
             md += [f'Head of `results/{c}-v{v}/{t}{suffix}`:', '', '```'] + lines + ['```']
         md.append('')
+    md += ['', '## Not run by ours, passed by C', '']
+    md += [f'- {t} (NFS v{v}, {c}): ' + (open(os.path.join(a.outdir, 'results', f'{c}-v{v}', t + '.notrun'),
+                                         errors='replace').read().strip()
+                                    if os.path.exists(os.path.join(a.outdir, 'results', f'{c}-v{v}', t + '.notrun'))
+                                    else '') for c, v, t in lost] or ['None.']
     md += ['', '## Ours passes where C fails', '']
     md += [f'- {t} (NFS v{v}, {c})' for c, v, t in fixed] or ['None.']
     md.append('')
@@ -233,12 +245,14 @@ def main():
 
     for c, v, t in new:
         print(f'xfstests: NEW FAILURE: {t} on NFS v{v} with {c} (C passes)')
+    for c, v, t in lost:
+        print(f'xfstests: NOT RUN by {c}: {t} on NFS v{v} (C passes)')
     for s, t, l in warns:
         print(f'xfstests: kernel warning in {s} {t}: {l}')
     for (c, v), t in cut.items():
         print(f'xfstests: {c} v{v} stopped without a summary during {t}')
     print(f'xfstests: report in {mdpath}')
-    return 1 if new or warns or cut else 0
+    return 1 if new or lost or warns or cut else 0
 
 
 if __name__ == '__main__':
