@@ -23,8 +23,11 @@ import os
 import re
 import sys
 
+# What scripts/vm fails a run on.
 WARN = re.compile(r'WARNING:|BUG:|refcount_t:|KASAN|Oops|[Pp]anic|hung task|'
-                  r'blocked for more than|UBSAN:|list_(add|del) corruption')
+                  r'blocked for more than|UBSAN:|list_(add|del) corruption|ODEBUG:|'
+                  r'unreferenced object|general protection fault|circular locking|'
+                  r'inconsistent lock state|suspicious RCU usage')
 
 
 def parse_xml(path):
@@ -172,7 +175,8 @@ def main():
             if r is None:
                 continue
             n = {s: sum(1 for x in r.values() if x[0] == s) for s in ('pass', 'fail', 'notrun')}
-            note = f' (stopped during {cut[(c, v)]})' if (c, v) in cut else ''
+            note = (f' (stopped during {cut[(c, v)]})' if cut[(c, v)] else ' (stopped before its first test)') \
+                if (c, v) in cut else ''
             md.append(f'| {c} | v{v} | {len(r)}{note} | {n["pass"]} | {n["fail"]} | {n["notrun"]} |')
     md.append('')
 
@@ -229,7 +233,8 @@ def main():
     md.append('')
     if cut:
         md += ['## Runs cut short', '']
-        md += [f'- {c} v{v}: no summary; the last test started was {t}' for (c, v), t in cut.items()]
+        md += [f'- {c} v{v}: no summary; ' + (f'the last test started was {t}' if t else 'no test had started')
+               for (c, v), t in cut.items()]
         md.append('')
 
     text = '\n'.join(md) + '\n'
@@ -250,7 +255,7 @@ def main():
     for s, t, l in warns:
         print(f'xfstests: kernel warning in {s} {t}: {l}')
     for (c, v), t in cut.items():
-        print(f'xfstests: {c} v{v} stopped without a summary during {t}')
+        print(f'xfstests: {c} v{v} stopped without a summary ' + (f'during {t}' if t else 'before its first test'))
     print(f'xfstests: report in {mdpath}')
     return 1 if new or lost or warns or cut else 0
 
