@@ -11,18 +11,7 @@ PKGS=(linux-source-6.12 rustc-web rust-web-src libclang-dev clang lld llvm bc
       xfslibs-dev uuid-dev libtool-bin automake autoconf libattr1-dev libacl1-dev
       libaio-dev libgdbm-dev libgdbm-compat-dev libcap-dev liburing-dev)
 
-missing=()
-for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_packages "${PKGS[@]}"
 
 if ! [ -x "$BINDGEN" ] || ! "$BINDGEN" --version | grep -q "$BINDGEN_VERSION"; then
 	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"

@@ -22,18 +22,7 @@ CFLAGS=(-O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2)
 
 if [ "${1:-}" = --path ]; then echo "$BIN"; exit 0; fi
 
-missing=()
-for p in librdmacm-dev libibverbs-dev gcc; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	log "installing: ${missing[*]}"
-	SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_packages librdmacm-dev libibverbs-dev gcc
 
 key=$(inputs_hash "$SRC" "${CFLAGS[*]}" "$(gcc --version | head -1)")
 if [ -x "$BIN" ] && [ "$(cat "$BIN.key" 2>/dev/null)" = "$key" ]; then

@@ -46,3 +46,19 @@ kernel_hash() {
 }
 
 kernel_dir() { echo "$XPRS_CACHE/kernel-$(kernel_hash)"; }
+
+# install_packages PKG...: apt-get install those not installed yet, from
+# the host's own apt sources (idempotent).
+install_packages() {
+	local p missing=() SUDO=
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	log "installing: ${missing[*]}"
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
