@@ -222,6 +222,12 @@ impl DmaBuf {
         };
     }
 
+    /// Returns the first `len` bytes, already taken back from the device
+    /// by [`DmaBuf::sync_for_cpu`] and not handed to it since.
+    pub(crate) fn synced(&self, len: usize) -> &[u8] {
+        self.buf.get(..len.min(self.len())).unwrap_or(&[])
+    }
+
     /// Takes the first `len` bytes back from the device after a Receive
     /// completed, and returns them.
     pub(crate) fn sync_for_cpu(&self, len: usize) -> &[u8] {

@@ -1244,9 +1244,9 @@ impl Transport {
         };
         let plan = chunk::plan(&rpc, &ep.th);
         // SAFETY: `offered` is the marshaling send path's (type invariant
-        // of `Req`: the phase is MARSHALING).
+        // of `Req`: the phase is MARSHALING). What a failed marshal leaves
+        // in it is never read: the phase goes back to IDLE.
         let offered = unsafe { &mut *req.offered.get() };
-        *offered = Offered::NONE;
 
         let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
         let mut nread = 0;
@@ -1946,13 +1946,13 @@ impl Transport {
             let result = match rep {
                 Some(rep) => {
                     // SAFETY: the rep is held, not posted: the HCA does
-                    // not write its buffer.
+                    // not write its buffer, which `recv_done` synced.
                     let buf = unsafe { &*rep.buf.get() };
                     let end = match placement {
                         Ok(Placement::Inline { end, .. }) => end,
                         _ => 0,
                     };
-                    placement.and_then(|p| self.place(rqst, p, buf.sync_for_cpu(end)))
+                    placement.and_then(|p| self.place(rqst, p, buf.synced(end)))
                 }
                 None => Err(EIO),
             };

@@ -121,12 +121,12 @@ impl Offered {
     /// Records what a Call offers. Fails, recording nothing, if either
     /// chunk has more segments than a Call can carry.
     pub(crate) fn set(&mut self, write: &[Segment], reply: &[Segment]) -> Result<(), ()> {
-        *self = Self::NONE;
-        let mut next = Self::NONE;
-        next.write.set(write)?;
-        next.reply.set(reply)?;
-        *self = next;
-        Ok(())
+        // In place: only the offered segments are copied, once per Call.
+        let set = self.write.set(write).and_then(|()| self.reply.set(reply));
+        if set.is_err() {
+            *self = Self::NONE;
+        }
+        set
     }
 
     /// Checks an RDMA_MSG Reply: its write list may only return the
