@@ -12,25 +12,60 @@
 #                 [GROUP=quick] [EXCLUDE="..."] [FSTESTS_SRC=tree-or-tarball]
 #                         fstests over NFS/RDMA, both clients side by side
 #   make kernel | image | deps | clean
+#
+# FLAVOR=debug (kernel, module, image, vm-test, vm-suite, run, xfstests,
+# soak) builds and boots the debug kernel instead: clang (LLVM=1) with KASAN,
+# lockdep, kmemleak, debugobjects, UBSAN and fault injection (.config.debug).
+# `make check` runs the C reference, the data test and the bench on the
+# production kernel, and our client's tests on the debug one.
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-# KDIR= builds against your own configured and built tree; without it we
-# build (and cache) ours.
+FLAVOR ?= prod
+ifeq ($(filter prod debug,$(FLAVOR)),)
+$(error FLAVOR must be prod or debug)
+endif
+export XPRS_FLAVOR := $(FLAVOR)
+
+# KDIR= builds the production flavour against your own configured and built
+# tree; without it we build (and cache) ours. The debug flavour is always ours.
+ifeq ($(FLAVOR),debug)
+OWN_KERNEL := 1
+override KDIR := $(shell XPRS_FLAVOR=debug $(TOP)/scripts/kernel.sh --kdir)
+# kbuild writes an external module's objects beside its sources, so the
+# debug module is built in a copy of them.
+MODULE_DIR := $(TOP)/out/module-debug
+KBUILD_CC := LLVM=1
+else
 ifeq ($(origin KDIR),undefined)
 OWN_KERNEL := 1
-KDIR = $(shell $(TOP)/scripts/kernel.sh --kdir)
+KDIR = $(shell XPRS_FLAVOR=prod $(TOP)/scripts/kernel.sh --kdir)
+endif
+MODULE_DIR := $(TOP)
+KBUILD_CC :=
 endif
 include $(TOP)/scripts/versions.mk
 
 # A suite entry is a test script with its arguments, joined by ':'. A test
 # that needs other scripts/vm options than the defaults (900 s, 4096 MiB)
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
-VM_SUITE ?= tests/vm/reference.sh tests/vm/module.sh tests/vm/rs-inline.sh \
-	tests/vm/rs-v41.sh tests/vm/rs-faults.sh tests/vm/rs-data.sh:both \
+#
+# On the production kernel: the C client's reference, both clients' data
+# test, and what needs the production kernel's speed.
+VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:both
+# On the debug kernel: every test of our client. Each ends with a kmemleak
+# scan after umount and rmmod (tests/vm/lib.sh kmemleak_check).
+VM_SUITE_DEBUG ?= tests/vm/module.sh tests/vm/rs-inline.sh \
+	tests/vm/rs-v41.sh tests/vm/rs-faults.sh \
 	tests/vm/rs-acl.sh:rs tests/vm/rs-soak.sh:rs tests/vm/rs-hostile.sh:rs \
+	tests/vm/rs-nomem.sh \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
+ifeq ($(FLAVOR),debug)
+VM_SUITE ?= $(VM_SUITE_DEBUG)
+else
+VM_SUITE ?= $(VM_SUITE_PROD)
+endif
 # rs-data.sh both: each client moves 256 MiB files and runs 2 x 60 s of fio;
 # its guest ran 468 s under TCG on 2 idle cores (788 s beside another VM).
 VM_OPTS.rs-data := -t 2400
@@ -62,7 +97,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak clean
+.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem clean
 
 all: module
 
@@ -75,7 +110,12 @@ ifdef OWN_KERNEL
 endif
 
 module: kernel
-	$(MAKE) -C $(KDIR) M=$(TOP) RUSTC=$(HOST_RUSTC) BINDGEN=$(BINDGEN) modules
+ifeq ($(FLAVOR),debug)
+	@mkdir -p $(MODULE_DIR)
+	rsync -a --exclude=bindings_generated.rs --exclude='*.o' --exclude='.*' \
+		$(TOP)/Kbuild $(TOP)/include $(TOP)/rust $(MODULE_DIR)/
+endif
+	$(MAKE) -C $(KDIR) M=$(MODULE_DIR) $(KBUILD_CC) RUSTC=$(HOST_RUSTC) BINDGEN=$(BINDGEN) modules
 
 image: kernel
 	$(TOP)/scripts/image.sh
@@ -98,8 +138,10 @@ host-check:
 	$(TOP)/tools/check.sh
 
 # The quick benchmark only proves the harness works; speed is not tested.
-check: host-check module vm-suite
-	$(MAKE) bench QUICK=1
+check: host-check
+	$(MAKE) vm-suite FLAVOR=prod VM_SUITE='$(VM_SUITE_PROD)'
+	$(MAKE) vm-suite FLAVOR=debug VM_SUITE='$(VM_SUITE_DEBUG)'
+	$(MAKE) bench FLAVOR=prod QUICK=1
 	@echo "make check: all passed"
 
 run: module image
@@ -112,8 +154,15 @@ fuzz:
 soak: module image
 	$(TOP)/scripts/vm -t 14400 tests/vm/rs-soak.sh both $(SOAK_FLAPS) $(SOAK_MOUNTS)
 
+# Speed is measured on the production kernel only.
 bench: module image
+	@test $(FLAVOR) = prod || { echo "make bench: the debug kernel measures nothing; FLAVOR=prod"; exit 2; }
 	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p)
+
+# The whole allocation-failure walk on the debug kernel: every N, through
+# failslab and fail_page_alloc (make check walks with a stride).
+nomem:
+	$(MAKE) vm-test FLAVOR=debug T=tests/vm/rs-nomem.sh ARGS="100000 both 1" VM_OPTS="-t 36000"
 
 # CLIENTS, VERS, TESTS, GROUP, EXCLUDE and FSTESTS_SRC reach scripts/xfstests
 # from the command line or the environment; see Documentation/xfstests.md.

@@ -69,6 +69,8 @@ rm -f "$IMAGE.tmp"
 mkfs.ext4 -q -F -L xprs-root -d "$stage" "$IMAGE.tmp" 3G
 mv "$IMAGE.tmp" "$IMAGE"
 log "image: $IMAGE"
-# Keep the three newest images and rootfs trees.
-ls -t "$XPRS_CACHE"/image-*.ext4 | tail -n +4 | xargs -r rm -f
+# Keep the three newest images of this kernel flavour, and rootfs trees.
+ls -t "$XPRS_CACHE"/image-*.ext4 |
+	{ if [ "$XPRS_FLAVOR" = debug ]; then grep -e '-debug-'; else grep -ve '-debug-'; fi || true; } |
+	tail -n +4 | xargs -r rm -f
 ls -dt "$XPRS_CACHE"/rootfs-*/ | tail -n +4 | xargs -r rm -rf

@@ -32,12 +32,31 @@ kernel_version_of_tarball() {
 	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown
 }
 
+# The kernel flavour: prod (gcc, the fragment only) or debug (LLVM=1, the
+# fragment plus .config.debug: KASAN, lockdep, kmemleak, ...). Each has its
+# own cache key, tree, image and module build.
+XPRS_FLAVOR=${XPRS_FLAVOR:-prod}
+case $XPRS_FLAVOR in
+prod|debug) ;;
+*) echo "XPRS_FLAVOR must be prod or debug, not '$XPRS_FLAVOR'" >&2; exit 2 ;;
+esac
+
+# make flags that select the flavour's compilers.
+kernel_cc_flags() { [ "$XPRS_FLAVOR" = debug ] && echo LLVM=1 || true; }
+
 # The kernel build's inputs other than the series: source package, config,
 # build script and compilers. Builds that share it differ only in patches/.
 kernel_base_hash() {
-	inputs_hash "$(kernel_version_of_tarball)" "$(gcc --version | head -1)" \
-		"$("$HOST_RUSTC" --version)" "bindgen $BINDGEN_VERSION" \
-		"$XPRS_TOP/.config.fragment" "$XPRS_TOP/scripts/kernel.sh"
+	if [ "$XPRS_FLAVOR" = debug ]; then
+		inputs_hash "$(kernel_version_of_tarball)" "$(clang --version | head -1)" \
+			"$(ld.lld --version | head -1)" "$("$HOST_RUSTC" --version)" \
+			"bindgen $BINDGEN_VERSION" "$XPRS_TOP/.config.fragment" \
+			"$XPRS_TOP/.config.debug" "$XPRS_TOP/scripts/kernel.sh" "flavour debug"
+	else
+		inputs_hash "$(kernel_version_of_tarball)" "$(gcc --version | head -1)" \
+			"$("$HOST_RUSTC" --version)" "bindgen $BINDGEN_VERSION" \
+			"$XPRS_TOP/.config.fragment" "$XPRS_TOP/scripts/kernel.sh"
+	fi
 }
 
 # The cache key of the kernel build: the base plus the series.
@@ -45,7 +64,27 @@ kernel_hash() {
 	inputs_hash "$(kernel_base_hash)" "$XPRS_TOP"/patches/*.patch
 }
 
-kernel_dir() { echo "$XPRS_CACHE/kernel-$(kernel_hash)"; }
+# kernel-<hash> for prod (the name every earlier cache has), kernel-debug-<hash>.
+kernel_prefix() { [ "$XPRS_FLAVOR" = debug ] && echo kernel-debug- || echo kernel-; }
+kernel_dir() { echo "$XPRS_CACHE/$(kernel_prefix)$(kernel_hash)"; }
+
+# This flavour's finished and unfinished trees, newest first.
+kernel_trees() {
+	local d
+	for d in $(ls -dt "$XPRS_CACHE"/kernel-*/ 2>/dev/null); do
+		d=${d%/}
+		case ${d##*/} in
+		kernel-debug-*) [ "$XPRS_FLAVOR" = debug ] && echo "$d" ;;
+		*) [ "$XPRS_FLAVOR" = prod ] && echo "$d" ;;
+		esac
+	done
+	return 0
+}
+
+# Where the module is built for this flavour: the source tree itself for
+# prod, a copy under out/ for debug (kbuild writes its objects beside the
+# sources of an external module).
+module_dir() { [ "$XPRS_FLAVOR" = debug ] && echo "$XPRS_TOP/out/module-debug" || echo "$XPRS_TOP"; }
 
 # install_packages PKG...: apt-get install those not installed yet, from
 # the host's own apt sources (idempotent).

@@ -24,6 +24,10 @@ cd /xprs/repo
 set -o pipefail
 bash "$XPRS_TEST" "${XPRS_ARGS[@]}" 2>&1 | tee "$OUT/test.log"
 rc=$?
+# On the debug kernel, a passing test must also leave nothing of ours.
+if [ $rc = 0 ] && [ "${XPRS_FLAVOR:-prod}" = debug ]; then
+	bash /xprs/repo/scripts/guest/kmemleak-check.sh 2>&1 | tee -a "$OUT/test.log" || rc=1
+fi
 echo "xprs: $XPRS_TEST exited with status $rc" > /dev/kmsg
 dmesg > "$OUT/dmesg.txt"
 echo "$rc" > "$OUT/status"

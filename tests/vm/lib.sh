@@ -5,7 +5,9 @@
 set -euo pipefail
 
 XPRS_ADDR=10.0.2.15
-XPRS_KO=/xprs/repo/xprtrdma_rs.ko
+# scripts/vm exports the module built for the kernel it booted.
+XPRS_KO=${XPRS_KO:-/xprs/repo/xprtrdma_rs.ko}
+XPRS_FLAVOR=${XPRS_FLAVOR:-prod}
 NFS_PORT=20049
 
 log() { echo "== [$(cut -d' ' -f1 /proc/uptime)] $*"; }
