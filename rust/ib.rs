@@ -340,11 +340,17 @@ pub(crate) type CqeDone = unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindin
 /// One FRWR memory region with its scatterlist and its REG_MR and
 /// LOCAL_INV work requests (`struct rpcrdma_mr`).
 ///
+/// Every method that changes the MR (its scatterlist, mapping, rkey or work
+/// requests) takes `&mut self`, so whoever holds the `Mr` mutably is its
+/// one user; `Mr` is not `Sync`, since a shared `&Mr` has no use but to
+/// read.
+///
 /// # Invariants
 ///
-/// `mr` was returned by `xprs_mr_alloc` and is freed only by `drop`. Its
-/// `cqe` field is the first member, so a completion's `wr_cqe` for either
-/// work request is the `xprs_mr` itself.
+/// `mr` was returned by `xprs_mr_alloc`, is owned by this value alone and
+/// is freed only by `drop`. Its `cqe` field is the first member, so a
+/// completion's `wr_cqe` for either work request is the `xprs_mr` itself.
+/// `cqe.done`, `ctx`, `index` and `depth` are written only by [`Mr::new`].
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
 }
@@ -407,9 +413,9 @@ impl Mr {
     ///
     /// # Safety
     ///
-    /// The caller owns the MR (it is not mapped), and the page stays
-    /// allocated while the MR maps it.
-    pub(crate) unsafe fn set_page(&self, i: u32, page: *mut bindings::page, offset: u32, len: u32) {
+    /// The MR is not mapped, and the page stays allocated while the MR
+    /// maps it.
+    pub(crate) unsafe fn set_page(&mut self, i: u32, page: *mut bindings::page, offset: u32, len: u32) {
         // SAFETY: guaranteed by the caller; the shim checks `i`.
         unsafe { bindings::xprs_mr_set_page(self.mr.as_ptr(), i, page, offset, len) }
     }
@@ -419,7 +425,7 @@ impl Mr {
     /// # Safety
     ///
     /// As for [`Mr::set_page`]; `buf` is directly mapped kernel memory.
-    pub(crate) unsafe fn set_buf(&self, i: u32, buf: *mut core::ffi::c_void, len: u32) {
+    pub(crate) unsafe fn set_buf(&mut self, i: u32, buf: *mut core::ffi::c_void, len: u32) {
         // SAFETY: guaranteed by the caller; the shim checks `i`.
         unsafe { bindings::xprs_mr_set_buf(self.mr.as_ptr(), i, buf, len) }
     }
@@ -427,7 +433,7 @@ impl Mr {
     /// DMA-maps the first `nents` entries and prepares the REG_MR work
     /// request (`frwr_map()`): remote write access if `writing`, remote
     /// read otherwise; `xid` goes into the upper half of the iova.
-    pub(crate) fn map(&self, dev: &Device, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
+    pub(crate) fn map(&mut self, dev: &Device, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
         let mut seg = MrSegment {
             handle: 0,
             length: 0,
@@ -451,7 +457,7 @@ impl Mr {
     }
 
     /// DMA-unmaps the scatterlist if it is mapped.
-    pub(crate) fn unmap(&self) {
+    pub(crate) fn unmap(&mut self) {
         // SAFETY: valid by the type invariant; callers unmap only MRs no
         // work request or remote peer can use any more.
         unsafe { bindings::xprs_mr_unmap(self.mr.as_ptr()) }
@@ -459,22 +465,24 @@ impl Mr {
 
     /// Returns the current rkey.
     pub(crate) fn rkey(&self) -> u32 {
-        // SAFETY: valid by the type invariant.
+        // SAFETY: valid by the type invariant; the rkey changes only in
+        // `map`, which takes `&mut self`, so it does not change under us.
         unsafe { bindings::xprs_mr_rkey(self.mr.as_ptr()) }
     }
 
-    /// Returns the REG_MR work request prepared by [`Mr::map`].
-    pub(crate) fn reg_wr(&self) -> *mut bindings::ib_send_wr {
+    /// Returns the REG_MR work request prepared by [`Mr::map`], for the
+    /// caller to chain and post.
+    pub(crate) fn reg_wr(&mut self) -> *mut bindings::ib_send_wr {
         // SAFETY: valid by the type invariant; only the address is taken.
         unsafe { core::ptr::addr_of_mut!((*self.mr.as_ptr()).reg_wr.wr) }
     }
 
     /// Prepares and returns the LOCAL_INV work request for the current
     /// rkey, completing on `cqe` (the MR's own when `None`).
-    pub(crate) fn inv_wr(&self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
+    pub(crate) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
         let m = self.mr.as_ptr();
-        // SAFETY: valid by the type invariant; the caller owns the MR, so
-        // nobody else touches its work requests.
+        // SAFETY: valid by the type invariant; `&mut self` makes this the
+        // MR's only user, so nothing else touches its work requests.
         unsafe {
             let own = core::ptr::addr_of_mut!((*m).cqe);
             let wr = core::ptr::addr_of_mut!((*m).inv_wr);
@@ -498,11 +506,11 @@ impl Drop for Mr {
     }
 }
 
-// SAFETY: the MR is a kernel object usable from any thread; its users
-// serialize access as documented by the transport.
+// SAFETY: an `Mr` owns its `xprs_mr` alone (type invariant) and keeps
+// no reference to thread-local state: the allocation, the `ib_mr` and the
+// DMA mapping belong to the device and may be used and freed from any
+// thread, which is all that moving the owner to another thread does.
 unsafe impl Send for Mr {}
-// SAFETY: as above.
-unsafe impl Sync for Mr {}
 
 /// Links `wrs` into one chain, in order, and returns its head.
 ///

@@ -152,8 +152,8 @@ impl Config {
 /// A stack whose storage is allocated once: pushing never allocates, so
 /// it can be used in completion context. Send owners collected under the
 /// ring lock wait in one to be released after it (routing a req may wake a
-/// backlog waiter, which must not run under the lock); free MR indexes
-/// live in another.
+/// backlog waiter, which must not run under the lock); the leases of free
+/// MRs live in another.
 struct FixedStack<T> {
     items: KVec<Option<T>>,
     len: usize,
@@ -309,34 +309,209 @@ struct RpcBufs {
     reply: KVec<u8>,
 }
 
-/// The MRs a req has registered (`rl_registered`), as indexes into the
-/// MR pool of the endpoint with generation `gen`.
+/// The MRs a req has registered (`rl_registered`): the leases it holds.
+///
+/// # Invariants
+///
+/// `leases[..len]` are all `Some`, `leases[len..]` all `None`.
 struct Registered {
-    gen: u64,
-    mrs: [u16; MAX_MRS_PER_REQ],
+    leases: [Option<MrLease>; MAX_MRS_PER_REQ],
     len: usize,
 }
 
 impl Registered {
-    /// Returns the registrations, first forgetting those of an endpoint
-    /// other than `gen`: that endpoint's teardown fenced and unmapped them.
-    fn of_endpoint(&mut self, gen: u64) -> &mut Self {
-        if self.gen != gen {
-            self.gen = gen;
-            self.len = 0;
+    const EMPTY: Self = Self {
+        leases: [const { None }; MAX_MRS_PER_REQ],
+        len: 0,
+    };
+
+    /// Returns the registrations, first dropping the leases of a pool other
+    /// than `pool`: that pool's endpoint was torn down, which fenced and
+    /// unmapped its MRs.
+    fn of_pool(&mut self, pool: u64) -> &mut Self {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let Some(cell) = self.leases.get_mut(i) else {
+                break;
+            };
+            let lease = cell.take();
+            if let Some(lease) = lease.filter(|l| l.pool == pool) {
+                if let Some(to) = self.leases.get_mut(kept) {
+                    *to = Some(lease);
+                    kept += 1;
+                }
+            }
         }
+        // INVARIANT: the kept leases were moved to the front; every slot
+        // from `kept` on was emptied above.
+        self.len = kept;
         self
     }
 
-    fn as_slice(&self) -> &[u16] {
-        self.mrs.get(..self.len).unwrap_or(&[])
+    fn len(&self) -> usize {
+        self.len
     }
 
-    fn push(&mut self, i: u16) -> Result {
-        let slot = self.mrs.get_mut(self.len).ok_or(EIO)?;
-        *slot = i;
-        self.len = self.len.saturating_add(1);
-        Ok(())
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut MrLease> {
+        self.leases.iter_mut().take(self.len).flatten()
+    }
+
+    /// Records `lease`, or gives it back when the req holds the most MRs
+    /// it can.
+    fn push(&mut self, lease: MrLease) -> core::result::Result<&mut MrLease, MrLease> {
+        let Some(cell) = self.leases.get_mut(self.len) else {
+            return Err(lease);
+        };
+        // INVARIANT: slot `len` was `None`; it is `Some` and counted now.
+        self.len += 1;
+        Ok(cell.insert(lease))
+    }
+
+    /// Removes and returns the last lease.
+    fn pop(&mut self) -> Option<MrLease> {
+        let last = self.len.checked_sub(1)?;
+        // INVARIANT: the last counted slot is emptied and uncounted.
+        self.len = last;
+        self.leases.get_mut(last)?.take()
+    }
+
+    /// Removes and returns the first lease `pick` chooses; the last lease
+    /// takes its place.
+    fn take(&mut self, mut pick: impl FnMut(&mut MrLease) -> bool) -> Option<MrLease> {
+        let pos = self.iter_mut().position(&mut pick)?;
+        let last = self.len.checked_sub(1)?;
+        self.leases.swap(pos, last);
+        self.pop()
+    }
+}
+
+/// Exclusive use of one MR of an [`MrPool`]: the pool hands out `&mut Mr`
+/// only against a `&mut MrLease` for that MR, so the holder of the lease is
+/// the MR's one user. A lease is on the pool's free list (`Shared::mr_free`)
+/// or held by one req (`Req::registered`); dropping it takes the MR out of
+/// circulation until the pool is dropped with its endpoint (an orphan, or
+/// a lease of an endpoint already torn down).
+///
+/// # Invariants
+///
+/// A lease is made only by [`MrPool::grow`], once for each slot it fills,
+/// and is neither `Clone` nor `Copy`: at most one lease names slot `index`
+/// of the pool with id `pool`.
+#[must_use]
+struct MrLease {
+    pool: u64,
+    index: u16,
+}
+
+/// Ids of MR pools; 0 names no pool.
+static MR_POOL_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The MRs of one connection (`rb_mrs`). A slot is filled once, by
+/// [`MrPool::grow`], and then used only by the holder of its [`MrLease`].
+///
+/// # Invariants
+///
+/// - `id` is not 0 and no other pool has it: ids are drawn once from
+///   [`MR_POOL_IDS`], which would take centuries of connections to wrap.
+/// - Slots from `reserved` on are empty and no lease names them. A slot
+///   below `reserved` was reserved by exactly one call of
+///   [`MrPool::grow`]: that call alone writes it, at most once, before it
+///   makes the slot's lease; from then until the pool is dropped the slot
+///   is reached only through [`MrPool::get_mut`] with that lease.
+struct MrPool {
+    id: u64,
+    slots: KVec<UnsafeCell<Option<Mr>>>,
+    reserved: AtomicUsize,
+}
+
+// SAFETY: a shared `&MrPool` reaches an MR only in two ways. `grow` writes
+// slots that its own atomic reservation gave to it alone, before any lease
+// for them exists. `get_mut` hands out `&mut Mr` only for the slot named by
+// a lease of this pool, borrowed mutably for as long as the `&mut Mr`
+// lives; as at most one lease names each slot (invariant of `MrLease`), no
+// two threads reach the same MR at once. A lease moves between threads
+// only under the `Shared` lock (the free list) or in a req's `registered`
+// cell, whose users hand it over by the locks and Release/Acquire pairs
+// of the `Req` invariants; either orders the slot's write and every
+// earlier use of the MR before the next holder's. What crosses threads is
+// thus exclusive use of an `Mr`, which is `Send`.
+unsafe impl Sync for MrPool {}
+
+impl MrPool {
+    /// Makes a pool of `n` empty slots (at most `u16::MAX`).
+    fn new(n: usize) -> Result<Self> {
+        let n = n.min(usize::from(u16::MAX));
+        let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            slots.push(UnsafeCell::new(None), GFP_KERNEL)?;
+        }
+        // INVARIANT: a fresh id, and no slot reserved or leased.
+        Ok(Self {
+            id: MR_POOL_IDS.fetch_add(1, Ordering::Relaxed),
+            slots,
+            reserved: AtomicUsize::new(0),
+        })
+    }
+
+    /// Fills up to `n` more slots with MRs from `make` (given each slot's
+    /// index) and passes a lease for each to `leased`; stops at the first
+    /// MR `make` fails to give. Returns how many it filled, or `EAGAIN`
+    /// when the pool is full.
+    fn grow(
+        &self,
+        n: usize,
+        mut make: impl FnMut(u16) -> Result<Mr>,
+        mut leased: impl FnMut(MrLease),
+    ) -> Result<usize> {
+        let len = self.slots.len();
+        let first = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r < len).then(|| r.saturating_add(n).min(len))
+            })
+            .map_err(|_| EAGAIN)?;
+        let last = first.saturating_add(n).min(len);
+        let mut filled = first;
+        for i in first..last {
+            let (Ok(index), Some(slot)) = (u16::try_from(i), self.slots.get(i)) else {
+                break;
+            };
+            let Ok(mr) = make(index) else {
+                break;
+            };
+            // SAFETY: slot `i` is in the range just reserved by this call
+            // alone, and no lease for it exists yet (type invariant).
+            unsafe { *slot.get() = Some(mr) };
+            filled = i.saturating_add(1);
+            // INVARIANT: the one lease of slot `i`, made after its write.
+            leased(MrLease { pool: self.id, index });
+        }
+        if filled < last {
+            // Give back the slots left empty, unless a later call already
+            // reserved past them; they then stay unused.
+            let _ = self
+                .reserved
+                .compare_exchange(last, filled, Ordering::AcqRel, Ordering::Acquire);
+        }
+        Ok(filled - first)
+    }
+
+    /// Returns the MR `lease` names, if it is a lease of this pool.
+    fn get_mut<'a>(&'a self, lease: &'a mut MrLease) -> Option<&'a mut Mr> {
+        if lease.pool != self.id {
+            return None;
+        }
+        let slot = self.slots.get(usize::from(lease.index))?;
+        // SAFETY: `lease` is this pool's only lease of the slot (invariant
+        // of `MrLease`), borrowed mutably for `'a`: no other reference to
+        // the MR exists while the result lives. The slot was written before
+        // the lease was made and is not written again (type invariant).
+        unsafe { (*slot.get()).as_mut() }
+    }
+
+    /// Returns how many slots hold an MR.
+    fn filled(&mut self) -> usize {
+        self.slots.iter_mut().filter_map(|s| s.get_mut().as_ref()).count()
     }
 }
 
@@ -475,31 +650,6 @@ struct EpEvents {
     inline_recv: AtomicU32,
 }
 
-/// The MRs of one connection (`rb_mrs`).
-///
-/// # Invariants
-///
-/// Slot `i < allocated` holds an MR, written once under `XPRT_LOCKED`
-/// before index `i` is first pushed on the free list (under the shared
-/// lock, which orders the write before any use of the index); slots are
-/// never written again until the endpoint is torn down.
-struct MrPool {
-    slots: KVec<UnsafeCell<Option<Mr>>>,
-    allocated: AtomicUsize,
-}
-
-impl MrPool {
-    fn get(&self, i: u16) -> Option<&Mr> {
-        let i = usize::from(i);
-        if i >= self.allocated.load(Ordering::Acquire) {
-            return None;
-        }
-        // SAFETY: by the type invariant slot `i` is written and stays
-        // unchanged.
-        unsafe { (*self.slots.get(i)?.get()).as_ref() }
-    }
-}
-
 /// One connection (`rpcrdma_ep`).
 ///
 /// # Invariants
@@ -529,7 +679,6 @@ struct Endpoint {
     id: CmId,
     dev: ib::Device,
     events: KBox<EpEvents>,
-    gen: u64,
     lkey: u32,
     negotiated: Negotiated,
     th: Thresholds,
@@ -554,8 +703,9 @@ struct Shared {
     credits: Credits,
     /// Owners released by a Send completion (taken out while in use).
     batch: Option<FixedStack<SendOwner>>,
-    /// Free MRs of the current endpoint.
-    mr_free: FixedStack<u16>,
+    /// Leases of the free MRs of the current endpoint's pool; their MRs
+    /// are unmapped.
+    mr_free: FixedStack<MrLease>,
 }
 
 /// What the last endpoint teardown found (for pool accounting).
@@ -594,7 +744,6 @@ pub(crate) struct Transport {
     /// unless the current connection's device holds fewer
     /// ([`QueueFit::reqs`]).
     req_limit: AtomicU32,
-    generation: AtomicU64,
     connect_status: AtomicI32,
     /// `bc_maxpayload` of the current (or next) connection; read under RCU
     /// by the RPC layer, so not behind `ep_lock`.
@@ -664,11 +813,7 @@ impl Transport {
                     kref,
                     rpc: UnsafeCell::new(None),
                     bufs: UnsafeCell::new(bufs),
-                    registered: UnsafeCell::new(Registered {
-                        gen: 0,
-                        mrs: [0; MAX_MRS_PER_REQ],
-                        len: 0,
-                    }),
+                    registered: UnsafeCell::new(Registered::EMPTY),
                     pieces: UnsafeCell::new(KVec::from_elem(empty, max_pieces, GFP_KERNEL)?),
                     offered: UnsafeCell::new(Offered::NONE),
                     phase: AtomicU8::new(Phase::IDLE),
@@ -717,7 +862,6 @@ impl Transport {
                 ep: UnsafeCell::new(None),
                 tearing_down: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),
-                generation: AtomicU64::new(0),
                 connect_status: AtomicI32::new(0),
                 bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),
                 stats: Stats::default(),
@@ -1045,15 +1189,15 @@ impl Transport {
         // SAFETY: the RPC layer owns the rqst and no reply handler runs
         // for it any more (the rqst is unpinned before release).
         let reg = unsafe { req.registered() };
-        if reg.len == 0 {
+        if reg.len() == 0 {
             return;
         }
         let posted = {
             let _guard = self.ep_lock.lock();
             // SAFETY: `ep_lock` is held (type invariant of `Transport`).
             let ep = unsafe { self.endpoint() };
-            // Generations start at 1: without an endpoint everything is stale.
-            if reg.of_endpoint(ep.map_or(0, |ep| ep.gen)).len == 0 {
+            // Pool ids start at 1: without an endpoint every lease is stale.
+            if reg.of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
                 return;
             }
             match ep {
@@ -1085,7 +1229,7 @@ impl Transport {
         // As `frwr_unmap_sync()`: a failed post does not mean the QP is
         // dead, so the MRs are not reused; they go when the QP has
         // drained, after the disconnect forced here.
-        self.orphan_mrs(ep, req);
+        self.orphan_mrs(req);
         self.xprt.force_disconnect();
         false
     }
@@ -1142,7 +1286,7 @@ impl Transport {
         };
         // SAFETY: the caller owns the rqst; no reply handler runs for it
         // (it is not waiting for a reply on this connection yet).
-        if unsafe { req.registered() }.of_endpoint(ep.gen).len != 0 {
+        if unsafe { req.registered() }.of_pool(ep.mrs.id).len() != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
             self.close();
             return Err(err(bindings::ENOTCONN));
@@ -1409,11 +1553,17 @@ impl Transport {
         }
         let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
+        // SAFETY: the caller owns the req.
+        let reg = unsafe { req.registered() };
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let i = self.mr_get(ep)?;
-            // SAFETY: the caller owns the req.
-            unsafe { req.registered() }.push(i)?;
-            let mr = ep.mrs.get(i).ok_or(EIO)?;
+            let lease = match reg.push(self.mr_get(ep)?) {
+                Ok(lease) => lease,
+                Err(lease) => {
+                    self.mr_put(lease);
+                    return Err(EIO);
+                }
+            };
+            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let end = range.first.checked_add(range.nents).ok_or(EIO)?;
             let run = pieces.get(range.first..end).ok_or(EIO)?;
             for (k, piece) in run.iter().enumerate() {
@@ -1422,9 +1572,10 @@ impl Transport {
                     return Err(EIO);
                 }
                 match buf.locate(piece).ok_or(EIO)? {
-                    // SAFETY: the MR is this req's and not mapped; the
-                    // page belongs to the rqst, which the caller owns
-                    // until the MRs are released.
+                    // SAFETY: the MR is leased to this req and not mapped
+                    // (MRs on the free list are unmapped); the page
+                    // belongs to the rqst, which the caller owns until the
+                    // MRs are released.
                     PieceAddr::Page(page, offset) => unsafe {
                         mr.set_page(k, page, offset, piece.len)
                     },
@@ -1441,45 +1592,34 @@ impl Transport {
     /// Takes a free MR, refilling the pool when it is empty
     /// (`rpcrdma_mr_get()` and `rpcrdma_mrs_refresh()`). Runs under
     /// `XPRT_LOCKED`.
-    fn mr_get(&self, ep: &Endpoint) -> Result<u16> {
-        if let Some(i) = self.shared.lock().mr_free.pop() {
-            return Ok(i);
+    fn mr_get(&self, ep: &Endpoint) -> Result<MrLease> {
+        if let Some(lease) = self.shared.lock().mr_free.pop() {
+            return Ok(lease);
         }
         self.mr_refill(ep)?;
         self.shared.lock().mr_free.pop().ok_or(EAGAIN)
     }
 
+    /// Puts a lease on the free list. The list has room for every MR of
+    /// the pool; should it be full, the lease is dropped and its MR stays
+    /// out of use until the endpoint goes.
+    fn mr_put(&self, lease: MrLease) {
+        let _ = self.shared.lock().mr_free.push(lease);
+    }
+
     fn mr_refill(&self, ep: &Endpoint) -> Result {
-        let first = ep.mrs.allocated.load(Ordering::Relaxed);
-        let last = first.saturating_add(MR_REFILL_BATCH).min(ep.mrs.slots.len());
-        if first == last {
-            return Err(EAGAIN);
-        }
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let ctx = self as *const Self as *mut c_void;
-        let mut made = first;
-        for i in first..last {
-            let index = u16::try_from(i).map_err(|_| EIO)?;
-            let Ok(mr) = Mr::new(pd, ep.th.sg_gaps, ep.th.max_fr_depth, mr_done, ctx, u32::from(index))
-            else {
-                break;
-            };
-            let slot = ep.mrs.slots.get(i).ok_or(EIO)?;
-            // SAFETY: slot `i >= allocated` is not visible to anyone yet
-            // (type invariant of `MrPool`); we hold `XPRT_LOCKED`.
-            unsafe { *slot.get() = Some(mr) };
-            made = i.saturating_add(1);
-        }
-        if made == first {
+        let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
+        let made = ep.mrs.grow(
+            MR_REFILL_BATCH,
+            |index| Mr::new(pd, sg_gaps, depth, mr_done, ctx, u32::from(index)),
+            |lease| self.mr_put(lease),
+        )?;
+        if made == 0 {
             return Err(ENOMEM);
         }
-        ep.mrs.allocated.store(made, Ordering::Release);
-        add(&self.stats.mrs_allocated, (made - first) as u64);
-        let mut shared = self.shared.lock();
-        for i in first..made {
-            // The stack has room for every slot, so it cannot be full.
-            let _ = shared.mr_free.push(i as u16);
-        }
+        add(&self.stats.mrs_allocated, made as u64);
         Ok(())
     }
 
@@ -1488,17 +1628,16 @@ impl Transport {
     /// they were never posted, were invalidated, or the QP is dead.
     fn release_mrs(&self, ep: &Endpoint, req: &Req) {
         // SAFETY: the caller is the req's current user (type invariant).
-        let reg = unsafe { req.registered() }.of_endpoint(ep.gen);
-        if reg.len != 0 {
+        let reg = unsafe { req.registered() }.of_pool(ep.mrs.id);
+        if reg.len() != 0 {
             let mut shared = self.shared.lock();
-            for &i in reg.as_slice() {
-                if let Some(mr) = ep.mrs.get(i) {
+            while let Some(mut lease) = reg.pop() {
+                if let Some(mr) = ep.mrs.get_mut(&mut lease) {
                     mr.unmap();
-                    let _ = shared.mr_free.push(i);
                 }
+                let _ = shared.mr_free.push(lease);
             }
         }
-        reg.len = 0;
         // Wake senders waiting for MRs.
         // SAFETY: the xprt is valid.
         unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
@@ -1507,9 +1646,10 @@ impl Transport {
     /// Forgets a req's MRs without returning them to the pool: the peer
     /// may still reach them. Teardown, after the drain, unmaps and frees
     /// them with the endpoint's pool and counts them in `mrs_orphaned`.
-    fn orphan_mrs(&self, ep: &Endpoint, req: &Req) {
+    fn orphan_mrs(&self, req: &Req) {
+        // The leases are dropped: no one can reach their MRs any more.
         // SAFETY: the caller is the req's current user (type invariant).
-        unsafe { req.registered() }.of_endpoint(ep.gen).len = 0;
+        *unsafe { req.registered() } = Registered::EMPTY;
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
@@ -1518,9 +1658,9 @@ impl Transport {
         // SAFETY: the caller is the req's current user (type invariant).
         let reg = unsafe { req.registered() };
         let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
-        let n = reg.len;
-        for (k, (&i, wr)) in reg.as_slice().iter().zip(wrs.iter_mut()).enumerate() {
-            let mr = ep.mrs.get(i).ok_or(EIO)?;
+        let n = reg.len();
+        for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
+            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let last = k.saturating_add(1) == n;
             *wr = mr.inv_wr(last.then(|| req.inv.cqe.get()), last);
         }
@@ -1530,8 +1670,8 @@ impl Transport {
             .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
         let qp = ep.id.qp().ok_or(EIO)?;
         let wrs = wrs.get(..n).ok_or(EIO)?;
-        // SAFETY: the work requests belong to this req's MRs; they live
-        // in the endpoint, which is drained before it is freed.
+        // SAFETY: the work requests belong to the MRs this req leases;
+        // they live in the endpoint, which is drained before it is freed.
         let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
         // SAFETY: as above; the QP is live while the endpoint exists.
         unsafe { ib::post_chain(qp, first) }
@@ -1544,10 +1684,10 @@ impl Transport {
         // SAFETY: the caller owns the req.
         let reg = unsafe { req.registered() };
         let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
-        for (&i, wr) in reg.as_slice().iter().zip(regs.iter_mut()) {
-            *wr = ep.mrs.get(i).ok_or(EIO)?.reg_wr();
+        for (lease, wr) in reg.iter_mut().zip(regs.iter_mut()) {
+            *wr = ep.mrs.get_mut(lease).ok_or(EIO)?.reg_wr();
         }
-        let regs = regs.get(..reg.len).ok_or(EIO)?;
+        let regs = regs.get(..reg.len()).ok_or(EIO)?;
         let num_wrs = u32::try_from(regs.len()).map_err(|_| EIO)?.saturating_add(1);
         let (slot, signaled) = {
             let mut shared = self.shared.lock();
@@ -1709,12 +1849,12 @@ impl Transport {
         let placement = self.check_reply(ep, rqst, offered, &fixed, msg);
         // SAFETY: the rqst is pinned and waits for this reply: the reply
         // path is the req's user now (type invariant of `Req`).
-        unsafe { req.registered() }.of_endpoint(ep.gen);
+        unsafe { req.registered() }.of_pool(ep.mrs.id);
         if let Some(rkey) = inv_rkey {
             self.remote_invalidated(ep, req, rkey);
         }
         // SAFETY: as above.
-        if unsafe { req.registered() }.len == 0 {
+        if unsafe { req.registered() }.len() == 0 {
             let result = placement.and_then(|p| self.place(rqst, p, msg));
             self.complete_rqst(Some(req), rqst, result);
             return false;
@@ -1732,7 +1872,7 @@ impl Transport {
             // the QP is dead: the peer may still reach these MRs. They
             // stay out of circulation until the drain; the reconnect
             // fences everything, and the retransmission handles the RPC.
-            self.orphan_mrs(ep, req);
+            self.orphan_mrs(req);
             xprt.force_disconnect();
             req.phase.store(Phase::IDLE, Ordering::Release);
             // SAFETY: pinned above.
@@ -1860,23 +2000,15 @@ impl Transport {
     fn remote_invalidated(&self, ep: &Endpoint, req: &Req, rkey: u32) {
         // SAFETY: the caller is the req's current user (type invariant).
         let reg = unsafe { req.registered() };
-        let Some(pos) = reg
-            .as_slice()
-            .iter()
-            .position(|&i| ep.mrs.get(i).is_some_and(|mr| mr.rkey() == rkey))
+        let Some(mut lease) =
+            reg.take(|lease| ep.mrs.get_mut(lease).is_some_and(|mr| mr.rkey() == rkey))
         else {
             return;
         };
-        let Some(&i) = reg.mrs.get(pos) else {
-            return;
-        };
-        if let Some(mr) = ep.mrs.get(i) {
+        if let Some(mr) = ep.mrs.get_mut(&mut lease) {
             mr.unmap();
         }
-        let last = reg.len.saturating_sub(1);
-        reg.mrs.swap(pos, last);
-        reg.len = last;
-        let _ = self.shared.lock().mr_free.push(i);
+        self.mr_put(lease);
         add(&self.stats.mrs_recycled, 1);
     }
 
@@ -1887,7 +2019,7 @@ impl Transport {
             // I3: every MR was invalidated and unmapped before the RPC
             // layer may look at the pages.
             // SAFETY: the caller is the req's current user.
-            let n = unsafe { req.registered() }.len;
+            let n = unsafe { req.registered() }.len();
             if !lifetime::i3_mrs_fenced(u32::try_from(n).unwrap_or(u32::MAX)) {
                 sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
             }
@@ -2135,10 +2267,7 @@ impl Transport {
         };
         let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
         let num_mrs = num_mrs.min(usize::from(u16::MAX));
-        let mut slots = KVec::with_capacity(num_mrs, GFP_KERNEL)?;
-        for _ in 0..num_mrs {
-            slots.push(UnsafeCell::new(None), GFP_KERNEL)?;
-        }
+        let mrs = MrPool::new(num_mrs)?;
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
@@ -2156,17 +2285,13 @@ impl Transport {
                 id,
                 dev,
                 _removal: removal,
-                gen: self.generation.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
                 pd: Some(pd),
                 send_cq: Some(send_cq),
                 recv_cq: Some(recv_cq),
                 reps,
                 send_bufs,
                 send_cqes,
-                mrs: MrPool {
-                    slots,
-                    allocated: AtomicUsize::new(0),
-                },
+                mrs,
                 write_pad: None,
                 lkey,
                 negotiated: ours,
@@ -2312,7 +2437,7 @@ impl Transport {
     fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let ctx = self as *const Self as *mut c_void;
-        let mr = Mr::new(pd, false, 1, mr_done, ctx, u32::MAX)?;
+        let mut mr = Mr::new(pd, false, 1, mr_done, ctx, u32::MAX)?;
         let mut buf = KVec::from_elem(0u8, xdr::XDR_UNIT, GFP_KERNEL)?;
         // SAFETY: the MR is new and unmapped; the buffer lives as long as
         // the MR (both are dropped together at teardown, after the drain).
@@ -2351,7 +2476,7 @@ impl Transport {
         // and every MR not on the free list is held by an RPC that will
         // be retransmitted (its MRs are unmapped as they are freed below).
         let reps_home = ep.reps.iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
-        let allocated = ep.mrs.allocated.load(Ordering::Acquire);
+        let allocated = ep.mrs.filled();
         let mrs_home = {
             let mut shared = self.shared.lock();
             let home = shared.mr_free.len();
