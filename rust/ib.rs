@@ -29,6 +29,14 @@ fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
 #[derive(Clone, Copy)]
 pub(crate) struct Device(NonNull<bindings::ib_device>);
 
+// SAFETY: a `Device` is the address of an `ib_device`, which is not tied
+// to a thread. Its methods only read attributes ib_core fixed when it
+// registered the device, through helpers callable from any context, so
+// copies of it may be moved to and used on any thread at once.
+unsafe impl Send for Device {}
+// SAFETY: as above: `&Device` allows no more than a copy does.
+unsafe impl Sync for Device {}
+
 impl Device {
     /// Wraps `ptr`.
     ///
@@ -86,6 +94,14 @@ pub(crate) struct Pd {
     pd: NonNull<bindings::ib_pd>,
 }
 
+// SAFETY: a `Pd` owns its `ib_pd` (type invariant), which is not tied to
+// a thread: `ib_dealloc_pd` may run on any one.
+unsafe impl Send for Pd {}
+// SAFETY: through `&Pd` one gets only the PD's address, for verbs calls
+// that take their own locks, and `local_dma_lkey`, written once by
+// `ib_alloc_pd` before the `Pd` exists: nothing is written through it.
+unsafe impl Sync for Pd {}
+
 impl Pd {
     /// Allocates a protection domain on `dev`.
     pub(crate) fn new(dev: &Device) -> Result<Self> {
@@ -124,6 +140,14 @@ impl Drop for Pd {
 pub(crate) struct Cq {
     cq: NonNull<bindings::ib_cq>,
 }
+
+// SAFETY: a `Cq` owns its `ib_cq` (type invariant), which is not tied to
+// a thread: `ib_free_cq` may run on any one (in process context, as the
+// owners' teardown does).
+unsafe impl Send for Cq {}
+// SAFETY: through `&Cq` one gets only the CQ's address, for creating a QP
+// on it; Rust never reads or writes the `ib_cq`.
+unsafe impl Sync for Cq {}
 
 impl Cq {
     /// Allocates a completion queue of `depth` entries on `dev`.

@@ -24,6 +24,17 @@ pub(crate) struct CmId {
     has_qp: bool,
 }
 
+// SAFETY: a `CmId` owns its `rdma_cm_id` (type invariant), which is not
+// tied to a thread: rdma_cm runs its event handler on its own workqueue,
+// and `rdma_destroy_id` may run on any thread but that handler's.
+unsafe impl Send for CmId {}
+// SAFETY: the `&self` methods call rdma_cm and verbs functions made to be
+// called concurrently on one id (they take the id's and the QP's own
+// locks), and read `device` and `qp`: `device` is set by address
+// resolution, which callers wait for, and `qp` changes only in
+// `create_qp` and `destroy_qp`, which take `&mut self`.
+unsafe impl Sync for CmId {}
+
 impl CmId {
     /// Creates an identifier in `net` whose events go to `handler` with
     /// `context`.

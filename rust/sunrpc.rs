@@ -51,6 +51,19 @@ pub(crate) fn warn_once(what: &kernel::str::CStr) {
 #[derive(Clone, Copy)]
 pub(crate) struct Xprt(*mut bindings::rpc_xprt);
 
+// SAFETY: an `Xprt` is the address of an `rpc_xprt`, a kernel object that
+// sunrpc uses from every CPU and that is not tied to a thread. Past
+// `alloc`, which fills it in before anyone else sees it, no method makes a
+// reference to it (see below): each calls a sunrpc function that
+// takes the transport's own locks, or reads or writes single fields
+// through the raw pointer under the rule stated at that method (a lock
+// held, `XPRT_LOCKED`, or a volatile read as `READ_ONCE()`). Those rules
+// do not depend on the thread that holds the copy, so copies may be moved
+// to and used on any thread.
+unsafe impl Send for Xprt {}
+// SAFETY: as above: `&Xprt` allows no more than a copy does.
+unsafe impl Sync for Xprt {}
+
 /// As in `xprt_rdma.h`, in seconds.
 const BIND_TO_SECS: usize = 60;
 const INIT_REEST_TO_SECS: usize = 5;

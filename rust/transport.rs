@@ -10,6 +10,7 @@
 //! this file carries them out with FRWR memory registration.
 
 use crate::bindings;
+use crate::cell::{Foreign, SyncCell, Unshared};
 use crate::ib::{self, Cq, DmaBuf, Mr, MrSegment, Pd};
 use crate::ib_client::{RemovalNotify, RemovalWatch};
 use crate::proto::chunk::{
@@ -36,7 +37,6 @@ use core::sync::atomic::{
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::sync::{Mutex, SpinLock};
-use kernel::types::Opaque;
 use kernel::{c_str, fmt, new_mutex, new_spinlock, str::CString};
 
 /// Initial size of each req's call and reply buffers.
@@ -519,20 +519,20 @@ impl MrPool {
 /// signaled on `cqe`.
 #[repr(C)]
 struct InvCtx {
-    cqe: Opaque<bindings::ib_cqe>,
+    cqe: Foreign<bindings::ib_cqe>,
     transport: AtomicPtr<Transport>,
     req: u32,
     /// The endpoint the chain was posted on.
     ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     sync: AtomicBool,
-    done: Opaque<bindings::completion>,
+    done: Foreign<bindings::completion>,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done, and what the Reply puts in the
     /// rqst once the MRs are unmapped. Written by the reply handler
     /// before it posts the chain, read by the chain's completion.
     rep: AtomicPtr<Rep>,
-    placement: UnsafeCell<Result<Placement>>,
+    placement: SyncCell<Result<Placement>>,
 }
 
 /// What a checked Reply puts in its rqst's receive buffer. It is placed
@@ -597,14 +597,14 @@ impl Phase {
 ///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the
 ///   swap) made it the req's user.
 struct Req {
-    rqst: Opaque<bindings::rpc_rqst>,
+    rqst: Foreign<bindings::rpc_rqst>,
     kref: ReqRef<AtomicU32>,
-    rpc: UnsafeCell<Option<RpcOwner>>,
-    bufs: UnsafeCell<RpcBufs>,
-    registered: UnsafeCell<Registered>,
-    pieces: UnsafeCell<KVec<Piece>>,
+    rpc: SyncCell<Option<RpcOwner>>,
+    bufs: SyncCell<RpcBufs>,
+    registered: SyncCell<Registered>,
+    pieces: SyncCell<KVec<Piece>>,
     /// The chunks the current Call offered for its Reply.
-    offered: UnsafeCell<Offered>,
+    offered: SyncCell<Offered>,
     /// A [`Phase`] value.
     phase: AtomicU8,
     inv: InvCtx,
@@ -613,9 +613,9 @@ struct Req {
 /// A Send completion context: one per sendctx ring slot.
 #[repr(C)]
 struct SendCqe {
-    cqe: Opaque<bindings::ib_cqe>,
+    cqe: Foreign<bindings::ib_cqe>,
     slot: usize,
-    transport: *const Transport,
+    transport: AtomicPtr<Transport>,
 }
 
 /// A Receive buffer and its completion context (`rpcrdma_rep`).
@@ -626,11 +626,11 @@ struct SendCqe {
 /// owns `buf` exactly then.
 #[repr(C)]
 struct Rep {
-    cqe: Opaque<bindings::ib_cqe>,
-    buf: UnsafeCell<DmaBuf>,
-    transport: *const Transport,
+    cqe: Foreign<bindings::ib_cqe>,
+    buf: DmaBuf,
+    transport: AtomicPtr<Transport>,
     ep: AtomicPtr<Endpoint>,
-    qp: *mut bindings::ib_qp,
+    qp: AtomicPtr<bindings::ib_qp>,
     lkey: u32,
     posted: AtomicBool,
 }
@@ -639,7 +639,7 @@ struct Rep {
 struct EpEvents {
     xprt: Xprt,
     ours: Negotiated,
-    done: Opaque<bindings::completion>,
+    done: Foreign<bindings::completion>,
     /// 0 while connecting, 1 when established, a negative errno on failure.
     status: AtomicI32,
     /// The result of address or route resolution.
@@ -648,6 +648,15 @@ struct EpEvents {
     closing: AtomicBool,
     inline_send: AtomicU32,
     inline_recv: AtomicU32,
+}
+
+/// The registered XDR pad target of write chunks (`re_write_pad_mr`).
+struct WritePad {
+    /// Its segment in a write chunk.
+    seg: Segment,
+    /// The MR and the buffer it maps, kept (and never touched) until the
+    /// endpoint is dropped, after the drain.
+    _mr: Unshared<(Mr, KVec<u8>)>,
 }
 
 /// One connection (`rpcrdma_ep`).
@@ -667,10 +676,9 @@ struct Endpoint {
     send_cq: Option<Cq>,
     recv_cq: Option<Cq>,
     reps: KVec<Rep>,
-    send_bufs: KVec<UnsafeCell<DmaBuf>>,
+    send_bufs: KVec<SyncCell<DmaBuf>>,
     send_cqes: KVec<SendCqe>,
-    /// The registered XDR pad target of write chunks (`re_write_pad_mr`).
-    write_pad: Option<(Mr, KVec<u8>, Segment)>,
+    write_pad: Option<WritePad>,
     mrs: MrPool,
     pd: Option<Pd>,
     /// Tells `events` when `dev` is being removed; held until dropped. The
@@ -736,7 +744,7 @@ pub(crate) struct Transport {
     shared: SpinLock<Shared>,
     #[pin]
     ep_lock: Mutex<()>,
-    ep: UnsafeCell<Option<KBox<Endpoint>>>,
+    ep: SyncCell<Option<KBox<Endpoint>>>,
     /// Set while [`Transport::teardown`] runs (`re_force_disconnect`): the
     /// flushes its drain produces ask for no further close.
     tearing_down: AtomicBool,
@@ -752,12 +760,12 @@ pub(crate) struct Transport {
     accounting: Accounting,
 }
 
-// SAFETY: the raw pointers inside are to kernel objects that may be used
-// from any thread; the interior mutability is guarded as documented on
-// each type.
-unsafe impl Send for Transport {}
-// SAFETY: as above.
-unsafe impl Sync for Transport {}
+// The RPC layer, completion handlers and the connect worker use one
+// transport from any CPU: it must be `Send` and `Sync`, by its fields.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Transport>();
+};
 
 impl Req {
     fn rqst(&self) -> *mut bindings::rpc_rqst {
@@ -809,25 +817,25 @@ impl Transport {
             reqs.push(
                 Req {
                     // SAFETY: all zeroes is a valid, idle `rpc_rqst`.
-                    rqst: Opaque::new(unsafe { core::mem::zeroed() }),
+                    rqst: Foreign::new(unsafe { core::mem::zeroed() }),
                     kref,
-                    rpc: UnsafeCell::new(None),
-                    bufs: UnsafeCell::new(bufs),
-                    registered: UnsafeCell::new(Registered::EMPTY),
-                    pieces: UnsafeCell::new(KVec::from_elem(empty, max_pieces, GFP_KERNEL)?),
-                    offered: UnsafeCell::new(Offered::NONE),
+                    rpc: SyncCell::new(None),
+                    bufs: SyncCell::new(bufs),
+                    registered: SyncCell::new(Registered::EMPTY),
+                    pieces: SyncCell::new(KVec::from_elem(empty, max_pieces, GFP_KERNEL)?),
+                    offered: SyncCell::new(Offered::NONE),
                     phase: AtomicU8::new(Phase::IDLE),
                     inv: InvCtx {
-                        cqe: Opaque::new(bindings::ib_cqe {
+                        cqe: Foreign::new(bindings::ib_cqe {
                             done: Some(inv_done),
                         }),
                         transport: AtomicPtr::new(core::ptr::null_mut()),
                         req: i,
                         ep: AtomicPtr::new(core::ptr::null_mut()),
                         sync: AtomicBool::new(false),
-                        done: Opaque::uninit(),
+                        done: Foreign::uninit(),
                         rep: AtomicPtr::new(core::ptr::null_mut()),
-                        placement: UnsafeCell::new(Err(EIO)),
+                        placement: SyncCell::new(Err(EIO)),
                     },
                 },
                 GFP_KERNEL,
@@ -859,7 +867,7 @@ impl Transport {
                 reqs,
                 shared <- new_spinlock!(shared, "xprtrdma_rs::shared"),
                 ep_lock <- new_mutex!((), "xprtrdma_rs::ep_lock"),
-                ep: UnsafeCell::new(None),
+                ep: SyncCell::new(None),
                 tearing_down: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),
                 connect_status: AtomicI32::new(0),
@@ -1424,8 +1432,8 @@ impl Transport {
                 nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
-                    let (_, _, seg) = ep.write_pad.as_ref().ok_or(EIO)?;
-                    *write.get_mut(nwrite).ok_or(EIO)? = *seg;
+                    let pad = ep.write_pad.as_ref().ok_or(EIO)?;
+                    *write.get_mut(nwrite).ok_or(EIO)? = pad.seg;
                     nwrite = nwrite.saturating_add(1);
                 }
             }
@@ -2077,9 +2085,9 @@ impl Transport {
             let placement = unsafe { *req.inv.placement.get() };
             let result = match rep {
                 Some(rep) => {
-                    // SAFETY: the rep is held, not posted: the HCA does
-                    // not write its buffer, which `recv_done` synced.
-                    let buf = unsafe { &*rep.buf.get() };
+                    // The rep is held, not posted: the HCA does not write
+                    // its buffer, which `recv_done` synced.
+                    let buf = &rep.buf;
                     let end = match placement {
                         Ok(Placement::Inline { end, .. }) => end,
                         _ => 0,
@@ -2177,7 +2185,7 @@ impl Transport {
             EpEvents {
                 xprt,
                 ours,
-                done: Opaque::uninit(),
+                done: Foreign::uninit(),
                 status: AtomicI32::new(0),
                 resolve: AtomicI32::new(0),
                 closing: AtomicBool::new(false),
@@ -2340,25 +2348,25 @@ impl Transport {
         lkey: u32,
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<UnsafeCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
-        let me = self as *const Self;
+    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
+        let me = (self as *const Self).cast_mut();
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
         let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
         for _ in 0..self.reqs.len() {
             let b = DmaBuf::new(dev, send_size, true)?;
-            send_bufs.push(UnsafeCell::new(b), GFP_KERNEL)?;
+            send_bufs.push(SyncCell::new(b), GFP_KERNEL)?;
         }
         let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
         for slot in 0..ring_slots as usize {
             send_cqes.push(
                 SendCqe {
-                    cqe: Opaque::new(bindings::ib_cqe {
+                    cqe: Foreign::new(bindings::ib_cqe {
                         done: Some(send_done),
                     }),
                     slot,
-                    transport: me,
+                    transport: AtomicPtr::new(me),
                 },
                 GFP_KERNEL,
             )?;
@@ -2368,13 +2376,13 @@ impl Transport {
             let buf = DmaBuf::new(dev, recv_size, false)?;
             reps.push(
                 Rep {
-                    cqe: Opaque::new(bindings::ib_cqe {
+                    cqe: Foreign::new(bindings::ib_cqe {
                         done: Some(recv_done),
                     }),
-                    buf: UnsafeCell::new(buf),
-                    transport: me,
+                    buf,
+                    transport: AtomicPtr::new(me),
                     ep: AtomicPtr::new(core::ptr::null_mut()),
-                    qp,
+                    qp: AtomicPtr::new(qp),
                     lkey,
                     posted: AtomicBool::new(false),
                 },
@@ -2448,7 +2456,10 @@ impl Transport {
         // SAFETY: the request is the MR's own; the MR lives in the
         // endpoint until it is drained.
         unsafe { ib::post_chain(qp, wr)? };
-        ep.write_pad = Some((mr, buf, seg.to_wire()));
+        ep.write_pad = Some(WritePad {
+            seg: seg.to_wire(),
+            _mr: Unshared::new((mr, buf)),
+        });
         Ok(())
     }
 
@@ -2735,12 +2746,13 @@ impl Rep {
             sunrpc::warn_once(c_str!("I1: Receive posted twice"));
             return Err(EIO);
         }
-        // SAFETY: the rep is not posted (checked above): the buffer is ours.
-        let buf = unsafe { &*self.buf.get() };
+        let buf = &self.buf;
         let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        // SAFETY: the QP lives as long as the endpoint that owns this rep;
-        // the endpoint drains the QP before dropping its reps.
-        let rc = unsafe { ib::post_recv(self.qp, self.cqe.get(), buf.addr(), len, self.lkey) };
+        let qp = self.qp.load(Ordering::Relaxed);
+        // SAFETY: the rep is not posted (checked above), so no Receive uses
+        // its buffer or cqe. The QP lives as long as the endpoint that owns
+        // this rep, which drains the QP before dropping its reps.
+        let rc = unsafe { ib::post_recv(qp, self.cqe.get(), buf.addr(), len, self.lkey) };
         if rc.is_err() {
             self.posted.store(false, Ordering::Release);
         }
@@ -2780,8 +2792,9 @@ unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
             (*wc).status,
         )
     };
-    // SAFETY: the transport outlives its endpoints.
-    let t = unsafe { &*cqe.transport };
+    // SAFETY: set when the endpoint was built; the transport outlives its
+    // endpoints.
+    let t = unsafe { &*cqe.transport.load(Ordering::Relaxed) };
     t.send_done(cqe.slot);
     if fatal(status) {
         t.fault();
@@ -2827,8 +2840,9 @@ unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
     // for the call.
     let (rep, wc) = unsafe { (&*(*wc).__bindgen_anon_1.wr_cqe.cast::<Rep>(), &*wc) };
     rep.posted.store(false, Ordering::Release);
-    // SAFETY: the transport outlives its endpoints.
-    let t = unsafe { &*rep.transport };
+    // SAFETY: set when the endpoint was built; the transport outlives its
+    // endpoints.
+    let t = unsafe { &*rep.transport.load(Ordering::Relaxed) };
     if wc.status != bindings::ib_wc_status_IB_WC_SUCCESS {
         if fatal(wc.status) {
             t.fault();
@@ -2847,9 +2861,9 @@ unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_
         None
     };
     {
-        // SAFETY: the Receive completed: the device no longer writes the
-        // buffer until it is posted again below.
-        let buf = unsafe { &*rep.buf.get() };
+        // The Receive completed: the device no longer writes the buffer
+        // until it is posted again below.
+        let buf = &rep.buf;
         if t.reply(ep, rep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey) {
             // Held until the req's LOCAL_INV chain completes.
             return;
