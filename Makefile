@@ -52,15 +52,18 @@ include $(TOP)/scripts/versions.mk
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
 #
 # On the production kernel: the C client's reference, both clients' data
-# test, and what needs the production kernel's speed.
-VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:both
-# On the debug kernel: every test of our client. Each ends with a kmemleak
-# scan after umount and rmmod (tests/vm/lib.sh kmemleak_check).
+# test, the short soak, and the xfstests subset on v4.2.
+VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:both tests/vm/rs-soak.sh:rs \
+	tests/vm/xfstests.sh:clients=rs:vers=4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
+# On the debug kernel: our client's tests, each followed by a kmemleak scan
+# after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
+# the CI budget: rs-faults runs fio for 10 s (20 by default), rs-hostile up
+# to 40 messages or 10 s per mode (100 or 20), rs-nomem 12 attempts per
+# walk at a stride of 173 (`make nomem` walks every N), xfstests on v3.
 VM_SUITE_DEBUG ?= tests/vm/module.sh tests/vm/rs-inline.sh \
-	tests/vm/rs-v41.sh tests/vm/rs-faults.sh \
-	tests/vm/rs-acl.sh:rs tests/vm/rs-soak.sh:rs tests/vm/rs-hostile.sh:rs \
-	tests/vm/rs-nomem.sh \
-	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
+	tests/vm/rs-v41.sh tests/vm/rs-faults.sh:10 tests/vm/rs-acl.sh:rs \
+	tests/vm/rs-nomem.sh:12:both:173 tests/vm/rs-hostile.sh:rs:40:10 \
+	tests/vm/xfstests.sh:clients=rs:vers=3:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 ifeq ($(FLAVOR),debug)
 VM_SUITE ?= $(VM_SUITE_DEBUG)
 else
@@ -76,6 +79,8 @@ VM_OPTS.rs-hostile := -t 900
 # rs-soak.sh rs: the short variant, 10 link flaps and 30 mount cycles;
 # `make soak` runs both clients with SOAK_FLAPS and SOAK_MOUNTS.
 VM_OPTS.rs-soak := -t 1800
+VM_OPTS.rs-faults := -t 1800
+VM_OPTS.rs-nomem := -t 1800
 SOAK_FLAPS ?= 100
 SOAK_MOUNTS ?= 1000
 # xfstests.sh needs the fstests build (scripts/fstests.sh) as a 9p share and
