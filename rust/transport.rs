@@ -502,10 +502,11 @@ impl MrPool {
             return None;
         }
         let slot = self.slots.get(usize::from(lease.index))?;
-        // SAFETY: `lease` is this pool's only lease of the slot (invariant
-        // of `MrLease`), borrowed mutably for `'a`: no other reference to
-        // the MR exists while the result lives. The slot was written before
-        // the lease was made and is not written again (type invariant).
+        // The slot was written before the lease was made and is not written
+        // again (type invariant).
+        // SAFETY: `lease` is this pool's only lease of the slot (`MrLease`
+        // invariant), borrowed mutably for `'a`: no other reference to the
+        // MR exists while the result lives.
         unsafe { (*slot.get()).as_mut() }
     }
 
@@ -1579,11 +1580,11 @@ impl Transport {
                 if k >= mr.depth() {
                     return Err(EIO);
                 }
+                // The MR is leased to this req and not mapped (MRs on the
+                // free list are unmapped).
                 match buf.locate(piece).ok_or(EIO)? {
-                    // SAFETY: the MR is leased to this req and not mapped
-                    // (MRs on the free list are unmapped); the page
-                    // belongs to the rqst, which the caller owns until the
-                    // MRs are released.
+                    // SAFETY: the MR is ours and unmapped (above); the page
+                    // is the rqst's, owned by the caller until MR release.
                     PieceAddr::Page(page, offset) => unsafe {
                         mr.set_page(k, page, offset, piece.len)
                     },
