@@ -51,11 +51,12 @@ include $(TOP)/scripts/versions.mk
 # that needs other scripts/vm options than the defaults (900 s, 4096 MiB)
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
 #
-# On the production kernel: the C client's reference, both clients' data
-# test (fio 20 s per job), the short soak, the misbehaving peer, and the
-# xfstests subset.
-VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:both:20 tests/vm/rs-soak.sh:rs \
-	tests/vm/rs-hostile.sh:rs \
+# On the production kernel: the C client's reference, our client's data
+# test (fio 20 s per job; `make vm-test T=tests/vm/rs-data.sh` runs both
+# clients side by side), the short soak, the misbehaving peer (10 s per
+# mode), and the xfstests subset.
+VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:rs:20 tests/vm/rs-soak.sh:rs \
+	tests/vm/rs-hostile.sh:rs:100:10 \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
