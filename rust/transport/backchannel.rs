@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The backchannel (`backchannel.c`): callbacks the server sends on the
+//! forward connection (NFSv4.1 and later). A callback arrives in a
+//! Receive, is copied into one of the [`BC_SLOTS`] backchannel reqs (the
+//! ids after the forward pool's) and queued for the callback service; the
+//! Receive buffer is reposted at once. Our reply is built inline in the
+//! req's send buffer and sent by `send_request`; the req goes home at
+//! `->bc_free_rqst`.
+
+use crate::bindings;
+use crate::proto::header::{Body, ChunkLists, Header};
+use crate::proto::lifetime::Pool;
+use crate::sunrpc;
+use kernel::c_str;
+use kernel::prelude::*;
+
+use super::endpoint::Endpoint;
+use super::stats::add;
+use super::{Req, Transport};
+
+/// Backchannel reqs (`RPCRDMA_BACKWARD_WRS >> 1`): how many callbacks the
+/// server may have outstanding, which is also the credit grant of our
+/// replies to them.
+pub(super) const BC_SLOTS: u32 = 16;
+
+/// Size of a backchannel req's call and reply buffers; callbacks are
+/// bounded by `bc_maxpayload`, which is at most this less the header.
+pub(super) const BC_BUF_SIZE: usize = 4096;
+
+impl Transport {
+    /// A backchannel call arrived (`rpcrdma_bc_receive_call()`): copy it
+    /// into a backchannel req and queue that for the callback service.
+    /// The receive buffer is reposted at once; the req holds the call.
+    pub(super) fn bc_receive(&self, xid: u32, call: &[u8]) {
+        let Some(pooled) = self.pool_pop(Pool::Backchannel) else {
+            pr_warn!("backchannel overflow\n");
+            self.xprt.force_disconnect();
+            return;
+        };
+        let Some(req) = self.req(pooled.req()) else {
+            sunrpc::warn_once(c_str!("pooled req out of range"));
+            return;
+        };
+        let owner = match req.kref.take(pooled) {
+            Ok(owner) => owner,
+            Err((pooled, _)) => {
+                sunrpc::warn_once(c_str!("I5: req left its pool while busy"));
+                self.pool_push(pooled);
+                return;
+            }
+        };
+        // SAFETY: the req just left its pool: it is ours until the
+        // callback service takes the rqst below.
+        let bufs = unsafe {
+            *req.rpc.get() = Some(owner);
+            &mut *req.bufs.get()
+        };
+        let Some(dst) = bufs.reply.get_mut(..call.len()) else {
+            // Larger than the bc_maxpayload we advertised.
+            add(&self.stats.bad_reply_count, 1);
+            self.free_slot(req.rqst());
+            return;
+        };
+        dst.copy_from_slice(call);
+        // SAFETY: the rqst is idle (zeroed when it was pooled) and ours;
+        // both buffers belong to the req and outlive the rqst's use.
+        unsafe {
+            bindings::xprs_bc_rqst_init(
+                req.rqst(),
+                self.xprt.as_ptr(),
+                xid.to_be(),
+                bufs.reply.as_mut_ptr().cast(),
+                call.len(),
+                bufs.call.as_mut_ptr().cast(),
+                bufs.call.len(),
+            );
+            // The callback service now owns the rqst until bc_free_rqst.
+            bindings::xprs_bc_enqueue(req.rqst());
+        }
+    }
+
+    /// `->bc_free_rqst` (`xprt_rdma_bc_free_rqst()`).
+    pub(super) fn bc_free_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+        self.free_slot(rqst);
+        // SAFETY: drops the reference `xprs_bc_enqueue` took; nothing of
+        // the transport is used after it.
+        unsafe { bindings::xprt_put(self.xprt.as_ptr()) };
+    }
+
+    /// Builds our reply to a callback in the req's send buffer
+    /// (`rpcrdma_bc_marshal_reply()`): an RDMA_MSG header granting
+    /// [`BC_SLOTS`] credits, then the reply pulled up behind it. Returns
+    /// the Send length.
+    pub(super) fn bc_marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
+        let idx = req.kref.id().0 as usize;
+        let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
+        // SAFETY: as in `marshal`: no Send of this req is outstanding (the
+        // callback service sends each reply once), and the caller owns it.
+        let sendbuf = unsafe { &mut *cell.get() };
+        let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
+        // SAFETY: the rqst is owned by the caller.
+        let (xid, len) = unsafe { (u32::from_be((*rqst).rq_xid), (*rqst).rq_snd_buf.len) };
+        let hdr = Header {
+            xid,
+            credits: BC_SLOTS,
+            body: Body::Msg(ChunkLists {
+                read: &[],
+                write: &[],
+                reply: None,
+            }),
+        };
+        let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
+        let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
+        let total = self.pull_up(rqst, sendbuf, limit, hdrlen, (0, len))?;
+        u32::try_from(total).map_err(|_| EIO)
+    }
+}

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Setting up a connection (`rpcrdma_xprt_connect()` of `verbs.c`): the
+//! connect worker, address and route resolution, fitting the credits to
+//! the device, the PD, CQs, QP and per-connection buffers, and the connect
+//! with its RDMA-CM private data.
+//!
+//! The connect worker holds `XPRT_LOCKED` (`xprt_lock_connect()`) and
+//! installs the new endpoint under `ep_lock` as well. Every failure of
+//! setup becomes a status sunrpc retries, but for the definitive ones
+//! ([`connect_status`]). An endpoint that fails part way is torn down, or
+//! dropped in the order of the type invariant of `Endpoint`.
+
+use crate::bindings;
+use crate::cell::{Foreign, SyncCell, Unshared};
+use crate::ib::{self, Cq, DmaBuf, Mr, Pd};
+use crate::ib_client::RemovalWatch;
+use crate::proto::chunk::{self, Thresholds};
+use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
+use crate::proto::credits::{Credits, QueueFit};
+use crate::proto::sendctx::SignalPolicy;
+use crate::proto::xdr;
+use crate::rdma_cm::CmId;
+use crate::sunrpc;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use kernel::c_str;
+use kernel::error::Error;
+use kernel::prelude::*;
+
+use super::backchannel::BC_SLOTS;
+use super::endpoint::{cm_event, Endpoint, EpEvents, WritePad};
+use super::frwr::{mr_done, MrPool};
+use super::reply::{recv_done, Rep};
+use super::sendctx::{send_done, SendCqe};
+use super::{
+    err, errno, Config, FixedStack, Transport, MAX_DATA_SEGS, MAX_HDR_SEGS, MAX_MRS_PER_REQ,
+    RESOLVE_TIMEOUT_MS,
+};
+
+/// How long the connect worker waits for ESTABLISHED or an error.
+const CONNECT_TIMEOUT_SECS: usize = 60;
+
+/// Send SGEs asked for (`RPCRDMA_MAX_SEND_SGES` with 4 KiB pages).
+const MAX_SEND_SGES: u32 = 1 + 1 + (65536 >> 12) + 1;
+
+/// The status the RPC layer sees for a failed connection setup.
+///
+/// sunrpc's `call_connect_status()` retries a fixed set of statuses and
+/// fails the RPC, up to the application, with any other: one -EINVAL from
+/// a CM call racing a device removal failed a user's write. So every
+/// failure to set up a connection becomes a status it retries, and only
+/// a definitive one ends an RPC: a refusal by the peer (retried by hard
+/// mounts, ending a mount's soft-connect attempt, as for C) and a device
+/// that cannot do FRWR. A failed allocation becomes ENOBUFS (retried
+/// after a delay); address and route errors already arrive as EPROTO and
+/// ENETUNREACH, as C maps them.
+fn connect_status(e: Error) -> i32 {
+    let rc = e.to_errno();
+    let is = |c: u32| rc == -(c as i32);
+    if [
+        bindings::ECONNREFUSED,
+        bindings::ECONNRESET,
+        bindings::ECONNABORTED,
+        bindings::ENETDOWN,
+        bindings::ENETUNREACH,
+        bindings::EHOSTUNREACH,
+        bindings::EPIPE,
+        bindings::EPROTO,
+        bindings::EADDRINUSE,
+        bindings::ENOTCONN,
+        bindings::EAGAIN,
+        bindings::ETIMEDOUT,
+        bindings::ENOBUFS,
+        bindings::EPROTONOSUPPORT,
+    ]
+    .into_iter()
+    .any(is)
+    {
+        return rc;
+    }
+    if is(bindings::ENOMEM) {
+        return -(bindings::ENOBUFS as i32);
+    }
+    -(bindings::ENOTCONN as i32)
+}
+
+impl Transport {
+    /// `->connect`: schedules the connect worker, with backoff after a
+    /// failed attempt.
+    pub(super) fn connect(&self, task: *mut bindings::rpc_task) {
+        let xprt = self.xprt;
+        let cookie = self as *const Self as *mut c_void;
+        // SAFETY: the xprt and task are valid; the cookie identifies us.
+        if !unsafe { bindings::xprt_lock_connect(xprt.as_ptr(), task, cookie) } {
+            sunrpc::warn_once(c_str!("connect without the transport lock"));
+        }
+        let mut delay = 0;
+        if self.connect_status.load(Ordering::Relaxed) < 0 {
+            // SAFETY: the xprt is valid.
+            unsafe {
+                delay = bindings::xprt_reconnect_delay(xprt.as_ptr());
+                bindings::xprt_reconnect_backoff(xprt.as_ptr(), 5 * bindings::xprs_hz());
+            }
+        }
+        // SAFETY: the xprt is valid; its worker was initialized at setup.
+        unsafe { bindings::xprs_queue_connect(xprt.as_ptr(), delay) };
+    }
+
+    pub(super) fn connect_worker(&self) {
+        let xprt = self.xprt;
+        self.drop_endpoint();
+        let mut step = "start";
+        let mut rc = match self.establish(&mut step) {
+            Ok(new) => {
+                let _guard = self.ep_lock.lock();
+                // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
+                // and `ep_lock`.
+                *unsafe { self.endpoint_slot() } = Some(new);
+                0
+            }
+            Err(e) => {
+                let rc = connect_status(e);
+                pr_info!("connect failed at {}: {} (tasks see {})\n", step, errno(e), rc);
+                rc
+            }
+        };
+        self.connect_status.store(rc, Ordering::Relaxed);
+        xprt.clear_connecting();
+        if rc == 0 {
+            xprt.connected_stats();
+            xprt.set_connected();
+            rc = -(bindings::EAGAIN as i32);
+        }
+        let cookie = self as *const Self as *mut c_void;
+        // SAFETY: the xprt is valid; we own the connect lock.
+        unsafe {
+            bindings::xprt_unlock_connect(xprt.as_ptr(), cookie);
+            bindings::xprt_wake_pending_tasks(xprt.as_ptr(), rc);
+        }
+    }
+
+    /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
+    /// `step` names the stage that runs, for the log when one fails.
+    fn establish(&self, step: &mut &'static str) -> Result<KBox<Endpoint>> {
+        let xprt = self.xprt;
+        let ours = self.cfg.ours();
+        let events = KBox::new(
+            EpEvents {
+                xprt,
+                ours,
+                done: Foreign::uninit(),
+                status: AtomicI32::new(0),
+                resolve: AtomicI32::new(0),
+                closing: AtomicBool::new(false),
+                inline_send: AtomicU32::new(0),
+                inline_recv: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: `done` is embedded in a heap allocation that does not
+        // move; it is initialized before the id that signals it exists.
+        unsafe { bindings::xprs_init_completion(events.done.get()) };
+        let ctx = &*events as *const EpEvents as *mut c_void;
+        *step = "create id";
+        // SAFETY: `events` outlives the id: the endpoint drops the id
+        // before `events` (see `Transport::teardown`), or this function
+        // does on error (locals drop in reverse order).
+        let mut id = unsafe { CmId::new(xprt.net(), cm_event, ctx)? };
+
+        *step = "resolve address";
+        // SAFETY: `addr` is the server's socket address in the xprt.
+        unsafe { id.resolve_addr(xprt.addr(), RESOLVE_TIMEOUT_MS)? };
+        events.wait_resolved()?;
+        // SAFETY: as above.
+        unsafe { bindings::xprs_reinit_completion(events.done.get()) };
+        *step = "resolve route";
+        id.resolve_route(RESOLVE_TIMEOUT_MS)?;
+        events.wait_resolved()?;
+        // SAFETY: as above.
+        unsafe { bindings::xprs_reinit_completion(events.done.get()) };
+
+        *step = "device";
+        let dev = id.device().ok_or(ENODEV)?;
+        // SAFETY: `events` outlives the watch (dropped first, here on error
+        // and in `teardown`), and the id holds the device until then.
+        let removal = unsafe { RemovalWatch::new(&dev, &*events)? };
+        // As frwr_query_device(); the one failure no retry can fix.
+        if !dev.supports_frwr() {
+            pr_err!("device does not support FRWR\n");
+            return Err(err(bindings::EPROTONOSUPPORT));
+        }
+        let max_fr_depth = dev.max_fr_depth().clamp(1, MAX_DATA_SEGS);
+        let max_rdma_segs = MAX_DATA_SEGS
+            .div_ceil(max_fr_depth)
+            .saturating_add(2)
+            .min(MAX_HDR_SEGS as u32);
+        if max_rdma_segs.saturating_mul(max_fr_depth) < MAX_DATA_SEGS {
+            return Err(ENOMEM);
+        }
+        let ring_slots = self.shared.lock().ring.capacity() as u32;
+        // Each Send may be preceded by REG_MRs, and each req may have a
+        // LOCAL_INV chain outstanding: one of each per MR it can hold.
+        let per_req = 1 + 2 * 2 * max_rdma_segs;
+        // As frwr_query_device(): a device whose queues cannot hold the
+        // credits asked for gets fewer credits on this connection, and
+        // fewer reqs in use, instead of a failed mount.
+        // The CQs are as deep as the queues, so `max_cqe` bounds them too
+        // (rxe: 1M work requests, but 32767 CQEs).
+        let fit = QueueFit::fit(self.cfg.max_requests, dev.max_queue(), per_req, BC_SLOTS)
+            .ok_or(ENOMEM)?;
+        if fit.max_requests != self.cfg.max_requests {
+            pr_info!(
+                "device queues hold {} work requests: {} credits instead of {}\n",
+                dev.max_queue(),
+                fit.max_requests,
+                self.cfg.max_requests
+            );
+        }
+        let (send_wr, recv_wr) = (fit.send_wr, fit.recv_wr);
+        // Reqs beyond the fit stay in the pool while this connection lasts.
+        self.req_limit.store(fit.reqs, Ordering::Relaxed);
+        *step = "create PD, CQs and QP";
+        let pd = Pd::new(&dev)?;
+        let send_cq = Cq::new(&dev, send_wr)?;
+        let recv_cq = Cq::new(&dev, recv_wr)?;
+        id.create_qp(&pd, &send_cq, &recv_cq, send_wr, recv_wr)?;
+        *step = "buffers";
+        let qp = id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let lkey = pd.local_dma_lkey();
+        let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
+        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, ring_slots, num_reps) {
+            Ok(b) => b,
+            Err(e) => {
+                // The QP must go before the CQs it uses.
+                id.destroy_qp();
+                return Err(e);
+            }
+        };
+        let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
+        let num_mrs = num_mrs.min(usize::from(u16::MAX));
+        let mrs = MrPool::new(num_mrs)?;
+        let (max_inline_send, max_inline_recv) =
+            chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
+        let th = Thresholds {
+            page: self.cfg.page,
+            max_inline_send,
+            max_inline_recv,
+            max_send_sge: dev.max_send_sge().min(MAX_SEND_SGES),
+            max_fr_depth,
+            max_rdma_segs,
+            sg_gaps: dev.sg_gaps(),
+        };
+        let mut ep = KBox::new(
+            Endpoint {
+                events,
+                id,
+                dev,
+                _removal: removal,
+                pd: Some(pd),
+                send_cq: Some(send_cq),
+                recv_cq: Some(recv_cq),
+                reps,
+                send_bufs,
+                send_cqes,
+                mrs,
+                write_pad: None,
+                lkey,
+                negotiated: ours,
+                th,
+                max_requests: fit.max_requests,
+            },
+            GFP_KERNEL,
+        )?;
+        // Fresh ring, signaling policy, credits and MR free list for the
+        // new connection (the old ring was drained when the old endpoint
+        // went away).
+        let mr_free = match FixedStack::new(num_mrs) {
+            Ok(s) => s,
+            Err(e) => {
+                self.teardown(ep);
+                return Err(e);
+            }
+        };
+        {
+            let mut shared = self.shared.lock();
+            shared.policy = SignalPolicy::new(fit.max_requests);
+            shared.credits = Credits::INITIAL;
+            shared.mr_free = mr_free;
+        }
+        // One credit until the server's first grant, and no congestion
+        // slot in use: teardown took back those of the old connection.
+        self.xprt
+            .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
+        *step = "connect";
+        match self.connect_endpoint(&mut ep) {
+            Ok(()) => Ok(ep),
+            Err(e) => {
+                self.teardown(ep);
+                Err(e)
+            }
+        }
+    }
+
+    /// Allocates and maps the per-connection buffers: one send buffer per
+    /// req, one completion context per ring slot, and the Receive buffers.
+    #[allow(clippy::type_complexity)]
+    fn buffers(
+        &self,
+        dev: &ib::Device,
+        qp: *mut bindings::ib_qp,
+        lkey: u32,
+        ring_slots: u32,
+        num_reps: u32,
+    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
+        let me = (self as *const Self).cast_mut();
+        let send_size = self.cfg.inline_send.bytes() as usize;
+        let recv_size = self.cfg.inline_recv.bytes() as usize;
+
+        let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
+        for _ in 0..self.reqs.len() {
+            let b = DmaBuf::new(dev, send_size, true)?;
+            send_bufs.push(SyncCell::new(b), GFP_KERNEL)?;
+        }
+        let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
+        for slot in 0..ring_slots as usize {
+            send_cqes.push(
+                SendCqe {
+                    cqe: Foreign::new(bindings::ib_cqe {
+                        done: Some(send_done),
+                    }),
+                    slot,
+                    transport: AtomicPtr::new(me),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut reps = KVec::with_capacity(num_reps as usize, GFP_KERNEL)?;
+        for _ in 0..num_reps {
+            let buf = DmaBuf::new(dev, recv_size, false)?;
+            reps.push(
+                Rep {
+                    cqe: Foreign::new(bindings::ib_cqe {
+                        done: Some(recv_done),
+                    }),
+                    buf,
+                    transport: AtomicPtr::new(me),
+                    ep: AtomicPtr::new(core::ptr::null_mut()),
+                    qp: AtomicPtr::new(qp),
+                    lkey,
+                    posted: AtomicBool::new(false),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok((send_bufs, send_cqes, reps))
+    }
+
+    fn connect_endpoint(&self, ep: &mut Endpoint) -> Result {
+        let me = ep as *mut Endpoint;
+        for rep in ep.reps.iter() {
+            rep.ep.store(me, Ordering::Release);
+            rep.post()?;
+        }
+        let ours = self.cfg.ours();
+        let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();
+        ep.id.connect(&private)?;
+        self.xprt.raise_reestablish_timeout(5 * self.xprt.hz());
+        // SAFETY: `done` is initialized and outlives the wait.
+        let left = unsafe {
+            bindings::wait_for_completion_timeout(
+                ep.events.done.get(),
+                CONNECT_TIMEOUT_SECS.saturating_mul(self.xprt.hz()),
+            )
+        };
+        let status = ep.events.status.load(Ordering::Acquire);
+        if status <= 0 {
+            return Err(if left == 0 && status == 0 {
+                err(bindings::ETIMEDOUT)
+            } else {
+                Error::from_errno(if status < 0 { status } else { -(bindings::ENOTCONN as i32) })
+            });
+        }
+        let send = InlineSize::new(ep.events.inline_send.load(Ordering::Acquire));
+        let recv = InlineSize::new(ep.events.inline_recv.load(Ordering::Acquire));
+        if let (Some(inline_send), Some(inline_recv)) = (send, recv) {
+            ep.negotiated = Negotiated {
+                inline_send,
+                inline_recv,
+            };
+            let (max_send, max_recv) = chunk::max_inline_sizes(
+                inline_send.bytes(),
+                inline_recv.bytes(),
+                ep.th.max_rdma_segs,
+            );
+            ep.th.max_inline_send = max_send;
+            ep.th.max_inline_recv = max_recv;
+        }
+        self.bc_max_payload
+            .store(Config::bc_max_payload(&ep.negotiated), Ordering::Relaxed);
+        self.create_write_pad(ep)?;
+        // The first batch of MRs (`rpcrdma_mrs_create()`).
+        self.mr_refill(ep)
+    }
+
+    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
+    /// a small buffer the peer may write the pad of an unaligned payload
+    /// into. Its REG_MR is posted unsignaled.
+    fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let ctx = self as *const Self as *mut c_void;
+        let mut mr = Mr::new(pd, false, 1, mr_done, ctx, u32::MAX)?;
+        let mut buf = KVec::from_elem(0u8, xdr::XDR_UNIT, GFP_KERNEL)?;
+        // SAFETY: the MR is new and unmapped; the buffer lives as long as
+        // the MR (both are dropped together at teardown, after the drain).
+        unsafe { mr.set_buf(0, buf.as_mut_ptr().cast(), xdr::XDR_UNIT as u32) };
+        let seg = mr.map(&ep.dev, 1, true, 0)?;
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let wr = mr.reg_wr();
+        // SAFETY: the request is the MR's own; the MR lives in the
+        // endpoint until it is drained.
+        unsafe { ib::post_chain(qp, wr)? };
+        ep.write_pad = Some(WritePad {
+            seg: seg.to_wire(),
+            _mr: Unshared::new((mr, buf)),
+        });
+        Ok(())
+    }
+}

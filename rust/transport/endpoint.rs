@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One connection (`rpcrdma_ep`): its teardown (`rpcrdma_xprt_disconnect()`
+//! of `verbs.c`), `->close`, the RDMA-CM event handler and device removal.
+//!
+//! The fields of [`Endpoint`] are declared in the order they must be
+//! destroyed (its type invariant). Teardown takes an endpoint that
+//! `Transport::ep` no longer (or never) holds; while it drains,
+//! `tearing_down` keeps the flushes from asking for another close, and
+//! `EpEvents::closing` keeps Receives from being reposted.
+
+use crate::bindings;
+use crate::cell::{Foreign, SyncCell, Unshared};
+use crate::ib::{self, Cq, DmaBuf, Mr, Pd};
+use crate::ib_client::{RemovalNotify, RemovalWatch};
+use crate::proto::chunk::Thresholds;
+use crate::proto::cm_private::{self, Negotiated};
+use crate::proto::header::Segment;
+use crate::rdma_cm::CmId;
+use crate::sunrpc::Xprt;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use kernel::error::Error;
+use kernel::prelude::*;
+
+use super::frwr::MrPool;
+use super::reply::Rep;
+use super::sendctx::SendCqe;
+use super::stats::add;
+use super::{err, Req, Transport, RESOLVE_TIMEOUT_MS};
+
+/// `IB_CM_REJ_STALE_CONN` (`ib_cm_rej_reason`): the peer still holds our
+/// previous connection.
+const IB_CM_REJ_STALE_CONN: i32 = 10;
+
+/// State the rdma_cm event handler shares with the connect worker.
+pub(super) struct EpEvents {
+    pub(super) xprt: Xprt,
+    pub(super) ours: Negotiated,
+    pub(super) done: Foreign<bindings::completion>,
+    /// 0 while connecting, 1 when established, a negative errno on failure.
+    pub(super) status: AtomicI32,
+    /// The result of address or route resolution.
+    pub(super) resolve: AtomicI32,
+    /// Set once teardown starts: no more close requests.
+    pub(super) closing: AtomicBool,
+    pub(super) inline_send: AtomicU32,
+    pub(super) inline_recv: AtomicU32,
+}
+
+/// The registered XDR pad target of write chunks (`re_write_pad_mr`).
+pub(super) struct WritePad {
+    /// Its segment in a write chunk.
+    pub(super) seg: Segment,
+    /// The MR and the buffer it maps, kept (and never touched) until the
+    /// endpoint is dropped, after the drain.
+    pub(super) _mr: Unshared<(Mr, KVec<u8>)>,
+}
+
+/// One connection (`rpcrdma_ep`).
+///
+/// # Invariants
+///
+/// The fields are declared in the order they must be destroyed, because
+/// that is the order Rust drops them in, after [`Endpoint::drop`] has
+/// destroyed the QP: the CQs (freeing one waits for its completion work)
+/// before the buffers and completion contexts the QP's work requests
+/// point to; the MRs before their PD; the removal watch and the CM id
+/// before `events`, the id's context, which its event handler uses until
+/// `rdma_destroy_id()` returns. [`Transport::teardown`] disconnects and
+/// drains first; an endpoint dropped on an early exit of connection
+/// setup, before any Receive was posted, is destroyed in the same order.
+pub(super) struct Endpoint {
+    pub(super) send_cq: Option<Cq>,
+    pub(super) recv_cq: Option<Cq>,
+    pub(super) reps: KVec<Rep>,
+    pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
+    pub(super) send_cqes: KVec<SendCqe>,
+    pub(super) write_pad: Option<WritePad>,
+    pub(super) mrs: MrPool,
+    pub(super) pd: Option<Pd>,
+    /// Tells `events` when `dev` is being removed; held until dropped. The
+    /// device may go once its last user lets go of it.
+    pub(super) _removal: RemovalWatch,
+    pub(super) id: CmId,
+    pub(super) dev: ib::Device,
+    pub(super) events: KBox<EpEvents>,
+    pub(super) lkey: u32,
+    pub(super) negotiated: Negotiated,
+    pub(super) th: Thresholds,
+    /// Credits offered on this connection, fitted to the device.
+    pub(super) max_requests: u32,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        // The QP goes before the CQs it uses; the fields follow in
+        // declaration order (type invariant).
+        self.id.destroy_qp();
+    }
+}
+
+impl Transport {
+    /// Tears the current endpoint down, if any. The caller holds
+    /// `XPRT_LOCKED` (or is `destroy`).
+    pub(super) fn drop_endpoint(&self) {
+        let _guard = self.ep_lock.lock();
+        // SAFETY: the caller holds XPRT_LOCKED and we hold `ep_lock`.
+        if let Some(old) = unsafe { self.endpoint_slot() }.take() {
+            self.teardown(old);
+        }
+    }
+
+    /// Tears an endpoint down (`rpcrdma_xprt_disconnect()`): disconnect,
+    /// drain Receives then Sends, release the Send owners left in the
+    /// ring, fence the MRs, then free the verbs objects and the id.
+    pub(super) fn teardown(&self, mut ep: KBox<Endpoint>) {
+        self.tearing_down.store(true, Ordering::Release);
+        ep.events.closing.store(true, Ordering::Release);
+        ep.id.disconnect();
+        ep.id.drain();
+        ep.id.destroy_qp();
+        drop(ep.send_cq.take());
+        drop(ep.recv_cq.take());
+        self.release_ring(None);
+        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
+        // RPCs sent on this one give up their congestion slots, so their
+        // retransmits take new ones under the next connection's grant.
+        // Otherwise those slots outlive the `cong = 0` of the next connect
+        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
+        // SAFETY: the reqs' rqsts live as long as this transport.
+        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+
+        // Pool accounting: after the drain every Receive has completed,
+        // and every MR not on the free list is held by an RPC that will
+        // be retransmitted (its MRs are unmapped as they are freed below).
+        let reps_home = ep.reps.iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
+        let allocated = ep.mrs.filled();
+        let mrs_home = {
+            let mut shared = self.shared.lock();
+            let home = shared.mr_free.len();
+            shared.mr_free.clear();
+            home
+        };
+        let orphaned = allocated.saturating_sub(mrs_home);
+        add(&self.stats.mrs_orphaned, orphaned as u64);
+        let a = &self.accounting;
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        a.reps_home.store(n(reps_home), Ordering::Relaxed);
+        a.reps.store(n(ep.reps.len()), Ordering::Relaxed);
+        a.mrs_home.store(n(mrs_home), Ordering::Relaxed);
+        a.mrs.store(n(allocated), Ordering::Relaxed);
+
+        // The rest goes in the order of the type invariant of `Endpoint`.
+        drop(ep);
+        self.tearing_down.store(false, Ordering::Release);
+    }
+
+    /// A completion reported a broken connection: ask sunrpc to close it,
+    /// unless teardown is already draining it.
+    pub(super) fn fault(&self) {
+        if !self.tearing_down.load(Ordering::Acquire) {
+            self.xprt.force_disconnect();
+        }
+    }
+
+    /// `->close` (`xprt_rdma_close()`).
+    pub(super) fn close(&self) {
+        self.drop_endpoint();
+        self.xprt.closed();
+    }
+
+    /// `->inject_disconnect`: drops the connection as a fault would. The
+    /// caller holds `XPRT_LOCKED`.
+    pub(super) fn inject_disconnect(&self) {
+        // SAFETY: the caller holds XPRT_LOCKED.
+        if let Some(ep) = unsafe { self.endpoint() } {
+            ep.id.disconnect();
+        }
+    }
+}
+
+impl EpEvents {
+    pub(super) fn wait_resolved(&self) -> Result {
+        // SAFETY: `done` is initialized and outlives the wait.
+        let left = unsafe {
+            bindings::wait_for_completion_timeout(
+                self.done.get(),
+                (RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz(),
+            )
+        };
+        if left == 0 {
+            return Err(err(bindings::ETIMEDOUT));
+        }
+        match self.resolve.load(Ordering::Acquire) {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    fn wake(&self) {
+        // SAFETY: `done` is initialized before the id exists.
+        unsafe { bindings::complete(self.done.get()) };
+    }
+
+    /// A connected endpoint lost its connection: ask sunrpc to close it,
+    /// unless teardown already runs.
+    fn force_disconnect(&self) {
+        if !self.closing.load(Ordering::Acquire) {
+            self.xprt.force_disconnect();
+        }
+    }
+
+    fn event(&self, event: &bindings::rdma_cm_event) {
+        let neg = |e: u32| -(e as i32);
+        match event.event {
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED
+            | bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => {
+                self.resolve.store(0, Ordering::Release);
+                self.wake();
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR => {
+                self.resolve.store(neg(bindings::EPROTO), Ordering::Release);
+                self.wake();
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR => {
+                self.resolve.store(neg(bindings::ENETUNREACH), Ordering::Release);
+                self.wake();
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => {
+                // SAFETY: for ESTABLISHED the `conn` member is the valid one,
+                // and its private data holds `private_data_len` bytes.
+                let peer = unsafe {
+                    let conn = &event.param.conn;
+                    if conn.private_data.is_null() {
+                        None
+                    } else {
+                        Some(core::slice::from_raw_parts(
+                            conn.private_data.cast::<u8>(),
+                            conn.private_data_len as usize,
+                        ))
+                    }
+                };
+                let n = cm_private::negotiate(self.ours, peer);
+                self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
+                self.inline_recv.store(n.inline_recv.bytes(), Ordering::Release);
+                // A device removal (or any failure) reported first stands:
+                // the connect worker then tears this connection down
+                // instead of running on a device being removed.
+                let _ = self
+                    .status
+                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
+                self.wake();
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR => {
+                self.connect_failed(neg(bindings::ENOTCONN));
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_UNREACHABLE => {
+                self.connect_failed(neg(bindings::ENETUNREACH));
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => {
+                // A stale-connection reject means the peer still had our
+                // old connection: simply try again.
+                self.connect_failed(if event.status == IB_CM_REJ_STALE_CONN {
+                    neg(bindings::ENOTCONN)
+                } else {
+                    neg(bindings::ECONNREFUSED)
+                });
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE => self.lost(neg(bindings::ENODEV)),
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => {
+                self.lost(neg(bindings::ECONNABORTED))
+            }
+            // DEVICE_REMOVAL is handled by our ib_client, which also waits
+            // for the endpoint to release the device.
+            _ => {}
+        }
+    }
+
+    /// The connection, or the attempt to make one, is gone: wake the
+    /// connect worker or ask sunrpc to close.
+    fn lost(&self, rc: i32) {
+        match self.status.swap(rc, Ordering::AcqRel) {
+            0 => self.wake(),
+            1 => self.force_disconnect(),
+            _ => {}
+        }
+    }
+
+    fn connect_failed(&self, rc: i32) {
+        if self
+            .status
+            .compare_exchange(0, rc, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.wake();
+        }
+    }
+}
+
+impl RemovalNotify for EpEvents {
+    fn device_removed(&self) {
+        pr_info!("device removal: closing the connection\n");
+        self.lost(-(bindings::ENODEV as i32));
+    }
+}
+
+/// rdma_cm event handler; `id->context` is the endpoint's [`EpEvents`].
+pub(super) unsafe extern "C" fn cm_event(
+    id: *mut bindings::rdma_cm_id,
+    event: *mut bindings::rdma_cm_event,
+) -> i32 {
+    // SAFETY: the context was set to a live `EpEvents` that outlives the
+    // id (see `Transport::establish`); `event` is valid for the call.
+    unsafe {
+        let events = &*(*id).context.cast::<EpEvents>();
+        events.event(&*event);
+    }
+    0
+}

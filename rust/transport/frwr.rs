@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! FRWR memory registration (`frwr_ops.c`): the MR pool of a connection,
+//! the leases by which a req holds MRs, mapping a chunk onto MRs (their
+//! REG_MRs are posted with the Send), and invalidating them by a chain of
+//! LOCAL_INV whose last completion finishes the reply, or wakes
+//! `buf_free`.
+//!
+//! An MR is used only by the holder of its [`MrLease`] (type invariants of
+//! [`MrLease`] and [`MrPool`]). Free leases are on `Shared::mr_free`, under
+//! the `shared` spinlock, and their MRs are unmapped. A req's leases
+//! (`Req::registered`) have one user at a time, as the type invariant of
+//! `Req` says. A lease of a pool other than the current endpoint's is
+//! stale: that endpoint's teardown fenced and unmapped its MR.
+
+use crate::bindings;
+use crate::cell::{Foreign, SyncCell};
+use crate::ib::{self, Mr, MrSegment};
+use crate::proto::chunk::{self, ChunkKind, MrRange};
+use crate::proto::header::Segment;
+use crate::proto::lifetime::ReqId;
+use crate::sunrpc::{self, PieceAddr, XdrBuf};
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use kernel::c_str;
+use kernel::prelude::*;
+
+use super::endpoint::Endpoint;
+use super::reply::{Placement, Rep};
+use super::stats::add;
+use super::{fatal, plan_err, Phase, Req, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
+
+/// MRs created per refill of the MR pool.
+const MR_REFILL_BATCH: usize = 32;
+
+/// The MRs a req has registered (`rl_registered`): the leases it holds.
+///
+/// # Invariants
+///
+/// `leases[..len]` are all `Some`, `leases[len..]` all `None`.
+pub(super) struct Registered {
+    leases: [Option<MrLease>; MAX_MRS_PER_REQ],
+    len: usize,
+}
+
+impl Registered {
+    pub(super) const EMPTY: Self = Self {
+        leases: [const { None }; MAX_MRS_PER_REQ],
+        len: 0,
+    };
+
+    /// Returns the registrations, first dropping the leases of a pool other
+    /// than `pool`: that pool's endpoint was torn down, which fenced and
+    /// unmapped its MRs.
+    pub(super) fn of_pool(&mut self, pool: u64) -> &mut Self {
+        let mut kept = 0;
+        for i in 0..self.len {
+            let Some(cell) = self.leases.get_mut(i) else {
+                break;
+            };
+            let lease = cell.take();
+            if let Some(lease) = lease.filter(|l| l.pool == pool) {
+                if let Some(to) = self.leases.get_mut(kept) {
+                    *to = Some(lease);
+                    kept += 1;
+                }
+            }
+        }
+        // INVARIANT: the kept leases were moved to the front; every slot
+        // from `kept` on was emptied above.
+        self.len = kept;
+        self
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut MrLease> {
+        self.leases.iter_mut().take(self.len).flatten()
+    }
+
+    /// Records `lease`, or gives it back when the req holds the most MRs
+    /// it can.
+    fn push(&mut self, lease: MrLease) -> core::result::Result<&mut MrLease, MrLease> {
+        let Some(cell) = self.leases.get_mut(self.len) else {
+            return Err(lease);
+        };
+        // INVARIANT: slot `len` was `None`; it is `Some` and counted now.
+        self.len += 1;
+        Ok(cell.insert(lease))
+    }
+
+    /// Removes and returns the last lease.
+    fn pop(&mut self) -> Option<MrLease> {
+        let last = self.len.checked_sub(1)?;
+        // INVARIANT: the last counted slot is emptied and uncounted.
+        self.len = last;
+        self.leases.get_mut(last)?.take()
+    }
+
+    /// Removes and returns the first lease `pick` chooses; the last lease
+    /// takes its place.
+    pub(super) fn take(&mut self, mut pick: impl FnMut(&mut MrLease) -> bool) -> Option<MrLease> {
+        let pos = self.iter_mut().position(&mut pick)?;
+        let last = self.len.checked_sub(1)?;
+        self.leases.swap(pos, last);
+        self.pop()
+    }
+}
+
+/// Exclusive use of one MR of an [`MrPool`]: the pool hands out `&mut Mr`
+/// only against a `&mut MrLease` for that MR, so the holder of the lease is
+/// the MR's one user. A lease is on the pool's free list (`Shared::mr_free`)
+/// or held by one req (`Req::registered`); dropping it takes the MR out of
+/// circulation until the pool is dropped with its endpoint (an orphan, or
+/// a lease of an endpoint already torn down).
+///
+/// # Invariants
+///
+/// A lease is made only by [`MrPool::grow`], once for each slot it fills,
+/// and is neither `Clone` nor `Copy`: at most one lease names slot `index`
+/// of the pool with id `pool`.
+#[must_use]
+pub(super) struct MrLease {
+    pool: u64,
+    index: u16,
+}
+
+/// Ids of MR pools; 0 names no pool.
+static MR_POOL_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The MRs of one connection (`rb_mrs`). A slot is filled once, by
+/// [`MrPool::grow`], and then used only by the holder of its [`MrLease`].
+///
+/// # Invariants
+///
+/// - `id` is not 0 and no other pool has it: ids are drawn once from
+///   [`MR_POOL_IDS`], which would take centuries of connections to wrap.
+/// - Slots from `reserved` on are empty and no lease names them. A slot
+///   below `reserved` was reserved by exactly one call of
+///   [`MrPool::grow`]: that call alone writes it, at most once, before it
+///   makes the slot's lease; from then until the pool is dropped the slot
+///   is reached only through [`MrPool::get_mut`] with that lease.
+pub(super) struct MrPool {
+    pub(super) id: u64,
+    slots: KVec<UnsafeCell<Option<Mr>>>,
+    reserved: AtomicUsize,
+}
+
+// SAFETY: a shared `&MrPool` reaches an MR only in two ways. `grow` writes
+// slots that its own atomic reservation gave to it alone, before any lease
+// for them exists. `get_mut` hands out `&mut Mr` only for the slot named by
+// a lease of this pool, borrowed mutably for as long as the `&mut Mr`
+// lives; as at most one lease names each slot (invariant of `MrLease`), no
+// two threads reach the same MR at once. A lease moves between threads
+// only under the `Shared` lock (the free list) or in a req's `registered`
+// cell, whose users hand it over by the locks and Release/Acquire pairs
+// of the `Req` invariants; either orders the slot's write and every
+// earlier use of the MR before the next holder's. What crosses threads is
+// thus exclusive use of an `Mr`, which is `Send`.
+unsafe impl Sync for MrPool {}
+
+impl MrPool {
+    /// Makes a pool of `n` empty slots (at most `u16::MAX`).
+    pub(super) fn new(n: usize) -> Result<Self> {
+        let n = n.min(usize::from(u16::MAX));
+        let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            slots.push(UnsafeCell::new(None), GFP_KERNEL)?;
+        }
+        // INVARIANT: a fresh id, and no slot reserved or leased.
+        Ok(Self {
+            id: MR_POOL_IDS.fetch_add(1, Ordering::Relaxed),
+            slots,
+            reserved: AtomicUsize::new(0),
+        })
+    }
+
+    /// Fills up to `n` more slots with MRs from `make` (given each slot's
+    /// index) and passes a lease for each to `leased`; stops at the first
+    /// MR `make` fails to give. Returns how many it filled, or `EAGAIN`
+    /// when the pool is full.
+    fn grow(
+        &self,
+        n: usize,
+        mut make: impl FnMut(u16) -> Result<Mr>,
+        mut leased: impl FnMut(MrLease),
+    ) -> Result<usize> {
+        let len = self.slots.len();
+        let first = self
+            .reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                (r < len).then(|| r.saturating_add(n).min(len))
+            })
+            .map_err(|_| EAGAIN)?;
+        let last = first.saturating_add(n).min(len);
+        let mut filled = first;
+        for i in first..last {
+            let (Ok(index), Some(slot)) = (u16::try_from(i), self.slots.get(i)) else {
+                break;
+            };
+            let Ok(mr) = make(index) else {
+                break;
+            };
+            // SAFETY: slot `i` is in the range just reserved by this call
+            // alone, and no lease for it exists yet (type invariant).
+            unsafe { *slot.get() = Some(mr) };
+            filled = i.saturating_add(1);
+            // INVARIANT: the one lease of slot `i`, made after its write.
+            leased(MrLease { pool: self.id, index });
+        }
+        if filled < last {
+            // Give back the slots left empty, unless a later call already
+            // reserved past them; they then stay unused.
+            let _ = self
+                .reserved
+                .compare_exchange(last, filled, Ordering::AcqRel, Ordering::Acquire);
+        }
+        Ok(filled - first)
+    }
+
+    /// Returns the MR `lease` names, if it is a lease of this pool.
+    pub(super) fn get_mut<'a>(&'a self, lease: &'a mut MrLease) -> Option<&'a mut Mr> {
+        if lease.pool != self.id {
+            return None;
+        }
+        let slot = self.slots.get(usize::from(lease.index))?;
+        // The slot was written before the lease was made and is not written
+        // again (type invariant).
+        // SAFETY: `lease` is this pool's only lease of the slot (`MrLease`
+        // invariant), borrowed mutably for `'a`: no other reference to the
+        // MR exists while the result lives.
+        unsafe { (*slot.get()).as_mut() }
+    }
+
+    /// Returns how many slots hold an MR.
+    pub(super) fn filled(&mut self) -> usize {
+        self.slots.iter_mut().filter_map(|s| s.get_mut().as_ref()).count()
+    }
+}
+
+/// Completion context of a req's LOCAL_INV chain: the last LOCAL_INV is
+/// signaled on `cqe`.
+#[repr(C)]
+pub(super) struct InvCtx {
+    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) transport: AtomicPtr<Transport>,
+    pub(super) req: u32,
+    /// The endpoint the chain was posted on.
+    pub(super) ep: AtomicPtr<Endpoint>,
+    /// True for `frwr_unmap_sync()`: the poster waits on `done`.
+    pub(super) sync: AtomicBool,
+    pub(super) done: Foreign<bindings::completion>,
+    /// For the async chain of a Reply: the Receive it came in, held (not
+    /// reposted) until the chain is done, and what the Reply puts in the
+    /// rqst once the MRs are unmapped. Written by the reply handler
+    /// before it posts the chain, read by the chain's completion.
+    pub(super) rep: AtomicPtr<Rep>,
+    pub(super) placement: SyncCell<Result<Placement>>,
+}
+
+impl Transport {
+    /// Registers the part of `buf` a chunk of `kind` conveys: cuts it into
+    /// pieces, groups them into MRs and maps each (`rpcrdma_mr_prepare()`
+    /// and `frwr_map()`). The MRs are recorded in the req as they are
+    /// taken, so a failure part way leaves them for `release_mrs`.
+    /// Returns the number of segments written to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn register(
+        &self,
+        ep: &Endpoint,
+        req: &Req,
+        buf: &XdrBuf<'_>,
+        kind: ChunkKind,
+        writing: bool,
+        xid: u32,
+        out: &mut [Segment; MAX_HDR_SEGS],
+    ) -> Result<usize> {
+        // SAFETY: the caller owns the req (type invariant of `Req`).
+        let pieces = unsafe { &mut *req.pieces.get() };
+        let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
+            .map_err(plan_err)?;
+        let pieces = pieces.get(..n).ok_or(EIO)?;
+        if pieces.is_empty() {
+            return Err(EIO);
+        }
+        let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
+        let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
+        // SAFETY: the caller owns the req.
+        let reg = unsafe { req.registered() };
+        for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
+            let lease = match reg.push(self.mr_get(ep)?) {
+                Ok(lease) => lease,
+                Err(lease) => {
+                    self.mr_put(lease);
+                    return Err(EIO);
+                }
+            };
+            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
+            let end = range.first.checked_add(range.nents).ok_or(EIO)?;
+            let run = pieces.get(range.first..end).ok_or(EIO)?;
+            for (k, piece) in run.iter().enumerate() {
+                let k = u32::try_from(k).map_err(|_| EIO)?;
+                if k >= mr.depth() {
+                    return Err(EIO);
+                }
+                // The MR is leased to this req and not mapped (MRs on the
+                // free list are unmapped).
+                match buf.locate(piece).ok_or(EIO)? {
+                    // SAFETY: the MR is ours and unmapped (above); the page
+                    // is the rqst's, owned by the caller until MR release.
+                    PieceAddr::Page(page, offset) => unsafe {
+                        mr.set_page(k, page, offset, piece.len)
+                    },
+                    // SAFETY: as above, for the rqst's head or tail.
+                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len) },
+                }
+            }
+            let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
+            *seg = mr.map(&ep.dev, nents, writing, xid)?.to_wire();
+        }
+        Ok(nranges)
+    }
+
+    /// Takes a free MR, refilling the pool when it is empty
+    /// (`rpcrdma_mr_get()` and `rpcrdma_mrs_refresh()`). Runs under
+    /// `XPRT_LOCKED`.
+    fn mr_get(&self, ep: &Endpoint) -> Result<MrLease> {
+        if let Some(lease) = self.shared.lock().mr_free.pop() {
+            return Ok(lease);
+        }
+        self.mr_refill(ep)?;
+        self.shared.lock().mr_free.pop().ok_or(EAGAIN)
+    }
+
+    /// Puts a lease on the free list. The list has room for every MR of
+    /// the pool; should it be full, the lease is dropped and its MR stays
+    /// out of use until the endpoint goes.
+    pub(super) fn mr_put(&self, lease: MrLease) {
+        let _ = self.shared.lock().mr_free.push(lease);
+    }
+
+    pub(super) fn mr_refill(&self, ep: &Endpoint) -> Result {
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let ctx = self as *const Self as *mut c_void;
+        let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
+        let made = ep.mrs.grow(
+            MR_REFILL_BATCH,
+            |index| Mr::new(pd, sg_gaps, depth, mr_done, ctx, u32::from(index)),
+            |lease| self.mr_put(lease),
+        )?;
+        if made == 0 {
+            return Err(ENOMEM);
+        }
+        add(&self.stats.mrs_allocated, made as u64);
+        Ok(())
+    }
+
+    /// Unmaps a req's MRs and returns them to the pool (`frwr_mr_put()`).
+    /// The caller makes sure neither the HCA nor the peer can use them:
+    /// they were never posted, were invalidated, or the QP is dead.
+    pub(super) fn release_mrs(&self, ep: &Endpoint, req: &Req) {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() }.of_pool(ep.mrs.id);
+        if reg.len() != 0 {
+            let mut shared = self.shared.lock();
+            while let Some(mut lease) = reg.pop() {
+                if let Some(mr) = ep.mrs.get_mut(&mut lease) {
+                    mr.unmap();
+                }
+                let _ = shared.mr_free.push(lease);
+            }
+        }
+        // Wake senders waiting for MRs.
+        // SAFETY: the xprt is valid.
+        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+    }
+
+    /// Forgets a req's MRs without returning them to the pool: the peer
+    /// may still reach them. Teardown, after the drain, unmaps and frees
+    /// them with the endpoint's pool and counts them in `mrs_orphaned`.
+    pub(super) fn orphan_mrs(&self, req: &Req) {
+        // The leases are dropped: no one can reach their MRs any more.
+        // SAFETY: the caller is the req's current user (type invariant).
+        *unsafe { req.registered() } = Registered::EMPTY;
+    }
+
+    /// Posts LOCAL_INV for every MR of the req, the last one signaled on
+    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
+    pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &Req) -> Result {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() };
+        let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        let n = reg.len();
+        for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
+            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
+            let last = k.saturating_add(1) == n;
+            *wr = mr.inv_wr(last.then(|| req.inv.cqe.get()), last);
+        }
+        add(&self.stats.local_inv_needed, n as u64);
+        req.inv
+            .ep
+            .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let wrs = wrs.get(..n).ok_or(EIO)?;
+        // SAFETY: the work requests belong to the MRs this req leases;
+        // they live in the endpoint, which is drained before it is freed.
+        let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
+        // SAFETY: as above; the QP is live while the endpoint exists.
+        unsafe { ib::post_chain(qp, first) }
+    }
+
+    /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
+    /// and `frwr_wc_localinv_wake()`).
+    fn local_inv_done(&self, req: &Req, ok: bool) {
+        let ep = req.inv.ep.load(Ordering::Acquire);
+        // SAFETY: the chain was posted on this endpoint, which is drained
+        // (so this completion has run) before it is freed.
+        let Some(ep) = (unsafe { ep.as_ref() }) else {
+            sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
+            return;
+        };
+        // Send queue ordering: every earlier LOCAL_INV of the chain has
+        // completed, so all the MRs are fenced.
+        self.release_mrs(ep, req);
+        if !ok {
+            self.fault();
+        }
+        if req.inv.sync.load(Ordering::Relaxed) {
+            // SAFETY: `done` is initialized; the waiter is in `unmap_sync`.
+            unsafe { bindings::complete(req.inv.done.get()) };
+            return;
+        }
+        let rqst = req.rqst();
+        let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: the reply handler held this rep for the chain: the
+        // endpoint it belongs to is drained, so this handler has run,
+        // before its reps are freed.
+        let rep = unsafe { rep.as_ref() };
+        if ok {
+            // SAFETY: written by the reply handler before it posted the
+            // chain; the req is still the reply path's (phase REPLIED).
+            let placement = unsafe { *req.inv.placement.get() };
+            let result = match rep {
+                Some(rep) => {
+                    // The rep is held, not posted: the HCA does not write
+                    // its buffer, which `recv_done` synced.
+                    let buf = &rep.buf;
+                    let end = match placement {
+                        Ok(Placement::Inline { end, .. }) => end,
+                        _ => 0,
+                    };
+                    placement.and_then(|p| self.place(rqst, p, buf.synced(end)))
+                }
+                None => Err(EIO),
+            };
+            self.complete_rqst(Some(req), rqst, result);
+        } else {
+            // Flushed: the RPC is retransmitted after the reconnect.
+            req.phase.store(Phase::IDLE, Ordering::Release);
+            // SAFETY: the reply handler pinned it before posting the chain.
+            unsafe { self.xprt.unpin_rqst(rqst) };
+        }
+        // The held Receive goes back to the QP, unless it is being torn
+        // down (a flush means it is).
+        if let Some(rep) = rep {
+            if ok && !ep.events.closing.load(Ordering::Acquire) && rep.post().is_err() {
+                self.fault();
+            }
+        }
+    }
+}
+
+impl MrSegment {
+    pub(super) fn to_wire(self) -> Segment {
+        Segment {
+            handle: self.handle,
+            length: self.length,
+            offset: self.offset,
+        }
+    }
+}
+
+/// Completion handler of REG_MR and unsignaled LOCAL_INV work requests,
+/// which complete only when they fail or are flushed.
+pub(super) unsafe extern "C" fn mr_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wr_cqe` is the cqe of a live MR: MRs are freed after the
+    // drain.
+    let (ctx, status) = unsafe { (Mr::of_cqe((*wc).__bindgen_anon_1.wr_cqe).0, (*wc).status) };
+    if fatal(status) {
+        // SAFETY: the MR's context is its transport, which outlives it.
+        let t = unsafe { &*ctx.cast::<Transport>() };
+        t.fault();
+    }
+}
+
+/// Completion handler of the last LOCAL_INV of a req's chain.
+pub(super) unsafe extern "C" fn inv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a req's
+    // `InvCtx`; reqs live as long as the transport.
+    let (inv, status) = unsafe {
+        (
+            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<InvCtx>(),
+            (*wc).status,
+        )
+    };
+    // SAFETY: set at setup; the transport outlives its endpoints.
+    let Some(t) = (unsafe { inv.transport.load(Ordering::Acquire).as_ref() }) else {
+        return;
+    };
+    let Some(req) = t.req(ReqId(inv.req)) else {
+        return;
+    };
+    t.local_inv_done(req, status == bindings::ib_wc_status_IB_WC_SUCCESS);
+}

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The send path (`rpc_rdma.c`, and `xprt_rdma_allocate()` and
+//! `xprt_rdma_free()` of `transport.c`): the req's call and reply buffers,
+//! `->send_request`, and marshaling a Call: plan it, register its chunks,
+//! build the transport header and pull the inline part up into the send
+//! buffer.
+//!
+//! `send_request` runs under `XPRT_LOCKED`, which makes it a reader of the
+//! endpoint; `buf_free` reads it under `ep_lock` and waits for its
+//! LOCAL_INV chain outside that lock. From `send_request` until the Send is
+//! posted the req is in [`Phase::MARSHALING`] and takes no Reply; the post
+//! moves it to [`Phase::SENT`] with a Release store, which publishes what
+//! marshaling wrote (`offered`, the MRs) to the reply handler.
+
+use crate::bindings;
+use crate::ib::DmaBuf;
+use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
+use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
+use crate::sunrpc::{self, XdrBuf};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::c_str;
+use kernel::error::Error;
+use kernel::prelude::*;
+
+use super::endpoint::Endpoint;
+use super::stats::add;
+use super::{err, Phase, Req, Transport, MAX_HDR_SEGS};
+
+impl Transport {
+    /// Gives back the MRs a failed send attempt registered. With `wait`
+    /// (EAGAIN: out of MRs or of sendctxs) the task then waits for buffer
+    /// space; in this order, because the release wakes waiters, which
+    /// would cancel a wait set before it.
+    fn unwind_send(&self, ep: &Endpoint, req: &Req, wait: bool) {
+        self.release_mrs(ep, req);
+        if wait {
+            // SAFETY: the xprt is valid.
+            unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
+        }
+    }
+
+    pub(super) fn buf_alloc(&self, task: *mut bindings::rpc_task) -> Result {
+        // SAFETY: `task` is valid and owns `tk_rqstp`.
+        let rqst = unsafe { (*task).tk_rqstp };
+        let req = self.req_of(rqst).ok_or(EINVAL)?;
+        // SAFETY: the RPC layer owns the rqst (type invariant of `Req`).
+        let (callsize, rcvsize) = unsafe { ((*rqst).rq_callsize, (*rqst).rq_rcvsize) };
+        // SAFETY: as above: the buffers belong to the owner.
+        let bufs = unsafe { &mut *req.bufs.get() };
+        // Regbufs grow on demand and are kept for the req's next RPC.
+        if bufs.call.len() < callsize {
+            bufs.call = sunrpc::rpc_buf(callsize)?;
+            add(&self.stats.hardway_register_count, callsize as u64);
+        }
+        if bufs.reply.len() < rcvsize {
+            bufs.reply = sunrpc::rpc_buf(rcvsize)?;
+            add(&self.stats.hardway_register_count, rcvsize as u64);
+        }
+        // SAFETY: as above.
+        unsafe {
+            (*rqst).rq_buffer = bufs.call.as_mut_ptr().cast();
+            (*rqst).rq_rbuffer = bufs.reply.as_mut_ptr().cast();
+        }
+        Ok(())
+    }
+
+    /// `->buf_free` (`xprt_rdma_free()`): an RPC that exits without its
+    /// reply (a signal, a soft timeout) may still have registered MRs;
+    /// invalidate them and wait (`frwr_unmap_sync()`) so the server can no
+    /// longer reach pages the RPC layer is about to release.
+    pub(super) fn buf_free(&self, task: *mut bindings::rpc_task) {
+        // SAFETY: `task` is valid and owns `tk_rqstp`.
+        let rqst = unsafe { (*task).tk_rqstp };
+        let Some(req) = self.req_of(rqst) else {
+            return;
+        };
+        // SAFETY: the RPC layer owns the rqst and no reply handler runs
+        // for it any more (the rqst is unpinned before release).
+        let reg = unsafe { req.registered() };
+        if reg.len() == 0 {
+            return;
+        }
+        let posted = {
+            let _guard = self.ep_lock.lock();
+            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
+            let ep = unsafe { self.endpoint() };
+            // Pool ids start at 1: without an endpoint every lease is stale.
+            if reg.of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
+                return;
+            }
+            match ep {
+                Some(ep) => self.start_unmap_sync(ep, req),
+                None => false,
+            }
+        };
+        // The wait is outside `ep_lock`, so that connect and close do not
+        // queue behind one slow LOCAL_INV chain (and a signal or timeout
+        // behind them). Teardown drains the QP, which completes the
+        // chain, flushed, before it frees the endpoint.
+        if posted {
+            // SAFETY: `done` is initialized; the chain's last completion
+            // signals it, also when it is flushed.
+            unsafe { bindings::wait_for_completion(req.inv.done.get()) };
+        }
+        req.inv.sync.store(false, Ordering::Relaxed);
+    }
+
+    /// Posts the LOCAL_INV chain of `frwr_unmap_sync()` for a req's MRs;
+    /// returns whether the caller must wait for its last completion.
+    fn start_unmap_sync(&self, ep: &Endpoint, req: &Req) -> bool {
+        req.inv.sync.store(true, Ordering::Relaxed);
+        // SAFETY: `done` was initialized in `new`; no chain is in flight.
+        unsafe { bindings::xprs_reinit_completion(req.inv.done.get()) };
+        if self.post_local_inv(ep, req).is_ok() {
+            return true;
+        }
+        // As `frwr_unmap_sync()`: a failed post does not mean the QP is
+        // dead, so the MRs are not reused; they go when the QP has
+        // drained, after the disconnect forced here.
+        self.orphan_mrs(req);
+        self.xprt.force_disconnect();
+        false
+    }
+
+    /// `->send_request`, for Calls and (`xprt_rdma_bc_send_reply()`) for
+    /// our replies to callbacks.
+    pub(super) fn send_request(&self, rqst: *mut bindings::rpc_rqst) -> Result {
+        let xprt = self.xprt;
+        if !xprt.connected() {
+            return Err(err(bindings::ENOTCONN));
+        }
+        // SAFETY: the xprt and rqst are valid.
+        if !unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), rqst) } {
+            return Err(err(bindings::EBADSLT));
+        }
+        // SAFETY: the rqst is owned by the caller.
+        let (backchannel, cookie) = unsafe { ((*rqst).rq_buffer.is_null(), (*rqst).rq_connect_cookie) };
+        // A retransmit on the same connection would reuse a send buffer
+        // the HCA may still read, and throws off credit accounting: drop
+        // the connection instead, before touching the buffer. Callback
+        // replies are sent once and never retransmitted (nor does C check
+        // them); their cookie is whatever the pooled rqst held.
+        if !backchannel && cookie == xprt.connect_cookie() {
+            self.close();
+            return Err(err(bindings::ENOTCONN));
+        }
+        let req = self.req_of(rqst).ok_or(EINVAL)?;
+        // SAFETY: send_request runs under XPRT_LOCKED.
+        let Some(ep) = (unsafe { self.endpoint() }) else {
+            return Err(err(bindings::ENOTCONN));
+        };
+        // SAFETY: the caller owns the rqst; no reply handler runs for it
+        // (it is not waiting for a reply on this connection yet).
+        if unsafe { req.registered() }.of_pool(ep.mrs.id).len() != 0 {
+            sunrpc::warn_once(c_str!("send_request with MRs still registered"));
+            self.close();
+            return Err(err(bindings::ENOTCONN));
+        }
+        // From here until the Send is posted no Reply is taken for this
+        // req. A reply handler that already claimed it (a Reply to the
+        // previous transmission, arrived on this connection) completes or
+        // unpins the rqst; this transmission waits for the reconnect.
+        if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
+            return Err(err(bindings::ENOTCONN));
+        }
+        // Only backchannel rqsts come without a call buffer.
+        let marshaled = if backchannel {
+            self.bc_marshal(ep, req, rqst)
+        } else {
+            self.marshal(ep, req, rqst)
+        };
+        let len = match marshaled {
+            Ok(len) => len,
+            Err(e) => {
+                req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
+                self.unwind_send(ep, req, e == EAGAIN);
+                if e != EAGAIN {
+                    add(&self.stats.failed_marshal_count, 1);
+                }
+                return Err(e);
+            }
+        };
+        // SAFETY: the rqst is owned by the caller.
+        unsafe { (*rqst).rq_xtime = bindings::ktime_get() };
+        match self.post(ep, req, len) {
+            Ok(()) => {}
+            Err(e) if e == EAGAIN => {
+                req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
+                self.unwind_send(ep, req, true);
+                return Err(e);
+            }
+            Err(_) => {
+                // Nothing was sent: take back the phase, unless a (forged)
+                // Reply already claimed the req; closing drains either way.
+                req.set_phase(|p| p != Phase::REPLIED, Phase::IDLE);
+                self.close();
+                return Err(err(bindings::ENOTCONN));
+            }
+        }
+        if backchannel {
+            return Ok(());
+        }
+        // SAFETY: as above.
+        unsafe {
+            (*rqst).rq_xmit_bytes_sent = (*rqst)
+                .rq_xmit_bytes_sent
+                .saturating_add((*rqst).rq_snd_buf.len as usize);
+        }
+        // An RPC with no reply throws off credit accounting: reset it.
+        // SAFETY: the rqst's task is valid while it transmits.
+        if !unsafe { bindings::xprs_rpc_reply_expected((*rqst).rq_task) } {
+            self.close();
+            return Err(err(bindings::ENOTCONN));
+        }
+        Ok(())
+    }
+
+    /// Plans the RPC, registers its chunks, and builds the transport
+    /// header plus the inline part of the Call in the req's send buffer
+    /// (`rpcrdma_marshal_req()`). Returns the Send length.
+    fn marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
+        let idx = req.kref.id().0 as usize;
+        let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
+        // SAFETY: `Req` invariant: no Send of this req is outstanding on
+        // this connection (retransmits drop it), and the caller owns it.
+        let sendbuf = unsafe { &mut *cell.get() };
+        // A sparse receive page array (NFSv3 GETACL) is filled before the
+        // reply chunk maps it or an inline reply is copied into it.
+        // SAFETY: the rqst and its receive buffer are owned by the caller.
+        let rc = unsafe { bindings::xprs_alloc_sparse_pages(&mut (*rqst).rq_rcv_buf) };
+        if rc != 0 {
+            return Err(Error::from_errno(rc));
+        }
+        // SAFETY: the rqst is owned by the caller, and so are its buffers.
+        let (xid, snd, rcv, ddp_allowed) = unsafe {
+            (
+                u32::from_be((*rqst).rq_xid),
+                XdrBuf::new(&(*rqst).rq_snd_buf),
+                XdrBuf::new(&(*rqst).rq_rcv_buf),
+                bindings::xprs_rqst_ddp_allowed(rqst),
+            )
+        };
+        let snd_shape = snd.shape();
+        let rpc = chunk::Rpc {
+            snd: snd_shape,
+            rcv: rcv.shape(),
+            rcv_buflen: rcv.buflen(),
+            // Inline Calls are always pulled up into the send buffer.
+            sendbuf_len: u32::MAX,
+            ddp_allowed,
+            call_write_payload: snd.flags() & bindings::XDRBUF_WRITE != 0,
+            reply_read_payload: rcv.flags() & bindings::XDRBUF_READ != 0,
+        };
+        let plan = chunk::plan(&rpc, &ep.th);
+        // SAFETY: `offered` is the marshaling send path's (type invariant
+        // of `Req`: the phase is MARSHALING). What a failed marshal leaves
+        // in it is never read: the phase goes back to IDLE.
+        let offered = unsafe { &mut *req.offered.get() };
+
+        let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
+        let mut nread = 0;
+        let read_kind = match plan.send {
+            SendPlan::ReadChunk => Some(ChunkKind::Read),
+            SendPlan::PositionZeroRead => Some(ChunkKind::PositionZeroRead),
+            SendPlan::Pullup | SendPlan::Mapped => None,
+        };
+        if let Some(kind) = read_kind {
+            let position = kind.read_position(&snd_shape);
+            let mut segs = [Segment::default(); MAX_HDR_SEGS];
+            nread = self.register(ep, req, &snd, kind, false, xid, &mut segs)?;
+            for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
+                *item = ReadSegment { position, segment };
+            }
+            add(&self.stats.read_chunk_count, nread as u64);
+            if kind == ChunkKind::PositionZeroRead {
+                add(&self.stats.nomsg_call_count, 1);
+            }
+        }
+
+        // One more slot than a chunk's segments: the write-pad segment.
+        let mut write = [Segment::default(); MAX_HDR_SEGS + 1];
+        let mut nwrite = 0;
+        let mut reply = [Segment::default(); MAX_HDR_SEGS];
+        let mut nreply = 0;
+        match plan.reply {
+            ReplyPlan::Inline => {}
+            ReplyPlan::WriteChunk { pad } => {
+                let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
+                nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
+                if pad {
+                    let pad = ep.write_pad.as_ref().ok_or(EIO)?;
+                    *write.get_mut(nwrite).ok_or(EIO)? = pad.seg;
+                    nwrite = nwrite.saturating_add(1);
+                }
+            }
+            ReplyPlan::ReplyChunk => {
+                nreply = self.register(ep, req, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
+                self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
+            }
+        }
+
+        let write_chunk = write.get(..nwrite).ok_or(EIO)?;
+        offered
+            .set(write_chunk, reply.get(..nreply).ok_or(EIO)?)
+            .map_err(|_| EIO)?;
+        let write_list = [write_chunk];
+        let lists = ChunkLists {
+            read: read.get(..nread).ok_or(EIO)?,
+            write: if nwrite == 0 { &[] } else { &write_list },
+            reply: if nreply == 0 {
+                None
+            } else {
+                Some(reply.get(..nreply).ok_or(EIO)?)
+            },
+        };
+        let hdr = Header {
+            xid,
+            credits: ep.max_requests,
+            body: if plan.send == SendPlan::PositionZeroRead {
+                Body::NoMsg(lists)
+            } else {
+                Body::Msg(lists)
+            },
+        };
+        let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
+        let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
+        let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
+
+        // The inline part: (offset in the xdr_buf, length) runs.
+        let head = snd_shape.head.len;
+        let pages_end = head.checked_add(snd_shape.page_len).ok_or(EIO)?;
+        let (first, second) = match plan.send {
+            SendPlan::Pullup | SendPlan::Mapped => {
+                let all = u32::try_from(snd_shape.len()).map_err(|_| EIO)?;
+                ((0, all), None)
+            }
+            SendPlan::ReadChunk => {
+                let tail = chunk::readch_tail(snd_shape.tail).map(|t| {
+                    let skipped = snd_shape.tail.len.saturating_sub(t.len);
+                    (pages_end.saturating_add(skipped), t.len)
+                });
+                ((0, head), tail)
+            }
+            SendPlan::PositionZeroRead => ((0, 0), None),
+        };
+        let mut total = hdrlen;
+        for run in [Some(first), second].into_iter().flatten() {
+            total = self.pull_up(rqst, sendbuf, limit, total, run)?;
+        }
+        u32::try_from(total).map_err(|_| EIO)
+    }
+
+    /// Copies `len` bytes at `offset` of the rqst's call into the send
+    /// buffer at `at`, within `limit`. Returns the end of the copy.
+    pub(super) fn pull_up(
+        &self,
+        rqst: *mut bindings::rpc_rqst,
+        sendbuf: &mut DmaBuf,
+        limit: usize,
+        at: usize,
+        (offset, len): (u32, u32),
+    ) -> Result<usize> {
+        if len == 0 {
+            return Ok(at);
+        }
+        let end = at.checked_add(len as usize).ok_or(EIO)?;
+        if end > limit.min(sendbuf.len()) {
+            return Err(EIO);
+        }
+        // SAFETY: `at + len` bytes fit in the send buffer (checked above).
+        let dst = unsafe { sendbuf.as_mut_ptr().add(at) };
+        // SAFETY: the caller owns the rqst, whose call holds `offset + len`
+        // bytes (planned from its shape); `dst` has room for `len`.
+        let rc = unsafe { bindings::read_bytes_from_xdr_buf(&(*rqst).rq_snd_buf, offset, dst.cast(), len) };
+        if rc != 0 {
+            return Err(EIO);
+        }
+        // As C counts it: what lies beyond the head.
+        // SAFETY: the caller owns the rqst.
+        let head = unsafe { (*rqst).rq_snd_buf.head[0].iov_len };
+        let beyond = (offset as usize)
+            .saturating_add(len as usize)
+            .saturating_sub((offset as usize).max(head));
+        add(&self.stats.pullup_copy_count, beyond as u64);
+        Ok(end)
+    }
+
+    fn count_rdma_request(&self, segs: &[Segment], n: usize, chunks: &AtomicU64) {
+        add(chunks, n as u64);
+        let bytes = segs.iter().take(n).map(|s| u64::from(s.length)).sum();
+        add(&self.stats.total_rdma_request, bytes);
+    }
+}

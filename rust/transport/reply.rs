@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The receive path (`rpc_rdma.c`): the Receive buffers ([`Rep`]), their
+//! completion, and the reply handler, which matches a Reply to its rqst,
+//! checks it against what the Call offered, fences the req's MRs (by remote
+//! invalidation, or by a LOCAL_INV chain whose completion does the rest),
+//! then places the reply and completes the RPC.
+//!
+//! Only a req in [`Phase::SENT`] takes a Reply, claimed by one
+//! compare-and-swap to [`Phase::REPLIED`]; its rqst stays pinned until it
+//! is completed or unpinned. A reply is placed only once the MRs are fenced
+//! and unmapped ([`Placement`]). The HCA owns a [`Rep`]'s buffer while it is
+//! posted (its type invariant); no Receive is reposted once teardown
+//! began.
+
+use crate::bindings;
+use crate::cell::Foreign;
+use crate::ib::{self, DmaBuf};
+use crate::proto::credits::Credits;
+use crate::proto::header::{Fixed, Limits, ReplyBody};
+use crate::proto::lifetime;
+use crate::proto::offered::Offered;
+use crate::proto::xdr;
+use crate::sunrpc::{self, XdrBuf};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use kernel::c_str;
+use kernel::prelude::*;
+
+use super::endpoint::Endpoint;
+use super::stats::add;
+use super::{fatal, Phase, Req, Transport};
+
+/// What a checked Reply puts in its rqst's receive buffer. It is placed
+/// only once the req's MRs are fenced and DMA-unmapped
+/// (`rpcrdma_complete_rqst()` runs after the LOCAL_INV chain): copying
+/// into pages still mapped `DMA_FROM_DEVICE` loses the data on swiotlb
+/// and non-coherent platforms, where the unmap copies the bounce buffer
+/// back over them.
+#[derive(Clone, Copy)]
+pub(super) enum Placement {
+    /// An inline RPC message at `offset..end` of the Receive buffer,
+    /// behind `writelist` bytes the server wrote into the pages.
+    Inline { offset: usize, end: usize, writelist: u32 },
+    /// The whole Reply came through the reply chunk: `len` bytes.
+    Chunk { len: i32 },
+}
+
+/// A Receive buffer and its completion context (`rpcrdma_rep`).
+///
+/// # Invariants
+///
+/// `posted` is true from `post` until the Receive's completion: the HCA
+/// owns `buf` exactly then.
+#[repr(C)]
+pub(super) struct Rep {
+    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) buf: DmaBuf,
+    pub(super) transport: AtomicPtr<Transport>,
+    pub(super) ep: AtomicPtr<Endpoint>,
+    pub(super) qp: AtomicPtr<bindings::ib_qp>,
+    pub(super) lkey: u32,
+    pub(super) posted: AtomicBool,
+}
+
+impl Transport {
+    /// Handles one received message (`rpcrdma_reply_handler()`): find its
+    /// rqst and check the reply, fence the req's MRs, either now or by
+    /// LOCAL_INV whose last completion does the rest, then place the
+    /// reply and complete the RPC. `inv_rkey` is the rkey the peer
+    /// invalidated remotely, if any. Returns true if `rep` is held for
+    /// the LOCAL_INV completion, which reposts it.
+    fn reply(&self, ep: &Endpoint, rep: &Rep, msg: &[u8], inv_rkey: Option<u32>) -> bool {
+        let xprt = self.xprt;
+        let Ok(fixed) = Fixed::decode(msg) else {
+            add(&self.stats.bad_reply_count, 1);
+            return false;
+        };
+        // A callback carries the server's backchannel credits, not ours.
+        // Without a callback service (NFSv3, v4.0) there is none to look for.
+        if xprt.bc_serv_ready() {
+            if let Some(call) = fixed.backchannel_call(msg) {
+                self.bc_receive(fixed.xid, call);
+                return false;
+            }
+        }
+        xprt.queue_lock();
+        // SAFETY: the xprt is valid and its queue lock is held.
+        let rqst = unsafe { bindings::xprt_lookup_rqst(xprt.as_ptr(), fixed.xid.to_be()) };
+        if rqst.is_null() {
+            xprt.queue_unlock();
+            // A late Reply to an RPC that gave up, or an unsolicited one.
+            add(&self.stats.replies_unmatched, 1);
+            return false;
+        }
+        // SAFETY: the rqst was found under the queue lock; pinning keeps
+        // it from being released while we work without the lock.
+        unsafe { bindings::xprt_pin_rqst(rqst) };
+        xprt.queue_unlock();
+        let Some(req) = self.req_of(rqst) else {
+            self.complete_rqst(None, rqst, Err(EIO));
+            return false;
+        };
+        // Only the first Reply to a Call that was sent is taken: not a
+        // duplicate, not one while the first one's LOCAL_INV chain runs,
+        // not one for a Call still being marshaled.
+        if !req.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+            add(&self.stats.replies_dropped, 1);
+            add(&self.stats.bad_reply_count, 1);
+            // SAFETY: pinned above.
+            unsafe { xprt.unpin_rqst(rqst) };
+            return false;
+        }
+        // Credits come only from a Reply that matched a Call
+        // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
+        let credits = Credits::sanitize(fixed.credits, ep.max_requests);
+        let changed = {
+            let mut shared = self.shared.lock();
+            let changed = shared.credits != credits;
+            shared.credits = credits;
+            changed
+        };
+        if changed {
+            xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
+        }
+
+        // SAFETY: the phase swap made the reply path the req's user; the
+        // Call's `offered` was written before its Release store of SENT.
+        let offered = unsafe { &*req.offered.get() };
+        let placement = self.check_reply(ep, rqst, offered, &fixed, msg);
+        // SAFETY: the rqst is pinned and waits for this reply: the reply
+        // path is the req's user now (type invariant of `Req`).
+        unsafe { req.registered() }.of_pool(ep.mrs.id);
+        if let Some(rkey) = inv_rkey {
+            self.remote_invalidated(ep, req, rkey);
+        }
+        // SAFETY: as above.
+        if unsafe { req.registered() }.len() == 0 {
+            let result = placement.and_then(|p| self.place(rqst, p, msg));
+            self.complete_rqst(Some(req), rqst, result);
+            return false;
+        }
+        // SAFETY: the reply path is the req's user (see above); the
+        // chain's completion reads this after the post below.
+        unsafe { *req.inv.placement.get() = placement };
+        req.inv
+            .rep
+            .store(rep as *const Rep as *mut Rep, Ordering::Release);
+        req.inv.sync.store(false, Ordering::Relaxed);
+        if self.post_local_inv(ep, req).is_err() {
+            req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
+            // A failed post (ENOMEM, or part of the chain) does not mean
+            // the QP is dead: the peer may still reach these MRs. They
+            // stay out of circulation until the drain; the reconnect
+            // fences everything, and the retransmission handles the RPC.
+            self.orphan_mrs(req);
+            xprt.force_disconnect();
+            req.phase.store(Phase::IDLE, Ordering::Release);
+            // SAFETY: pinned above.
+            unsafe { xprt.unpin_rqst(rqst) };
+            return false;
+        }
+        // The LOCAL_INV completion places the reply, completes the RPC
+        // and reposts the rep.
+        true
+    }
+
+    /// Checks the reply against the connection's limits and what this RPC
+    /// offered, and says where it goes; writes nothing into the rqst.
+    fn check_reply(
+        &self,
+        ep: &Endpoint,
+        rqst: *mut bindings::rpc_rqst,
+        offered: &Offered,
+        fixed: &Fixed,
+        msg: &[u8],
+    ) -> Result<Placement> {
+        // SAFETY: pinned by the caller; the transport owns the receive
+        // buffer until the RPC completes.
+        let rcv = unsafe { XdrBuf::new(&(*rqst).rq_rcv_buf) };
+        let limits = Limits::for_client(ep.th.max_rdma_segs, rcv.buflen());
+        match fixed.decode_reply_body(msg, &limits) {
+            Ok(ReplyBody::Msg(m)) => {
+                // A write list or reply chunk this Call never offered.
+                offered.check_msg(&m).map_err(|_| EIO)?;
+                let writelist = u32::try_from(m.write_list.total_len()).map_err(|_| EIO)?;
+                if writelist > rcv.shape().page_len {
+                    return Err(EIO);
+                }
+                add(&self.stats.total_rdma_reply, u64::from(writelist));
+                Ok(Placement::Inline {
+                    offset: m.rpc_offset,
+                    end: msg.len(),
+                    writelist,
+                })
+            }
+            Ok(ReplyBody::NoMsg { reply_chunk }) => {
+                offered.check_nomsg(&reply_chunk).map_err(|_| EIO)?;
+                let len = u32::try_from(reply_chunk.total_len()).map_err(|_| EIO)?;
+                add(&self.stats.total_rdma_reply, u64::from(len));
+                Ok(Placement::Chunk {
+                    len: i32::try_from(len).map_err(|_| EIO)?,
+                })
+            }
+            Ok(ReplyBody::Error(_)) | Err(_) => Err(EIO),
+        }
+    }
+
+    /// Places a checked reply (`msg` is the whole received message) in
+    /// the rqst's receive buffer, once the MRs are unmapped. Returns the
+    /// length the RPC layer sees.
+    pub(super) fn place(&self, rqst: *mut bindings::rpc_rqst, placement: Placement, msg: &[u8]) -> Result<i32> {
+        match placement {
+            Placement::Inline {
+                offset,
+                end,
+                writelist,
+            } => self.inline_fixup(rqst, msg.get(offset..end).ok_or(EIO)?, writelist),
+            Placement::Chunk { len } => Ok(len),
+        }
+    }
+
+    /// Places an inline reply in the rqst's receive buffer
+    /// (`rpcrdma_inline_fixup()`): the bytes up to the head's length go to
+    /// the head, the rest into the pages and tail, except that with a
+    /// write chunk the payload already sits in the pages, so the rest goes
+    /// after it, past the XDR pad. An overestimated head is trimmed
+    /// instead of moving directly placed data.
+    fn inline_fixup(&self, rqst: *mut bindings::rpc_rqst, body: &[u8], writelist: u32) -> Result<i32> {
+        let copy_len = u32::try_from(body.len()).map_err(|_| EIO)?;
+        // SAFETY: the rqst is pinned by the caller and its receive buffers
+        // belong to the transport until it completes.
+        let (rcv, private) = unsafe { (&mut (*rqst).rq_rcv_buf, &mut (*rqst).rq_private_buf) };
+        let head_len = u32::try_from(rcv.head[0].iov_len).map_err(|_| EIO)?;
+        let mut first = head_len;
+        if first > copy_len {
+            if writelist != 0 {
+                let delta = first - copy_len;
+                rcv.head[0].iov_len = copy_len as usize;
+                private.head[0].iov_len = copy_len as usize;
+                rcv.buflen = rcv.buflen.saturating_sub(delta);
+                private.buflen = private.buflen.saturating_sub(delta);
+            }
+            first = copy_len;
+        }
+        let (head, rest) = body.split_at(first as usize);
+        let after = if writelist == 0 {
+            first
+        } else {
+            let aligned = u32::try_from(xdr::align_size(writelist)).map_err(|_| EIO)?;
+            first.checked_add(aligned).ok_or(EIO)?
+        };
+        let room = private.buflen;
+        let mut copied = 0u64;
+        for (into_pages, offset, bytes) in [(false, 0, head), (true, after, rest)] {
+            let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
+            let len = len.min(room.saturating_sub(offset));
+            if len == 0 {
+                continue;
+            }
+            // SAFETY: `offset + len` is within the buffer's `buflen`; the
+            // kernel copies at most `len` readable bytes of `bytes`.
+            let rc = unsafe {
+                bindings::write_bytes_to_xdr_buf(private, offset, bytes.as_ptr().cast_mut().cast(), len)
+            };
+            if rc != 0 {
+                return Err(EIO);
+            }
+            // As C counts it: the bytes that go to the pages and tail.
+            if into_pages {
+                copied = copied.saturating_add(u64::from(len));
+            }
+        }
+        add(&self.stats.fixup_copy_count, copied);
+        let received = u64::from(copy_len).saturating_add(xdr::align_size(writelist));
+        i32::try_from(received).map_err(|_| EIO)
+    }
+
+    /// The peer invalidated `rkey` with its Send (`frwr_reminv()`): that
+    /// MR needs no LOCAL_INV.
+    fn remote_invalidated(&self, ep: &Endpoint, req: &Req, rkey: u32) {
+        // SAFETY: the caller is the req's current user (type invariant).
+        let reg = unsafe { req.registered() };
+        let Some(mut lease) =
+            reg.take(|lease| ep.mrs.get_mut(lease).is_some_and(|mr| mr.rkey() == rkey))
+        else {
+            return;
+        };
+        if let Some(mr) = ep.mrs.get_mut(&mut lease) {
+            mr.unmap();
+        }
+        self.mr_put(lease);
+        add(&self.stats.mrs_recycled, 1);
+    }
+
+    /// Completes a pinned rqst with `result` and unpins it
+    /// (`rpcrdma_complete_rqst()`).
+    pub(super) fn complete_rqst(&self, req: Option<&Req>, rqst: *mut bindings::rpc_rqst, result: Result<i32>) {
+        if let Some(req) = req {
+            // I3: every MR was invalidated and unmapped before the RPC
+            // layer may look at the pages.
+            // SAFETY: the caller is the req's current user.
+            let n = unsafe { req.registered() }.len();
+            if !lifetime::i3_mrs_fenced(u32::try_from(n).unwrap_or(u32::MAX)) {
+                sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
+            }
+        }
+        if let Some(req) = req {
+            req.phase.store(Phase::IDLE, Ordering::Release);
+        }
+        let xprt = self.xprt;
+        xprt.queue_lock();
+        // SAFETY: the rqst is pinned and the queue lock is held.
+        unsafe {
+            match result {
+                Ok(n) => bindings::xprt_complete_rqst((*rqst).rq_task, n),
+                Err(e) => {
+                    add(&self.stats.bad_reply_count, 1);
+                    (*(*rqst).rq_task).tk_status = e.to_errno();
+                    bindings::xprt_complete_rqst((*rqst).rq_task, 0);
+                }
+            }
+            bindings::xprt_unpin_rqst(rqst);
+        }
+        xprt.queue_unlock();
+    }
+}
+
+impl Rep {
+    pub(super) fn post(&self) -> Result {
+        // I1: a rep handed to the HCA is not still owned by it (its last
+        // Receive completed and the reply handler is done with it).
+        let was_posted = self.posted.swap(true, Ordering::AcqRel);
+        if !lifetime::i1_rep_postable(was_posted) {
+            sunrpc::warn_once(c_str!("I1: Receive posted twice"));
+            return Err(EIO);
+        }
+        let buf = &self.buf;
+        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let qp = self.qp.load(Ordering::Relaxed);
+        // SAFETY: the rep is not posted (checked above), so no Receive uses
+        // its buffer or cqe. The QP lives as long as the endpoint that owns
+        // this rep, which drains the QP before dropping its reps.
+        let rc = unsafe { ib::post_recv(qp, self.cqe.get(), buf.addr(), len, self.lkey) };
+        if rc.is_err() {
+            self.posted.store(false, Ordering::Release);
+        }
+        rc
+    }
+}
+
+/// Receive completion handler.
+pub(super) unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: as for `send_done`, for a `Rep`; the completion is valid
+    // for the call.
+    let (rep, wc) = unsafe { (&*(*wc).__bindgen_anon_1.wr_cqe.cast::<Rep>(), &*wc) };
+    rep.posted.store(false, Ordering::Release);
+    // SAFETY: set when the endpoint was built; the transport outlives its
+    // endpoints.
+    let t = unsafe { &*rep.transport.load(Ordering::Relaxed) };
+    if wc.status != bindings::ib_wc_status_IB_WC_SUCCESS {
+        if fatal(wc.status) {
+            t.fault();
+        }
+        return;
+    }
+    // SAFETY: set before the rep was first posted; the endpoint is
+    // drained (so this handler has returned) before it is freed.
+    let Some(ep) = (unsafe { rep.ep.load(Ordering::Acquire).as_ref() }) else {
+        return;
+    };
+    let inv_rkey = if wc.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 != 0 {
+        // SAFETY: with IB_WC_WITH_INVALIDATE the union holds the rkey.
+        Some(unsafe { wc.ex.invalidate_rkey })
+    } else {
+        None
+    };
+    {
+        // The Receive completed: the device no longer writes the buffer
+        // until it is posted again below.
+        let buf = &rep.buf;
+        if t.reply(ep, rep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey) {
+            // Held until the req's LOCAL_INV chain completes.
+            return;
+        }
+    }
+    // No repost once teardown began (`re_receiving`): the QP is about to
+    // be drained, and the rep counts as home.
+    if ep.events.closing.load(Ordering::Acquire) {
+        return;
+    }
+    if rep.post().is_err() {
+        t.fault();
+    }
+}

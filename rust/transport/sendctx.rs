@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Posting Sends and the sendctx ring (`rpcrdma_post_sends()` and the
+//! sendctx of `verbs.c`): each Send claims a ring slot, which holds a Send
+//! owner of its req until a signaled Send completion walks the ring past
+//! it. The ring is under the `shared` spinlock; the owners it gives up are
+//! collected under the lock and released after it, as releasing a req may
+//! wake a backlog waiter.
+
+use crate::bindings;
+use crate::cell::Foreign;
+use crate::ib;
+use crate::proto::lifetime::SendOwner;
+use crate::proto::sendctx::Slot;
+use crate::sunrpc;
+use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::c_str;
+use kernel::prelude::*;
+
+use super::endpoint::Endpoint;
+use super::stats::add;
+use super::{err, fatal, Phase, Req, Transport, MAX_MRS_PER_REQ};
+
+/// Ring storage: the sendctx ring needs slices of slots.
+pub(super) struct Slots(pub(super) KVec<Slot>);
+
+impl AsRef<[Slot]> for Slots {
+    fn as_ref(&self) -> &[Slot] {
+        &self.0
+    }
+}
+
+impl AsMut<[Slot]> for Slots {
+    fn as_mut(&mut self) -> &mut [Slot] {
+        &mut self.0
+    }
+}
+
+/// A Send completion context: one per sendctx ring slot.
+#[repr(C)]
+pub(super) struct SendCqe {
+    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) slot: usize,
+    pub(super) transport: AtomicPtr<Transport>,
+}
+
+impl Transport {
+    /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
+    /// and the Send.
+    pub(super) fn post(&self, ep: &Endpoint, req: &Req, len: u32) -> Result {
+        let idx = req.kref.id().0 as usize;
+        // SAFETY: the caller owns the req.
+        let reg = unsafe { req.registered() };
+        let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        for (lease, wr) in reg.iter_mut().zip(regs.iter_mut()) {
+            *wr = ep.mrs.get_mut(lease).ok_or(EIO)?.reg_wr();
+        }
+        let regs = regs.get(..reg.len()).ok_or(EIO)?;
+        let num_wrs = u32::try_from(regs.len()).map_err(|_| EIO)?.saturating_add(1);
+        let (slot, signaled) = {
+            let mut shared = self.shared.lock();
+            let Some(claim) = shared.ring.claim() else {
+                drop(shared);
+                add(&self.stats.empty_sendctx_q, 1);
+                return Err(EAGAIN);
+            };
+            // SAFETY: the caller owns the req and its owner cell.
+            let Some(rpc) = (unsafe { (*req.rpc.get()).as_ref() }) else {
+                shared.ring.cancel(claim);
+                return Err(EIO);
+            };
+            let owner = match req.kref.add_send(rpc) {
+                Ok(owner) => owner,
+                Err(_) => {
+                    shared.ring.cancel(claim);
+                    return Err(EIO);
+                }
+            };
+            let slot = claim.slot();
+            if let Err(owner) = shared.ring.post(claim, owner) {
+                drop(shared);
+                self.put_send(owner);
+                return Err(EIO);
+            }
+            (slot, shared.policy.signal(false, num_wrs))
+        };
+        let sendbuf_cell = ep.send_bufs.get(idx).ok_or(EIO)?;
+        // SAFETY: read-only use of the mapping's address and length.
+        let sendbuf = unsafe { &*sendbuf_cell.get() };
+        sendbuf.sync_for_device(len as usize);
+        let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
+        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let (cqe, addr, lkey) = (cqe.cqe.get(), sendbuf.addr(), ep.lkey);
+        // The Reply may complete before the post returns. Release: the
+        // reply handler sees what marshaling wrote (`offered`, the MRs).
+        req.phase.store(Phase::SENT, Ordering::Release);
+        // SAFETY: live QP and cqe (in the endpoint); the buffer stays mapped
+        // until its Send owner is released; the REG_MRs are this req's.
+        unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
+    }
+
+    fn put_send(&self, owner: SendOwner) {
+        let Some(req) = self.req(owner.req()) else {
+            sunrpc::warn_once(c_str!("Send owner out of range"));
+            return;
+        };
+        match req.kref.put_send(owner) {
+            Ok(Some(released)) => self.release(released),
+            Ok(None) => {}
+            Err(_) => sunrpc::warn_once(c_str!("req refcount underflow")),
+        }
+    }
+
+    /// Empties the ring up to `slot` (or entirely, for `None`) and releases
+    /// the Send owners found, outside the lock.
+    pub(super) fn release_ring(&self, slot: Option<usize>) {
+        let mut shared = self.shared.lock();
+        let Some(mut batch) = shared.batch.take() else {
+            drop(shared);
+            sunrpc::warn_once(c_str!("Send owner batch in use twice"));
+            return;
+        };
+        // A ring of N slots holds fewer than N owners, so the batch (sized
+        // for the ring) never overflows.
+        let mut keep = |o| {
+            if batch.push(o).is_err() {
+                sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked"));
+            }
+        };
+        let walked = match slot {
+            Some(slot) => shared.ring.complete(slot, &mut keep).is_ok(),
+            None => {
+                shared.ring.drain(&mut keep);
+                true
+            }
+        };
+        drop(shared);
+        if !walked {
+            sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
+        }
+        while let Some(owner) = batch.pop() {
+            self.put_send(owner);
+        }
+        self.shared.lock().batch = Some(batch);
+    }
+
+    /// Walks the ring up to `slot` and releases the Send owners found.
+    fn send_done(&self, slot: usize) {
+        self.release_ring(Some(slot));
+        // SAFETY: the xprt is valid.
+        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+    }
+}
+
+/// Send completion handler.
+pub(super) unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a
+    // `SendCqe` in the live endpoint: the QP is drained before the
+    // endpoint's cqes are freed.
+    let (cqe, status) = unsafe {
+        (
+            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<SendCqe>(),
+            (*wc).status,
+        )
+    };
+    // SAFETY: set when the endpoint was built; the transport outlives its
+    // endpoints.
+    let t = unsafe { &*cqe.transport.load(Ordering::Relaxed) };
+    t.send_done(cqe.slot);
+    if fatal(status) {
+        t.fault();
+    }
+}
