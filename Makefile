@@ -122,7 +122,7 @@ endif
 module: kernel
 ifeq ($(FLAVOR),debug)
 	@mkdir -p $(MODULE_DIR)
-	rsync -a --exclude=bindings_generated.rs --exclude='*.o' --exclude='.*' \
+	rsync -a --delete --exclude=bindings_generated.rs --exclude='*.o' --exclude='.*' \
 		$(TOP)/Kbuild $(TOP)/include $(TOP)/rust $(MODULE_DIR)/
 endif
 	$(MAKE) -C $(KDIR) M=$(MODULE_DIR) $(KBUILD_CC) RUSTC=$(HOST_RUSTC) BINDGEN=$(BINDGEN) modules
