@@ -21,9 +21,16 @@ OUT=/xprs/out
 hostname xprs-guest
 echo "xprs: running $XPRS_TEST ${XPRS_ARGS[*]}" > /dev/kmsg
 cd /xprs/repo
-set -o pipefail
-bash "$XPRS_TEST" "${XPRS_ARGS[@]}" 2>&1 | tee "$OUT/test.log"
+# The console follows the log until the test's own process ends. A pipe
+# into tee would wait for every holder of the test's stdout instead, and
+# a task the test left stuck in the kernel (D state: the C client under
+# the hostile peer) holds it for good.
+bash "$XPRS_TEST" "${XPRS_ARGS[@]}" > "$OUT/test.log" 2>&1 &
+test_pid=$!
+tail -n +1 -f --pid=$test_pid "$OUT/test.log" &
+wait $test_pid
 rc=$?
+wait $!
 # On the debug kernel, a passing test must also leave nothing of ours.
 if [ $rc = 0 ] && [ "${XPRS_FLAVOR:-prod}" = debug ]; then
 	bash /xprs/repo/scripts/guest/kmemleak-check.sh 2>&1 | tee -a "$OUT/test.log" || rc=1
