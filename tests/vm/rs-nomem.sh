@@ -27,13 +27,20 @@
 # attempts: rmmod is clean and every transport's pool accounting balances
 # (and on the debug kernel, run.sh's kmemleak check finds nothing of ours).
 #
-#   tests/vm/rs-nomem.sh [MAX_ATTEMPTS per walk] [both|failslab|fail_page_alloc] [STRIDE]
+# MIN_ORDER above 0 walks only the page allocations of at least that
+# order (fail_page_alloc's min-order): the large tables (kmalloc of more
+# than 8 KiB goes to the page allocator), which fragmentation fails
+# first, in few attempts.
+#
+#   tests/vm/rs-nomem.sh [MAX_ATTEMPTS per walk] [both|failslab|fail_page_alloc] [STRIDE] [MIN_ORDER]
 . /xprs/repo/tests/vm/lib.sh
 
 MAX_ATTEMPTS=${1:-400}
 WALKS=${2:-both}
 STEP_TIMEOUT=${NOMEM_STEP_TIMEOUT:-120}
 STRIDE=${3:-1}
+MIN_ORDER=${4:-0}
+case $MIN_ORDER in ''|*[!0-9]*) fail "MIN_ORDER must be a number, not '$MIN_ORDER'" ;; esac
 
 guest_setup rs
 marker="rs-nomem: start"
@@ -140,7 +147,7 @@ walk() {	# walk failslab|fail_page_alloc
 	echo N > "$attr/task-filter"
 	echo N > "$attr/ignore-gfp-wait"
 	if [ -e "$attr/ignore-gfp-highmem" ]; then echo N > "$attr/ignore-gfp-highmem"; fi
-	if [ -e "$attr/min-order" ]; then echo 0 > "$attr/min-order"; fi
+	if [ -e "$attr/min-order" ]; then echo "$MIN_ORDER" > "$attr/min-order"; fi
 	echo 32 > "$attr/stacktrace-depth"
 	echo "0x$text_lo" > "$attr/require-start"
 	echo "$text_hi" > "$attr/require-end"
@@ -197,7 +204,7 @@ walk() {	# walk failslab|fail_page_alloc
 	echo 0 > "$attr/verbose"
 	total_attempts=$((total_attempts + attempts))
 	total_injected=$((total_injected + injected))
-	log "$1: $attempts attempts, $injected with an injected failure, stride $STRIDE"
+	log "$1: $attempts attempts, $injected with an injected failure, stride $STRIDE$([ "$1" = failslab ] || echo ", min-order $MIN_ORDER")"
 }
 
 case $WALKS in
