@@ -220,6 +220,11 @@ impl Transport {
         let (send_wr, recv_wr) = (fit.send_wr, fit.recv_wr);
         // Reqs beyond the fit stay in the pool while this connection lasts.
         self.req_limit.store(fit.reqs, Ordering::Relaxed);
+        // The MR table is host memory only, taken before anything of the
+        // device's: its failure then unwinds nothing but the CM id.
+        let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
+        let num_mrs = num_mrs.min(usize::from(u16::MAX));
+        let mrs = MrPool::new(num_mrs)?;
         *step = "create PD, CQs and QP";
         let pd = Pd::new(&dev)?;
         let send_cq = Cq::new(&dev, send_wr)?;
@@ -237,9 +242,6 @@ impl Transport {
                 return Err(e);
             }
         };
-        let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
-        let num_mrs = num_mrs.min(usize::from(u16::MAX));
-        let mrs = MrPool::new(num_mrs)?;
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
