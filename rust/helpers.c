@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C shims for xprtrdma_rs: static initializers and inline helpers that
- * Rust cannot reach through bindgen. Keep this file free of transport
- * logic: the only exception is the address string formatting (printk
- * formats), as in transport.c.
+ * Rust cannot reach through bindgen. Some transport logic lives here
+ * because it is all C API: the address strings (printk formats, as in
+ * transport.c), sparse-page allocation, MR mapping (iova, rkey bump, the
+ * max_fr_depth quirk), the rdma_connect parameters, backchannel rqst
+ * setup and enqueue, and PF_MEMALLOC in the connect work for swap.
  */
 #include <linux/module.h>
 #include <linux/err.h>

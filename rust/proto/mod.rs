@@ -4,7 +4,7 @@
 //!
 //! Everything in this module tree is plain `core` Rust: no kernel types, no
 //! heap, no `unsafe`, and no panics on any input. The kernel module includes
-//! it with `#[path = "proto/mod.rs"] mod proto;`, and the host crate under
+//! it as `mod proto;` (this file), and the host crate under
 //! `tools/proto-host` includes the very same files for unit, property and
 //! loom tests.
 //!

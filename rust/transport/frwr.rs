@@ -429,7 +429,7 @@ impl Transport {
             self.fault();
         }
         if req.inv.sync.load(Ordering::Relaxed) {
-            // SAFETY: `done` is initialized; the waiter is in `unmap_sync`.
+            // SAFETY: `done` is initialized; the waiter is in `buf_free`.
             unsafe { bindings::complete(req.inv.done.get()) };
             return;
         }

@@ -272,14 +272,16 @@ impl Phase {
 ///   [`RpcOwner`] token; the RPC layer then has exclusive use of `rpc`,
 ///   `bufs` and `pieces` until `free_slot`.
 /// - `registered` is used by `send_request` and `buf_free` (which the RPC
-///   layer runs for a rqst it owns), and by the reply handler and the
-///   LOCAL_INV completion while the rqst is pinned (the RPC layer waits
-///   for the reply and cannot release the rqst) and `phase` is
+///   layer runs for a rqst it owns), by the completion of the LOCAL_INV
+///   chain `buf_free` posted and waits for, and by the reply handler and
+///   the LOCAL_INV completion while the rqst is pinned (the RPC layer
+///   waits for the reply and cannot release the rqst) and `phase` is
 ///   [`Phase::REPLIED`], which only one reply handler can set; never by
 ///   two at once.
-/// - `send` is written only by `send_request`, which the RPC layer runs
-///   for a rqst it owns under `XPRT_LOCKED`, and only while no Send of this
-///   req is outstanding on the current connection.
+/// - The req's send buffer (`Endpoint::send_bufs`, indexed by its id) is
+///   written only by `send_request`, which the RPC layer runs for a rqst
+///   it owns under `XPRT_LOCKED`, and only while no Send of this req is
+///   outstanding on the current connection.
 /// - `offered` is written by `send_request` while `phase` is
 ///   [`Phase::MARSHALING`], and read by the reply handler only after its
 ///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Posting Sends and the sendctx ring (`rpcrdma_post_sends()` and the
+//! Posting Sends and the sendctx ring (`frwr_send()` and the
 //! sendctx of `verbs.c`): each Send claims a ring slot, which holds a Send
 //! owner of its req until a signaled Send completion walks the ring past
 //! it. The ring is under the `shared` spinlock; the owners it gives up are
