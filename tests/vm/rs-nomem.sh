@@ -30,7 +30,7 @@
 # MIN_ORDER above 0 walks only the page allocations of at least that
 # order (fail_page_alloc's min-order): the large tables (kmalloc of more
 # than 8 KiB goes to the page allocator), which fragmentation fails
-# first, in few attempts.
+# first. They are few, so that walk takes every N whatever the STRIDE.
 #
 #   tests/vm/rs-nomem.sh [MAX_ATTEMPTS per walk] [both|failslab|fail_page_alloc] [STRIDE] [MIN_ORDER]
 . /xprs/repo/tests/vm/lib.sh
@@ -140,6 +140,8 @@ sites_file=/tmp/nomem-sites
 total_attempts=0 total_injected=0
 walk() {	# walk failslab|fail_page_alloc
 	local attr=/sys/kernel/debug/$1 count=0 n=1 attempts=0 injected=0 site rc out
+	local stride=$STRIDE
+	[ "$1" = fail_page_alloc ] && [ "$MIN_ORDER" -gt 0 ] && stride=1
 	echo 0 > "$attr/probability"
 	echo 2 > "$attr/verbose"
 	echo 0 > "$attr/space"
@@ -198,13 +200,13 @@ walk() {	# walk failslab|fail_page_alloc
 		echo "$1 $site" >> "$sites_file"
 		grep ': failed' /tmp/attempt.log >> /tmp/failed-steps || true
 		log "$1 N=$n: failed in $site; $(grep -E ': failed' /tmp/attempt.log | head -1 || echo 'every step succeeded')"
-		n=$((n == 1 && STRIDE > 1 ? STRIDE : n + STRIDE))
+		n=$((n == 1 && stride > 1 ? stride : n + stride))
 	done
 	echo 0 > "$attr/probability"
 	echo 0 > "$attr/verbose"
 	total_attempts=$((total_attempts + attempts))
 	total_injected=$((total_injected + injected))
-	log "$1: $attempts attempts, $injected with an injected failure, stride $STRIDE$([ "$1" = failslab ] || echo ", min-order $MIN_ORDER")"
+	log "$1: $attempts attempts, $injected with an injected failure, stride $stride$([ "$1" = failslab ] || echo ", min-order $MIN_ORDER")"
 }
 
 case $WALKS in
