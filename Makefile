@@ -107,7 +107,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem clean
+.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem rust-analyzer clean
 
 all: module
 
@@ -178,6 +178,12 @@ nomem:
 # from the command line or the environment; see Documentation/xfstests.md.
 xfstests: module image
 	$(TOP)/scripts/xfstests
+
+# rust-project.json for editors (rust-analyzer): the kernel's crates from
+# its own generator, plus this module's crate (scripts/rust-project.py).
+rust-analyzer: module
+	$(MAKE) -C $(KDIR) M=$(TOP) RUSTC=$(HOST_RUSTC) BINDGEN=$(BINDGEN) rust-analyzer
+	$(TOP)/scripts/rust-project.py $(TOP)/rust-project.json $(TOP)/rust/xprtrdma_rs.rs
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
