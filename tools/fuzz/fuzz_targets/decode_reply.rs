@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Fuzzes the strict reply decoder (and the call decoder) of
-//! `rust/proto/header.rs`.
+//! `rust/proto/header/decode.rs`.
 //!
 //! Input: 6 bytes of decode limits (segments, write chunks, big-endian
 //! chunk length), then the received message. Besides "no panic" (the
