@@ -13,7 +13,7 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell, Unshared};
-use crate::ib::{self, Cq, DmaBuf, Mr, Pd};
+use crate::ib::{self, Cq, Cqe, DmaBuf, Mr, Pd};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
@@ -31,8 +31,8 @@ use kernel::prelude::*;
 use super::backchannel::BC_SLOTS;
 use super::endpoint::{cm_event, Endpoint, EpEvents, WritePad};
 use super::frwr::{mr_done, MrPool};
-use super::reply::{recv_done, Rep};
-use super::sendctx::{send_done, SendCqe};
+use super::reply::Rep;
+use super::sendctx::SendCqe;
 use super::{
     err, errno, Config, FixedStack, Transport, MAX_DATA_SEGS, MAX_HDR_SEGS, MAX_MRS_PER_REQ,
     RESOLVE_TIMEOUT_MS,
@@ -328,9 +328,7 @@ impl Transport {
         for slot in 0..ring_slots as usize {
             send_cqes.push(
                 SendCqe {
-                    cqe: Foreign::new(bindings::ib_cqe {
-                        done: Some(send_done),
-                    }),
+                    cqe: Cqe::new(),
                     slot,
                     transport: AtomicPtr::new(me),
                 },
@@ -342,9 +340,7 @@ impl Transport {
             let buf = DmaBuf::new(dev, recv_size, false)?;
             reps.push(
                 Rep {
-                    cqe: Foreign::new(bindings::ib_cqe {
-                        done: Some(recv_done),
-                    }),
+                    cqe: Cqe::new(),
                     buf,
                     transport: AtomicPtr::new(me),
                     ep: AtomicPtr::new(core::ptr::null_mut()),

@@ -15,7 +15,7 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell};
-use crate::ib::{self, Mr, MrSegment};
+use crate::ib::{self, Cqe, CqeHandler, Mr, MrSegment, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
@@ -243,9 +243,13 @@ impl MrPool {
 
 /// Completion context of a req's LOCAL_INV chain: the last LOCAL_INV is
 /// signaled on `cqe`.
-#[repr(C)]
+///
+/// # Invariants
+///
+/// `transport` is null until the transport that owns this req is at its
+/// final address, and then points to it; the reqs are freed with it.
 pub(super) struct InvCtx {
-    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) cqe: Cqe<InvCtx>,
     pub(super) transport: AtomicPtr<Transport>,
     pub(super) req: u32,
     /// The endpoint the chain was posted on.
@@ -260,6 +264,8 @@ pub(super) struct InvCtx {
     pub(super) rep: AtomicPtr<Rep>,
     pub(super) placement: SyncCell<Result<Placement>>,
 }
+
+ib::impl_has_cqe!(InvCtx, cqe);
 
 impl Transport {
     /// Registers the part of `buf` a chunk of `kind` conveys: cuts it into
@@ -397,7 +403,7 @@ impl Transport {
         for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let last = k.saturating_add(1) == n;
-            *wr = mr.inv_wr(last.then(|| req.inv.cqe.get()), last);
+            *wr = mr.inv_wr(last.then(|| Cqe::ptr_of(&req.inv)), last);
         }
         add(&self.stats.local_inv_needed, n as u64);
         req.inv
@@ -407,6 +413,8 @@ impl Transport {
         let wrs = wrs.get(..n).ok_or(EIO)?;
         // SAFETY: the work requests belong to the MRs this req leases;
         // they live in the endpoint, which is drained before it is freed.
+        // The last one completes on the req's `inv`, which lives as long
+        // as the transport.
         let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
         // SAFETY: as above; the QP is live while the endpoint exists.
         unsafe { ib::post_chain(qp, first) }
@@ -496,22 +504,17 @@ pub(super) unsafe extern "C" fn mr_done(_cq: *mut bindings::ib_cq, wc: *mut bind
     }
 }
 
-/// Completion handler of the last LOCAL_INV of a req's chain.
-pub(super) unsafe extern "C" fn inv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a req's
-    // `InvCtx`; reqs live as long as the transport.
-    let (inv, status) = unsafe {
-        (
-            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<InvCtx>(),
-            (*wc).status,
-        )
-    };
-    // SAFETY: set at setup; the transport outlives its endpoints.
-    let Some(t) = (unsafe { inv.transport.load(Ordering::Acquire).as_ref() }) else {
-        return;
-    };
-    let Some(req) = t.req(ReqId(inv.req)) else {
-        return;
-    };
-    t.local_inv_done(req, status == bindings::ib_wc_status_IB_WC_SUCCESS);
+impl CqeHandler for InvCtx {
+    /// Completion handler of the last LOCAL_INV of a req's chain.
+    fn done(&self, wc: &Wc<'_>) {
+        // SAFETY: null or set at setup; the transport owns this req and
+        // outlives it (type invariant).
+        let Some(t) = (unsafe { self.transport.load(Ordering::Acquire).as_ref() }) else {
+            return;
+        };
+        let Some(req) = t.req(ReqId(self.req)) else {
+            return;
+        };
+        t.local_inv_done(req, wc.is_success());
+    }
 }

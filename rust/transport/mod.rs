@@ -44,6 +44,7 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell};
+use crate::ib::Cqe;
 use crate::proto::chunk::{self, Piece, PlanError};
 use crate::proto::cm_private::{self, InlineSize, Negotiated};
 use crate::proto::credits::Credits;
@@ -60,7 +61,7 @@ use kernel::{new_mutex, new_spinlock};
 
 use self::backchannel::{BC_BUF_SIZE, BC_SLOTS};
 use self::endpoint::Endpoint;
-use self::frwr::{inv_done, InvCtx, MrLease, Registered};
+use self::frwr::{InvCtx, MrLease, Registered};
 use self::sendctx::Slots;
 use self::stats::Stats;
 
@@ -424,9 +425,7 @@ impl Transport {
                     offered: SyncCell::new(Offered::NONE),
                     phase: AtomicU8::new(Phase::IDLE),
                     inv: InvCtx {
-                        cqe: Foreign::new(bindings::ib_cqe {
-                            done: Some(inv_done),
-                        }),
+                        cqe: Cqe::new(),
                         transport: AtomicPtr::new(core::ptr::null_mut()),
                         req: i,
                         ep: AtomicPtr::new(core::ptr::null_mut()),

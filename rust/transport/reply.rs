@@ -14,8 +14,7 @@
 //! began.
 
 use crate::bindings;
-use crate::cell::Foreign;
-use crate::ib::{self, DmaBuf};
+use crate::ib::{self, Cqe, CqeHandler, DmaBuf, Wc};
 use crate::proto::credits::Credits;
 use crate::proto::header::{Fixed, Limits, ReplyBody};
 use crate::proto::lifetime;
@@ -28,7 +27,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{fatal, Phase, Req, Transport};
+use super::{Phase, Req, Transport};
 
 /// What a checked Reply puts in its rqst's receive buffer. It is placed
 /// only once the req's MRs are fenced and DMA-unmapped
@@ -50,10 +49,11 @@ pub(super) enum Placement {
 /// # Invariants
 ///
 /// `posted` is true from `post` until the Receive's completion: the HCA
-/// owns `buf` exactly then.
-#[repr(C)]
+/// owns `buf` exactly then. `transport` points to the transport that owns
+/// the endpoint this rep belongs to; a transport drops its endpoints
+/// before it is freed.
 pub(super) struct Rep {
-    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) cqe: Cqe<Rep>,
     pub(super) buf: DmaBuf,
     pub(super) transport: AtomicPtr<Transport>,
     pub(super) ep: AtomicPtr<Endpoint>,
@@ -61,6 +61,8 @@ pub(super) struct Rep {
     pub(super) lkey: u32,
     pub(super) posted: AtomicBool,
 }
+
+ib::impl_has_cqe!(Rep, cqe);
 
 impl Transport {
     /// Handles one received message (`rpcrdma_reply_handler()`): find its
@@ -339,8 +341,9 @@ impl Rep {
         let qp = self.qp.load(Ordering::Relaxed);
         // SAFETY: the rep is not posted (checked above), so no Receive uses
         // its buffer or cqe. The QP lives as long as the endpoint that owns
-        // this rep, which drains the QP before dropping its reps.
-        let rc = unsafe { ib::post_recv(qp, self.cqe.get(), buf.addr(), len, self.lkey) };
+        // this rep, which drains the QP before dropping its reps, so the
+        // rep also outlives the Receive.
+        let rc = unsafe { ib::post_recv(qp, Cqe::ptr_of(self), buf.addr(), len, self.lkey) };
         if rc.is_err() {
             self.posted.store(false, Ordering::Release);
         }
@@ -348,47 +351,41 @@ impl Rep {
     }
 }
 
-/// Receive completion handler.
-pub(super) unsafe extern "C" fn recv_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: as for `send_done`, for a `Rep`; the completion is valid
-    // for the call.
-    let (rep, wc) = unsafe { (&*(*wc).__bindgen_anon_1.wr_cqe.cast::<Rep>(), &*wc) };
-    rep.posted.store(false, Ordering::Release);
-    // SAFETY: set when the endpoint was built; the transport outlives its
-    // endpoints.
-    let t = unsafe { &*rep.transport.load(Ordering::Relaxed) };
-    if wc.status != bindings::ib_wc_status_IB_WC_SUCCESS {
-        if fatal(wc.status) {
-            t.fault();
-        }
-        return;
-    }
-    // SAFETY: set before the rep was first posted; the endpoint is
-    // drained (so this handler has returned) before it is freed.
-    let Some(ep) = (unsafe { rep.ep.load(Ordering::Acquire).as_ref() }) else {
-        return;
-    };
-    let inv_rkey = if wc.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 != 0 {
-        // SAFETY: with IB_WC_WITH_INVALIDATE the union holds the rkey.
-        Some(unsafe { wc.ex.invalidate_rkey })
-    } else {
-        None
-    };
-    {
-        // The Receive completed: the device no longer writes the buffer
-        // until it is posted again below.
-        let buf = &rep.buf;
-        if t.reply(ep, rep, buf.sync_for_cpu(wc.byte_len as usize), inv_rkey) {
-            // Held until the req's LOCAL_INV chain completes.
+impl CqeHandler for Rep {
+    /// Receive completion handler (`rpcrdma_wc_receive()`).
+    fn done(&self, wc: &Wc<'_>) {
+        self.posted.store(false, Ordering::Release);
+        // SAFETY: set when the endpoint was built; the transport outlives
+        // its endpoints (type invariant).
+        let t = unsafe { &*self.transport.load(Ordering::Relaxed) };
+        if !wc.is_success() {
+            if wc.fatal() {
+                t.fault();
+            }
             return;
         }
-    }
-    // No repost once teardown began (`re_receiving`): the QP is about to
-    // be drained, and the rep counts as home.
-    if ep.events.closing.load(Ordering::Acquire) {
-        return;
-    }
-    if rep.post().is_err() {
-        t.fault();
+        // SAFETY: set before the rep was first posted; the endpoint is
+        // drained (so this handler has returned) before it is freed.
+        let Some(ep) = (unsafe { self.ep.load(Ordering::Acquire).as_ref() }) else {
+            return;
+        };
+        let inv_rkey = wc.invalidated_rkey();
+        {
+            // The Receive completed: the device no longer writes the buffer
+            // until it is posted again below.
+            let buf = &self.buf;
+            if t.reply(ep, self, buf.sync_for_cpu(wc.byte_len() as usize), inv_rkey) {
+                // Held until the req's LOCAL_INV chain completes.
+                return;
+            }
+        }
+        // No repost once teardown began (`re_receiving`): the QP is about
+        // to be drained, and the rep counts as home.
+        if ep.events.closing.load(Ordering::Acquire) {
+            return;
+        }
+        if self.post().is_err() {
+            t.fault();
+        }
     }
 }

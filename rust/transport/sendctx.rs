@@ -8,8 +8,7 @@
 //! wake a backlog waiter.
 
 use crate::bindings;
-use crate::cell::Foreign;
-use crate::ib;
+use crate::ib::{self, Cqe, CqeHandler, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
 use crate::sunrpc;
@@ -19,7 +18,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, fatal, Phase, Req, Transport, MAX_MRS_PER_REQ};
+use super::{err, Phase, Req, Transport, MAX_MRS_PER_REQ};
 
 /// Ring storage: the sendctx ring needs slices of slots.
 pub(super) struct Slots(pub(super) KVec<Slot>);
@@ -37,12 +36,19 @@ impl AsMut<[Slot]> for Slots {
 }
 
 /// A Send completion context: one per sendctx ring slot.
-#[repr(C)]
+///
+/// # Invariants
+///
+/// `transport` points to the transport that owns the endpoint this
+/// `SendCqe` belongs to; a transport drops its endpoints before it is
+/// freed.
 pub(super) struct SendCqe {
-    pub(super) cqe: Foreign<bindings::ib_cqe>,
+    pub(super) cqe: Cqe<SendCqe>,
     pub(super) slot: usize,
     pub(super) transport: AtomicPtr<Transport>,
 }
+
+ib::impl_has_cqe!(SendCqe, cqe);
 
 impl Transport {
     /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
@@ -90,11 +96,12 @@ impl Transport {
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
-        let (cqe, addr, lkey) = (cqe.cqe.get(), sendbuf.addr(), ep.lkey);
+        let (cqe, addr, lkey) = (Cqe::ptr_of(cqe), sendbuf.addr(), ep.lkey);
         // The Reply may complete before the post returns. Release: the
         // reply handler sees what marshaling wrote (`offered`, the MRs).
         req.phase.store(Phase::SENT, Ordering::Release);
-        // SAFETY: live QP and cqe (in the endpoint); the buffer stays mapped
+        // SAFETY: live QP; the cqe's owner is in the endpoint, which drains
+        // the QP before it is freed; the buffer stays mapped
         // until its Send owner is released; the REG_MRs are this req's.
         unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
     }
@@ -152,22 +159,15 @@ impl Transport {
     }
 }
 
-/// Send completion handler.
-pub(super) unsafe extern "C" fn send_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: `wr_cqe` is the `cqe` field (first, `repr(C)`) of a
-    // `SendCqe` in the live endpoint: the QP is drained before the
-    // endpoint's cqes are freed.
-    let (cqe, status) = unsafe {
-        (
-            &*(*wc).__bindgen_anon_1.wr_cqe.cast::<SendCqe>(),
-            (*wc).status,
-        )
-    };
-    // SAFETY: set when the endpoint was built; the transport outlives its
-    // endpoints.
-    let t = unsafe { &*cqe.transport.load(Ordering::Relaxed) };
-    t.send_done(cqe.slot);
-    if fatal(status) {
-        t.fault();
+impl CqeHandler for SendCqe {
+    /// Send completion handler (`rpcrdma_wc_send()`).
+    fn done(&self, wc: &Wc<'_>) {
+        // SAFETY: set when the endpoint was built; the transport outlives
+        // its endpoints (type invariant).
+        let t = unsafe { &*self.transport.load(Ordering::Relaxed) };
+        t.send_done(self.slot);
+        if wc.fatal() {
+            t.fault();
+        }
     }
 }
