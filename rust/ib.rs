@@ -512,8 +512,36 @@ unsafe extern "C" fn trampoline<T: CqeHandler>(_cq: *mut bindings::ib_cq, wc: *m
     owner.done(&wc);
 }
 
-/// The completion handler type of an `ib_cqe`.
-pub(crate) type CqeDone = unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindings::ib_wc);
+/// What the work requests of an [`Mr`] complete on: REG_MR, and
+/// LOCAL_INV posted on the MR's own `cqe` (unsignaled, so only failures
+/// and flushes complete). Runs as [`CqeHandler::done`] does.
+pub(crate) trait MrHandler: Sync {
+    /// Handles a completion of a work request of the MR made with
+    /// `index` by [`Mr::new`].
+    fn mr_done(&self, index: u32, wc: &Wc<'_>);
+}
+
+/// The completion function of MRs whose owner is an `H`: finds the
+/// `xprs_mr` and its owner, and calls [`MrHandler::mr_done`].
+///
+/// # Safety
+///
+/// Called by the CQ poller for a completion `wc` of a work request on the
+/// own `cqe` of an MR made by [`Mr::new`] with an `H` owner; the MR is
+/// still live (the posting contracts), so its owner is too (that of
+/// [`Mr::new`]).
+unsafe extern "C" fn mr_trampoline<H: MrHandler>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wc` is valid for the call. `wr_cqe` is the `cqe` of a live
+    // `xprs_mr` (the caller), its first member (invariant of `Mr`), so it
+    // is the `xprs_mr` itself; `ctx` and `index` were written by
+    // `Mr::new` before the MR was shared and not since. `Mr::new` made
+    // `done` this function only with `ctx` an `H` that outlives the MR.
+    let (owner, index, wc) = unsafe {
+        let m = &*(*wc).__bindgen_anon_1.wr_cqe.cast::<bindings::xprs_mr>();
+        (&*m.ctx.cast::<H>(), m.index, Wc(&*wc))
+    };
+    owner.mr_done(index, &wc);
+}
 
 /// One FRWR memory region with its scatterlist and its REG_MR and
 /// LOCAL_INV work requests (`struct rpcrdma_mr`).
@@ -528,7 +556,9 @@ pub(crate) type CqeDone = unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindin
 /// `mr` was returned by `xprs_mr_alloc`, is owned by this value alone and
 /// is freed only by `drop`. Its `cqe` field is the first member, so a
 /// completion's `wr_cqe` for either work request is the `xprs_mr` itself.
-/// `cqe.done`, `ctx`, `index` and `depth` are written only by [`Mr::new`].
+/// `cqe.done`, `ctx`, `index` and `depth` are written only by [`Mr::new`]:
+/// `cqe.done` is `mr_trampoline::<H>` and `ctx` an `H` for one
+/// [`MrHandler`] type `H`.
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
 }
@@ -542,14 +572,17 @@ pub(crate) struct MrSegment {
 }
 
 impl Mr {
-    /// Allocates an MR of `depth` pages on `pd`. Its work requests
-    /// complete on `done`, which finds `ctx` and `index` in the `xprs_mr`.
-    pub(crate) fn new(
+    /// Allocates an MR of `depth` pages on `pd`. Its work requests on its
+    /// own `cqe` complete on `owner.mr_done(index, ..)`.
+    ///
+    /// # Safety
+    ///
+    /// `owner` stays valid as long as the MR exists.
+    pub(crate) unsafe fn new<H: MrHandler>(
         pd: &Pd,
         sg_gaps: bool,
         depth: u32,
-        done: CqeDone,
-        ctx: *mut core::ffi::c_void,
+        owner: &H,
         index: u32,
     ) -> Result<Self> {
         // SAFETY: the PD is valid (its invariant).
@@ -557,27 +590,14 @@ impl Mr {
         // SAFETY: just allocated and not shared yet.
         unsafe {
             let m = &mut *mr.as_ptr();
-            m.cqe.done = Some(done);
-            m.ctx = ctx;
+            // INVARIANT: `done` and `ctx` are set together: the trampoline
+            // of `H` and an `H` that outlives the MR (the caller).
+            m.cqe.done = Some(mr_trampoline::<H>);
+            m.ctx = (owner as *const H).cast_mut().cast();
             m.index = index;
         }
         // INVARIANT: allocated above.
         Ok(Self { mr })
-    }
-
-    /// Returns the `ctx` and `index` of the MR a completion belongs to.
-    ///
-    /// # Safety
-    ///
-    /// `cqe` must be the `wr_cqe` of a completion of an MR's work request,
-    /// and the MR must still exist.
-    pub(crate) unsafe fn of_cqe(cqe: *mut bindings::ib_cqe) -> (*mut core::ffi::c_void, u32) {
-        // SAFETY: by the type invariant `cqe` is the first field of the
-        // `xprs_mr`; the caller guarantees it is live.
-        unsafe {
-            let m = &*cqe.cast::<bindings::xprs_mr>();
-            (m.ctx, m.index)
-        }
     }
 
     /// Returns the number of scatterlist entries.

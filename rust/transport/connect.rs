@@ -30,7 +30,7 @@ use kernel::prelude::*;
 
 use super::backchannel::BC_SLOTS;
 use super::endpoint::{cm_event, Endpoint, EpEvents, WritePad};
-use super::frwr::{mr_done, MrPool};
+use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::{
@@ -406,8 +406,9 @@ impl Transport {
     /// into. Its REG_MR is posted unsignaled.
     fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let ctx = self as *const Self as *mut c_void;
-        let mut mr = Mr::new(pd, false, 1, mr_done, ctx, u32::MAX)?;
+        // SAFETY: the MR lives in the endpoint; the transport outlives its
+        // endpoints.
+        let mut mr = unsafe { Mr::new(pd, false, 1, self, u32::MAX)? };
         let mut buf = KVec::from_elem(0u8, xdr::XDR_UNIT, GFP_KERNEL)?;
         // SAFETY: the MR is new and unmapped; the buffer lives as long as
         // the MR (both are dropped together at teardown, after the drain).

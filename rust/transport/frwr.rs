@@ -15,13 +15,12 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell};
-use crate::ib::{self, Cqe, CqeHandler, Mr, MrSegment, Wc};
+use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::sunrpc::{self, PieceAddr, XdrBuf};
 use core::cell::UnsafeCell;
-use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
@@ -29,7 +28,7 @@ use kernel::prelude::*;
 use super::endpoint::Endpoint;
 use super::reply::{Placement, Rep};
 use super::stats::add;
-use super::{fatal, plan_err, Phase, Req, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
+use super::{plan_err, Phase, Req, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
 
 /// MRs created per refill of the MR pool.
 const MR_REFILL_BATCH: usize = 32;
@@ -350,11 +349,12 @@ impl Transport {
 
     pub(super) fn mr_refill(&self, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let ctx = self as *const Self as *mut c_void;
         let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
         let made = ep.mrs.grow(
             MR_REFILL_BATCH,
-            |index| Mr::new(pd, sg_gaps, depth, mr_done, ctx, u32::from(index)),
+            // SAFETY: the MR lives in the endpoint's pool; the transport
+            // outlives its endpoints.
+            |index| unsafe { Mr::new(pd, sg_gaps, depth, self, u32::from(index)) },
             |lease| self.mr_put(lease),
         )?;
         if made == 0 {
@@ -491,16 +491,13 @@ impl MrSegment {
     }
 }
 
-/// Completion handler of REG_MR and unsignaled LOCAL_INV work requests,
-/// which complete only when they fail or are flushed.
-pub(super) unsafe extern "C" fn mr_done(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: `wr_cqe` is the cqe of a live MR: MRs are freed after the
-    // drain.
-    let (ctx, status) = unsafe { (Mr::of_cqe((*wc).__bindgen_anon_1.wr_cqe).0, (*wc).status) };
-    if fatal(status) {
-        // SAFETY: the MR's context is its transport, which outlives it.
-        let t = unsafe { &*ctx.cast::<Transport>() };
-        t.fault();
+impl MrHandler for Transport {
+    /// Completion handler of REG_MR and unsignaled LOCAL_INV work
+    /// requests, which complete only when they fail or are flushed.
+    fn mr_done(&self, _index: u32, wc: &Wc<'_>) {
+        if wc.fatal() {
+            self.fault();
+        }
     }
 }
 

@@ -528,10 +528,3 @@ impl Transport {
         unsafe { &mut *self.ep.get() }
     }
 }
-
-/// Returns true for a completion that means the connection is broken
-/// (anything but success or a flush).
-fn fatal(status: bindings::ib_wc_status) -> bool {
-    status != bindings::ib_wc_status_IB_WC_SUCCESS
-        && status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
-}
