@@ -454,7 +454,7 @@ impl Transport {
             let result = match rep {
                 Some(rep) => {
                     // The rep is held, not posted: the HCA does not write
-                    // its buffer, which `recv_done` synced.
+                    // its buffer, which `Rep::done` synced.
                     let buf = &rep.buf;
                     let end = match placement {
                         Ok(Placement::Inline { end, .. }) => end,
