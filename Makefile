@@ -61,14 +61,14 @@ VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:rs:20 tests/vm/rs-soa
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
 # the CI budget (Documentation/debug-kernel.md): rs-faults runs fio for 10 s
-# (20 by default), rs-nomem 8 attempts per walk at a stride of 173 (`make
-# nomem` walks every N). rs-hostile and the xfstests subset run on the
+# (20 by default), rs-nomem 8 attempts of failslab at a stride of 173 and
+# every page allocation of order 4 and up (`make nomem` walks every N). rs-hostile and the xfstests subset run on the
 # debug kernel as their own runs (`make vm-test FLAVOR=debug
 # T=tests/vm/rs-hostile.sh`, `make xfstests FLAVOR=debug`): their guests
 # take 17 and about 15 min there, more than the CI budget has left.
 VM_SUITE_DEBUG ?= tests/vm/module.sh tests/vm/rs-inline.sh \
 	tests/vm/rs-v41.sh tests/vm/rs-faults.sh:10 tests/vm/rs-acl.sh:rs \
-	tests/vm/rs-nomem.sh:8:both:173
+	tests/vm/rs-nomem.sh:8:both:173:4
 ifeq ($(FLAVOR),debug)
 VM_SUITE ?= $(VM_SUITE_DEBUG)
 else
