@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Completion handlers: a work completion seen safely ([`Wc`]), and the
+//! completion context ([`Cqe`]) an owner embeds, whose one generic
+//! trampoline finds the owner again and calls its [`CqeHandler::done`].
+
+use crate::bindings;
+use crate::cell::Foreign;
+use core::marker::PhantomData;
+
+/// A work completion (`struct ib_wc`), as a completion handler sees it:
+/// valid for the handler's call, and written by no one during it.
+pub(crate) struct Wc<'a>(pub(super) &'a bindings::ib_wc);
+
+impl Wc<'_> {
+    /// Returns the completion's status.
+    pub(crate) fn status(&self) -> bindings::ib_wc_status {
+        self.0.status
+    }
+
+    /// Returns true if the work request succeeded.
+    pub(crate) fn is_success(&self) -> bool {
+        self.status() == bindings::ib_wc_status_IB_WC_SUCCESS
+    }
+
+    /// Returns true for a completion that means the connection is broken
+    /// (anything but success or a flush).
+    pub(crate) fn fatal(&self) -> bool {
+        let status = self.status();
+        status != bindings::ib_wc_status_IB_WC_SUCCESS
+            && status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+    }
+
+    /// Returns the number of bytes a Receive placed.
+    pub(crate) fn byte_len(&self) -> u32 {
+        self.0.byte_len
+    }
+
+    /// Returns the rkey the peer invalidated with its Send
+    /// (`IB_WC_WITH_INVALIDATE`), if it did.
+    pub(crate) fn invalidated_rkey(&self) -> Option<u32> {
+        if self.0.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 == 0 {
+            return None;
+        }
+        // SAFETY: with IB_WC_WITH_INVALIDATE set the provider wrote the
+        // invalidated rkey into the union (`ex.invalidate_rkey`, as
+        // `struct ib_wc` documents); both members are plain 32-bit
+        // integers, valid for any bits.
+        Some(unsafe { self.0.ex.invalidate_rkey })
+    }
+}
+
+/// The owner of an embedded [`Cqe`], found from it by offset, as
+/// `container_of` does. Implemented only by [`impl_has_cqe!`].
+///
+/// # Safety
+///
+/// `Self` has a field of type `Cqe<Self>` at byte offset `CQE_OFFSET`.
+pub(crate) unsafe trait HasCqe {
+    /// The byte offset of the `Cqe<Self>` field in `Self`.
+    const CQE_OFFSET: usize;
+}
+
+/// Implements [`HasCqe`] for `$owner`, whose field `$field` is its
+/// `Cqe<$owner>`: the offset is `offset_of!` that field, and the field's
+/// type is checked at compile time.
+macro_rules! impl_has_cqe {
+    ($owner:ty, $field:ident) => {
+        // SAFETY: `CQE_OFFSET` is the offset of `$field`, which the
+        // function below, compiled with the impl, shows to be a
+        // `Cqe<$owner>`.
+        unsafe impl $crate::ib::HasCqe for $owner {
+            const CQE_OFFSET: usize = {
+                fn field_type(owner: &$owner) -> &$crate::ib::Cqe<$owner> {
+                    &owner.$field
+                }
+                let _: fn(&$owner) -> &$crate::ib::Cqe<$owner> = field_type;
+                ::core::mem::offset_of!($owner, $field)
+            };
+        }
+    };
+}
+pub(crate) use impl_has_cqe;
+
+/// What completes the work requests posted on an owner's [`Cqe`]. `done`
+/// runs in the CQ's polling context (process context on `ib-comp-wq`),
+/// on whichever CPU reaps the completion, hence `Sync`.
+pub(crate) trait CqeHandler: HasCqe + Sync {
+    /// Handles one completion of a work request posted on `self`'s `Cqe`.
+    fn done(&self, wc: &Wc<'_>);
+}
+
+/// The completion context (`struct ib_cqe`) of work requests whose
+/// completions go to the owner `T` that embeds it ([`HasCqe`]).
+///
+/// # Invariants
+///
+/// `cqe.done` is [`trampoline::<T>`], written by [`Cqe::new`] and never
+/// changed. The address of `cqe` is handed out only by [`Cqe::ptr_of`],
+/// which computes it from a `&T` as that `T`'s field at `T::CQE_OFFSET`.
+#[repr(transparent)]
+pub(crate) struct Cqe<T> {
+    cqe: Foreign<bindings::ib_cqe>,
+    _owner: PhantomData<fn(&T)>,
+}
+
+impl<T: CqeHandler> Cqe<T> {
+    /// Makes the completion context of a `T`, to be stored in the `T`'s
+    /// field that `impl_has_cqe!` names.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: `done` is the trampoline of `T`.
+        Self {
+            cqe: Foreign::new(bindings::ib_cqe {
+                done: Some(trampoline::<T>),
+            }),
+            _owner: PhantomData,
+        }
+    }
+
+    /// Returns the `ib_cqe` embedded in `owner`, for a work request whose
+    /// completion is to reach `owner.done()`.
+    pub(crate) fn ptr_of(owner: &T) -> *mut bindings::ib_cqe {
+        // INVARIANT: the address is the `Cqe<T>` field of `owner` (by
+        // `HasCqe`), whose first byte is its `ib_cqe` (`Cqe` and `Foreign`
+        // are `repr(transparent)`, as is `Opaque`). It is computed from
+        // the pointer to the whole owner, so the trampoline may step back
+        // to it.
+        (owner as *const T)
+            .cast::<u8>()
+            .wrapping_add(T::CQE_OFFSET)
+            .cast::<bindings::ib_cqe>()
+            .cast_mut()
+    }
+}
+
+/// The completion function of every [`Cqe<T>`]: finds the owner `T` and
+/// calls its [`CqeHandler::done`].
+///
+/// # Safety
+///
+/// Called by the CQ poller for a completion `wc` of a work request whose
+/// `wr_cqe` was given by [`Cqe::ptr_of`] for a `T` that is still live (the
+/// contracts of [`post_send`](super::post_send),
+/// [`post_recv`](super::post_recv) and [`post_chain`](super::post_chain):
+/// the owner stays valid until the work request completes or the QP is
+/// drained).
+unsafe extern "C" fn trampoline<T: CqeHandler>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wc` is valid for the call and the poller does not touch it
+    // until we return. The CQ calls `wr_cqe->done`, and only a `Cqe<T>`
+    // has `done == trampoline::<T>` (type invariant); its address comes
+    // only from `Cqe::ptr_of`, as `owner + T::CQE_OFFSET` computed from a
+    // pointer to the whole `T`, so subtracting `T::CQE_OFFSET` gives back
+    // that `T`, which the poster keeps live until this completion. A
+    // shared reference is sound: `T: Sync`, and its users share it.
+    let (owner, wc) = unsafe {
+        let cqe = (*wc).__bindgen_anon_1.wr_cqe.cast::<u8>();
+        (&*cqe.sub(T::CQE_OFFSET).cast::<T>(), Wc(&*wc))
+    };
+    owner.done(&wc);
+}
+

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! FRWR memory regions ([`Mr`], `struct rpcrdma_mr`) and the handler of
+//! their own completions ([`MrHandler`]).
+
+use super::{from_err_ptr, Device, Pd, Wc};
+use crate::bindings;
+use core::ptr::NonNull;
+use kernel::error::to_result;
+use kernel::prelude::*;
+
+/// What the work requests of an [`Mr`] complete on: REG_MR, and
+/// LOCAL_INV posted on the MR's own `cqe` (unsignaled, so only failures
+/// and flushes complete). Runs as [`CqeHandler::done`] does.
+pub(crate) trait MrHandler: Sync {
+    /// Handles a completion of a work request of the MR made with
+    /// `index` by [`Mr::new`].
+    fn mr_done(&self, index: u32, wc: &Wc<'_>);
+}
+
+/// The completion function of MRs whose owner is an `H`: finds the
+/// `xprs_mr` and its owner, and calls [`MrHandler::mr_done`].
+///
+/// # Safety
+///
+/// Called by the CQ poller for a completion `wc` of a work request on the
+/// own `cqe` of an MR made by [`Mr::new`] with an `H` owner; the MR is
+/// still live (the posting contracts), so its owner is too (that of
+/// [`Mr::new`]).
+unsafe extern "C" fn mr_trampoline<H: MrHandler>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `wc` is valid for the call. `wr_cqe` is the `cqe` of a live
+    // `xprs_mr` (the caller), its first member (invariant of `Mr`), so it
+    // is the `xprs_mr` itself; `ctx` and `index` were written by
+    // `Mr::new` before the MR was shared and not since. `Mr::new` made
+    // `done` this function only with `ctx` an `H` that outlives the MR.
+    let (owner, index, wc) = unsafe {
+        let m = &*(*wc).__bindgen_anon_1.wr_cqe.cast::<bindings::xprs_mr>();
+        (&*m.ctx.cast::<H>(), m.index, Wc(&*wc))
+    };
+    owner.mr_done(index, &wc);
+}
+
+
+/// One FRWR memory region with its scatterlist and its REG_MR and
+/// LOCAL_INV work requests (`struct rpcrdma_mr`).
+///
+/// Every method that changes the MR (its scatterlist, mapping, rkey or work
+/// requests) takes `&mut self`, so whoever holds the `Mr` mutably is its
+/// one user; `Mr` is not `Sync`, since a shared `&Mr` has no use but to
+/// read.
+///
+/// # Invariants
+///
+/// `mr` was returned by `xprs_mr_alloc`, is owned by this value alone and
+/// is freed only by `drop`. Its `cqe` field is the first member, so a
+/// completion's `wr_cqe` for either work request is the `xprs_mr` itself.
+/// `cqe.done`, `ctx`, `index` and `depth` are written only by [`Mr::new`]:
+/// `cqe.done` is `mr_trampoline::<H>` and `ctx` an `H` for one
+/// [`MrHandler`] type `H`.
+pub(crate) struct Mr {
+    mr: NonNull<bindings::xprs_mr>,
+}
+
+/// A registered segment: what goes on the wire for one MR.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct MrSegment {
+    pub(crate) handle: u32,
+    pub(crate) length: u32,
+    pub(crate) offset: u64,
+}
+
+impl Mr {
+    /// Allocates an MR of `depth` pages on `pd`. Its work requests on its
+    /// own `cqe` complete on `owner.mr_done(index, ..)`.
+    ///
+    /// # Safety
+    ///
+    /// `owner` stays valid as long as the MR exists.
+    pub(crate) unsafe fn new<H: MrHandler>(
+        pd: &Pd,
+        sg_gaps: bool,
+        depth: u32,
+        owner: &H,
+        index: u32,
+    ) -> Result<Self> {
+        // SAFETY: the PD is valid (its invariant).
+        let mr = from_err_ptr(unsafe { bindings::xprs_mr_alloc(pd.as_ptr(), sg_gaps, depth) })?;
+        // SAFETY: just allocated and not shared yet.
+        unsafe {
+            let m = &mut *mr.as_ptr();
+            // INVARIANT: `done` and `ctx` are set together: the trampoline
+            // of `H` and an `H` that outlives the MR (the caller).
+            m.cqe.done = Some(mr_trampoline::<H>);
+            m.ctx = (owner as *const H).cast_mut().cast();
+            m.index = index;
+        }
+        // INVARIANT: allocated above.
+        Ok(Self { mr })
+    }
+
+    /// Returns the number of scatterlist entries.
+    pub(crate) fn depth(&self) -> u32 {
+        // SAFETY: valid by the type invariant; `depth` is never written
+        // after allocation.
+        unsafe { (*self.mr.as_ptr()).depth }
+    }
+
+    /// Sets scatterlist entry `i` to `len` bytes at `offset` in `page`.
+    ///
+    /// # Safety
+    ///
+    /// The MR is not mapped, and the page stays allocated while the MR
+    /// maps it.
+    pub(crate) unsafe fn set_page(&mut self, i: u32, page: *mut bindings::page, offset: u32, len: u32) {
+        // SAFETY: guaranteed by the caller; the shim checks `i`.
+        unsafe { bindings::xprs_mr_set_page(self.mr.as_ptr(), i, page, offset, len) }
+    }
+
+    /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Mr::set_page`]; `buf` is directly mapped kernel memory.
+    pub(crate) unsafe fn set_buf(&mut self, i: u32, buf: *mut core::ffi::c_void, len: u32) {
+        // SAFETY: guaranteed by the caller; the shim checks `i`.
+        unsafe { bindings::xprs_mr_set_buf(self.mr.as_ptr(), i, buf, len) }
+    }
+
+    /// DMA-maps the first `nents` entries and prepares the REG_MR work
+    /// request (`frwr_map()`): remote write access if `writing`, remote
+    /// read otherwise; `xid` goes into the upper half of the iova.
+    pub(crate) fn map(&mut self, dev: &Device, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
+        let mut seg = MrSegment {
+            handle: 0,
+            length: 0,
+            offset: 0,
+        };
+        // SAFETY: the MR is valid (invariant); the device is the one the
+        // PD was allocated on; the out pointers are locals.
+        to_result(unsafe {
+            bindings::xprs_mr_map(
+                self.mr.as_ptr(),
+                dev.as_ptr(),
+                nents,
+                writing,
+                xid,
+                &mut seg.handle,
+                &mut seg.length,
+                &mut seg.offset,
+            )
+        })?;
+        Ok(seg)
+    }
+
+    /// DMA-unmaps the scatterlist if it is mapped.
+    pub(crate) fn unmap(&mut self) {
+        // SAFETY: valid by the type invariant; callers unmap only MRs no
+        // work request or remote peer can use any more.
+        unsafe { bindings::xprs_mr_unmap(self.mr.as_ptr()) }
+    }
+
+    /// Returns the current rkey.
+    pub(crate) fn rkey(&self) -> u32 {
+        // SAFETY: valid by the type invariant; the rkey changes only in
+        // `map`, which takes `&mut self`, so it does not change under us.
+        unsafe { bindings::xprs_mr_rkey(self.mr.as_ptr()) }
+    }
+
+    /// Returns the REG_MR work request prepared by [`Mr::map`], for the
+    /// caller to chain and post.
+    pub(crate) fn reg_wr(&mut self) -> *mut bindings::ib_send_wr {
+        // SAFETY: valid by the type invariant; only the address is taken.
+        unsafe { core::ptr::addr_of_mut!((*self.mr.as_ptr()).reg_wr.wr) }
+    }
+
+    /// Prepares and returns the LOCAL_INV work request for the current
+    /// rkey, completing on `cqe` (from [`Cqe::ptr_of`]; the MR's own when
+    /// `None`).
+    pub(crate) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
+        let m = self.mr.as_ptr();
+        // SAFETY: valid by the type invariant; `&mut self` makes this the
+        // MR's only user, so nothing else touches its work requests.
+        unsafe {
+            let own = core::ptr::addr_of_mut!((*m).cqe);
+            let wr = core::ptr::addr_of_mut!((*m).inv_wr);
+            core::ptr::write_bytes(wr, 0, 1);
+            (*wr).__bindgen_anon_1.wr_cqe = cqe.unwrap_or(own);
+            (*wr).opcode = bindings::ib_wr_opcode_IB_WR_LOCAL_INV;
+            (*wr).ex.invalidate_rkey = bindings::xprs_mr_rkey(m);
+            if signaled {
+                (*wr).send_flags = bindings::ib_send_flags_IB_SEND_SIGNALED as i32;
+            }
+            wr
+        }
+    }
+}
+
+impl Drop for Mr {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the MR is live; owners drop it
+        // once the QP is drained, so no work request uses it.
+        unsafe { bindings::xprs_mr_free(self.mr.as_ptr()) }
+    }
+}
+
+// SAFETY: an `Mr` owns its `xprs_mr` alone (type invariant) and keeps
+// no reference to thread-local state: the allocation, the `ib_mr` and the
+// DMA mapping belong to the device and may be used and freed from any
+// thread, which is all that moving the owner to another thread does.
+unsafe impl Send for Mr {}
+
