@@ -14,7 +14,7 @@ pub(crate) struct Wc<'a>(pub(super) &'a bindings::ib_wc);
 
 impl Wc<'_> {
     /// Returns the completion's status.
-    pub(crate) fn status(&self) -> bindings::ib_wc_status {
+    fn status(&self) -> bindings::ib_wc_status {
         self.0.status
     }
 
@@ -26,9 +26,7 @@ impl Wc<'_> {
     /// Returns true for a completion that means the connection is broken
     /// (anything but success or a flush).
     pub(crate) fn fatal(&self) -> bool {
-        let status = self.status();
-        status != bindings::ib_wc_status_IB_WC_SUCCESS
-            && status != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+        !self.is_success() && self.status() != bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
     }
 
     /// Returns the number of bytes a Receive placed.
