@@ -5,6 +5,11 @@
 set -euo pipefail
 
 XPRS_ADDR=10.0.2.15
+# The guest's IPv6 address (ipv6_up), for proto=rdma6 mounts.
+XPRS_ADDR6=fd00::15
+# The RDMA provider guest_setup brings up on eth0: rxe (soft-RoCE) or siw
+# (soft-iWARP).
+XPRS_PROVIDER=${XPRS_PROVIDER:-rxe}
 # scripts/vm exports the module built for the kernel it booted.
 XPRS_KO=${XPRS_KO:-/xprs/repo/xprtrdma_rs.ko}
 XPRS_FLAVOR=${XPRS_FLAVOR:-prod}
@@ -34,6 +39,35 @@ rxe_up() {
 	done
 	rdma link show
 	fail "rxe0 did not become ACTIVE"
+}
+
+siw_up() {
+	modprobe siw
+	rdma link add siw0 type siw netdev eth0
+	local i
+	for i in $(seq 50); do
+		rdma link show siw0/1 2>/dev/null | grep -q 'state ACTIVE' && return 0
+		sleep 0.2
+	done
+	rdma link show
+	fail "siw0 did not become ACTIVE"
+}
+
+# provider_up: the RDMA device of XPRS_PROVIDER on eth0.
+provider_up() {
+	case $XPRS_PROVIDER in
+	rxe)	rxe_up ;;
+	siw)	siw_up ;;
+	*)	fail "XPRS_PROVIDER must be rxe or siw, not '$XPRS_PROVIDER'" ;;
+	esac
+	log "RDMA provider: $XPRS_PROVIDER ($(rdma link show | head -1))"
+}
+
+# ipv6_up: XPRS_ADDR6 on eth0, usable at once (no duplicate detection).
+# nfsd's "rdma" listener binds IPv6 beside IPv4 (__write_ports_addxprt).
+ipv6_up() {
+	ip -6 addr add "$XPRS_ADDR6/64" dev eth0 nodad
+	printf '%s\txprs-guest6\n' "$XPRS_ADDR6" >> /etc/hosts
 }
 
 # Exports: a tmpfs and an ext4 on the second virtio disk, under the NFSv4
@@ -148,20 +182,22 @@ client_switch() {
 # The whole shared setup: network, rxe, exports, the chosen client, nfsd.
 guest_setup() {
 	net_up
-	rxe_up
+	provider_up
 	exports_up
 	client_load "$1"
 	nfsd_start
 }
 
 # nfs_mount VERS EXPORT MNT [OPTS]: mount /export/EXPORT over RDMA.
+# With NFS_PROTO=rdma6 the mount goes to XPRS_ADDR6 over IPv6.
 nfs_mount() {
-	local vers=$1 exp=$2 mnt=$3 opts=${4:-}
+	local vers=$1 exp=$2 mnt=$3 opts=${4:-} server=$XPRS_ADDR
 	local path=/export/$exp
 	case $vers in 4*) path=/$exp ;; esac
+	[ "${NFS_PROTO:-rdma}" = rdma6 ] && server="[$XPRS_ADDR6]"
 	mkdir -p "$mnt"
-	mount -t nfs -o "proto=rdma,port=$NFS_PORT,vers=$vers${opts:+,$opts}" \
-		"$XPRS_ADDR:$path" "$mnt"
+	mount -t nfs -o "proto=${NFS_PROTO:-rdma},port=$NFS_PORT,vers=$vers${opts:+,$opts}" \
+		"$server:$path" "$mnt"
 }
 
 drop_caches() {

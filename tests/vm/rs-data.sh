@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Data integrity and throughput over proto=rdma, chunks included:
 #
-#   rs-data.sh c|rs|both [FIO_SECONDS]
+#   rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw]
 #
 # c is the in-tree C client (rpcrdma client=1), rs ours (xprtrdma_rs beside
 # rpcrdma client=0), both runs the whole sequence for c, then for rs, in one
-# boot. For each client, on NFSv3 and on NFSv4.0 (tmpfs export): files of
+# boot, over soft-RoCE (rxe, the default) or soft-iWARP (siw), whose device
+# limits differ: one RDMA Read SGE, few send SGEs, no inline data. For each client, on NFSv3 and on NFSv4.0 (tmpfs export): files of
 # 0, 1, 4095, 4096, 4097 bytes, 1 MiB + 7 and 256 MiB of random data are
 # written (dd conv=fsync), caches dropped, and read back bit-exact, buffered
 # and O_DIRECT; a directory of 5000 entries with 40-character names lists
@@ -26,10 +27,11 @@
 
 which=${1:-both}
 fio_secs=${2:-60}
+export XPRS_PROVIDER=${3:-rxe}
 case $which in
 c|rs)	clients=$which ;;
 both)	clients="c rs" ;;
-*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS]" ;;
+*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw]" ;;
 esac
 case $fio_secs in ''|*[!0-9]*) fail "FIO_SECONDS must be a number, not '$fio_secs'" ;; esac
 
@@ -279,7 +281,7 @@ run_client() {
 summary() {
 	local c row key what
 	{
-		echo "## rs-data: $which, fio ${fio_secs}s, kernel $(uname -r)"
+		echo "## rs-data: $which over $XPRS_PROVIDER, fio ${fio_secs}s, kernel $(uname -r)"
 		echo
 		printf '| metric |'
 		for c in $clients; do
