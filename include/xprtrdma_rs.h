@@ -40,6 +40,8 @@ struct xprs_xprt {
 	struct rpc_xprt xprt;
 	void *priv;
 	struct delayed_work connect_worker;
+	/* Refills the MR pool out of the send path (rb_refresh_worker). */
+	struct work_struct mr_refresh_worker;
 	struct rpc_timeout timeout;
 };
 
@@ -50,6 +52,8 @@ void *xprs_xprt_priv(struct rpc_xprt *xprt);
 void xprs_xprt_set_priv(struct rpc_xprt *xprt, void *priv);
 void xprs_queue_connect(struct rpc_xprt *xprt, unsigned long delay);
 void xprs_cancel_connect_sync(struct rpc_xprt *xprt);
+void xprs_queue_mr_refresh(struct rpc_xprt *xprt);
+void xprs_cancel_mr_refresh_sync(struct rpc_xprt *xprt);
 bool xprs_try_module_get(void);
 void xprs_module_put(void);
 unsigned long xprs_hz(void);
@@ -74,6 +78,7 @@ void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
 				 unsigned long connect_timeout,
 				 unsigned long reconnect_timeout);
 void xprs_connect_worker(struct rpc_xprt *xprt);
+void xprs_mr_refresh_worker(struct rpc_xprt *xprt);
 
 /* Static inline helpers of sunrpc. */
 bool xprs_xprt_connected(struct rpc_xprt *xprt);

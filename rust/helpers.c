@@ -117,6 +117,19 @@ static void xprs_connect_work(struct work_struct *work)
 	current_restore_flags(pflags, PF_MEMALLOC);
 }
 
+/*
+ * As rpcrdma_mr_refresh_worker(): a send that finds no free MR asks for
+ * more here rather than allocating them itself, so that the send path of
+ * a swap-backed mount allocates nothing.
+ */
+static void xprs_mr_refresh_work(struct work_struct *work)
+{
+	struct xprs_xprt *x = container_of(work, struct xprs_xprt,
+					   mr_refresh_worker);
+
+	xprs_mr_refresh_worker(&x->xprt);
+}
+
 struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots)
 {
 	struct rpc_xprt *xprt;
@@ -128,6 +141,7 @@ struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots)
 	xprt->ops = &xprs_ops;
 	xprt->xprt_class = &xprs_class;
 	INIT_DELAYED_WORK(&xprs_of(xprt)->connect_worker, xprs_connect_work);
+	INIT_WORK(&xprs_of(xprt)->mr_refresh_worker, xprs_mr_refresh_work);
 	return xprt;
 }
 
@@ -155,6 +169,16 @@ void xprs_queue_connect(struct rpc_xprt *xprt, unsigned long delay)
 void xprs_cancel_connect_sync(struct rpc_xprt *xprt)
 {
 	cancel_delayed_work_sync(&xprs_of(xprt)->connect_worker);
+}
+
+void xprs_queue_mr_refresh(struct rpc_xprt *xprt)
+{
+	queue_work(system_highpri_wq, &xprs_of(xprt)->mr_refresh_worker);
+}
+
+void xprs_cancel_mr_refresh_sync(struct rpc_xprt *xprt)
+{
+	cancel_work_sync(&xprs_of(xprt)->mr_refresh_worker);
 }
 
 bool xprs_try_module_get(void)
@@ -586,7 +610,10 @@ struct xprs_mr *xprs_mr_alloc(struct ib_pd *pd, bool sg_gaps, u32 depth)
 	struct xprs_mr *mr;
 	struct ib_mr *ibmr;
 
-	mr = kzalloc(struct_size(mr, sg, depth), GFP_KERNEL);
+	/* As XPRTRDMA_GFP_FLAGS: the refresh worker of a swap-backed mount
+	 * must not recurse into reclaim, nor dip into the reserves. */
+	mr = kzalloc(struct_size(mr, sg, depth),
+		     __GFP_NOMEMALLOC | __GFP_NORETRY | __GFP_NOWARN);
 	if (!mr)
 		return ERR_PTR(-ENOMEM);
 	ibmr = ib_alloc_mr(pd, sg_gaps ? IB_MR_TYPE_SG_GAPS : IB_MR_TYPE_MEM_REG,

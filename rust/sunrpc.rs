@@ -338,6 +338,19 @@ impl Xprt {
         unsafe { bindings::xprs_cancel_connect_sync(self.0) }
     }
 
+    /// Queues the MR refresh worker (`rpcrdma_mrs_refresh()`); a no-op
+    /// while it is queued already.
+    pub(crate) fn queue_mr_refresh(&self) {
+        // SAFETY: valid; the worker was initialized by alloc.
+        unsafe { bindings::xprs_queue_mr_refresh(self.0) }
+    }
+
+    /// Cancels the MR refresh worker and waits for it.
+    pub(crate) fn cancel_mr_refresh_sync(&self) {
+        // SAFETY: valid; the worker was initialized by alloc.
+        unsafe { bindings::xprs_cancel_mr_refresh_sync(self.0) }
+    }
+
     /// Returns `HZ`.
     pub(crate) fn hz(&self) -> usize {
         // SAFETY: no preconditions.

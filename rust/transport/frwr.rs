@@ -296,7 +296,7 @@ impl Transport {
         // SAFETY: the caller owns the req.
         let reg = unsafe { req.registered() };
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = match reg.push(self.mr_get(ep)?) {
+            let lease = match reg.push(self.mr_get()?) {
                 Ok(lease) => lease,
                 Err(lease) => {
                     self.mr_put(lease);
@@ -329,15 +329,35 @@ impl Transport {
         Ok(nranges)
     }
 
-    /// Takes a free MR, refilling the pool when it is empty
-    /// (`rpcrdma_mr_get()` and `rpcrdma_mrs_refresh()`). Runs under
-    /// `XPRT_LOCKED`.
-    fn mr_get(&self, ep: &Endpoint) -> Result<MrLease> {
+    /// Takes a free MR (`rpcrdma_mr_get()`). Runs under `XPRT_LOCKED`.
+    ///
+    /// When none is free it allocates nothing: the send path of a
+    /// swap-backed mount must not. It asks for a refill instead
+    /// (`rpcrdma_mrs_refresh()`), which `unwind_send` queues once the
+    /// task waits for buffer space, and fails with `EAGAIN`.
+    fn mr_get(&self) -> Result<MrLease> {
         if let Some(lease) = self.shared.lock().mr_free.pop() {
             return Ok(lease);
         }
-        self.mr_refill(ep)?;
-        self.shared.lock().mr_free.pop().ok_or(EAGAIN)
+        add(&self.stats.empty_mr_free, 1);
+        self.mr_refresh_wanted.store(true, Ordering::Relaxed);
+        Err(EAGAIN)
+    }
+
+    /// The MR refresh worker (`rpcrdma_mr_refresh_worker()`): refills
+    /// the current endpoint's pool, then wakes the senders waiting for
+    /// buffer space, whether or not it made any MR (they then retry, and
+    /// ask again).
+    pub(super) fn mr_refresh_worker(&self) {
+        {
+            let _guard = self.ep_lock.lock();
+            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
+            if let (Some(ep), true) = (unsafe { self.endpoint() }, self.xprt.connected()) {
+                let _ = self.mr_refill(ep);
+            }
+        }
+        // SAFETY: the xprt is valid.
+        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
     }
 
     /// Puts a lease on the free list. The list has room for every MR of

@@ -32,11 +32,17 @@ impl Transport {
     /// (EAGAIN: out of MRs or of sendctxs) the task then waits for buffer
     /// space; in this order, because the release wakes waiters, which
     /// would cancel a wait set before it.
+    ///
+    /// A refill of the MR pool that `mr_get` asked for is queued after the
+    /// wait is set, so that the worker's wakeup cannot come before it.
     fn unwind_send(&self, ep: &Endpoint, req: &Req, wait: bool) {
         self.release_mrs(ep, req);
         if wait {
             // SAFETY: the xprt is valid.
             unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
+            if self.mr_refresh_wanted.swap(false, Ordering::Relaxed) {
+                self.xprt.queue_mr_refresh();
+            }
         }
     }
 

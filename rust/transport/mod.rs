@@ -347,6 +347,9 @@ pub(crate) struct Transport {
     /// Set while [`Transport::teardown`] runs (`re_force_disconnect`): the
     /// flushes its drain produces ask for no further close.
     tearing_down: AtomicBool,
+    /// Set by a send that found no free MR, taken by the `unwind_send`
+    /// that queues the MR refresh worker for it.
+    mr_refresh_wanted: AtomicBool,
     /// Forward reqs with an id below this may be handed out: all of them,
     /// unless the current connection's device holds fewer
     /// ([`QueueFit::reqs`](crate::proto::credits::QueueFit::reqs)).
@@ -466,6 +469,7 @@ impl Transport {
                 ep_lock <- new_mutex!((), "xprtrdma_rs::ep_lock"),
                 ep: SyncCell::new(None),
                 tearing_down: AtomicBool::new(false),
+                mr_refresh_wanted: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),
                 connect_status: AtomicI32::new(0),
                 bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),

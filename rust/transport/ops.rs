@@ -145,6 +145,12 @@ extern "C" fn xprs_connect_worker(xprt: *mut bindings::rpc_xprt) {
 }
 
 #[no_mangle]
+extern "C" fn xprs_mr_refresh_worker(xprt: *mut bindings::rpc_xprt) {
+    // SAFETY: destroy cancels the worker before freeing the transport.
+    unsafe { Transport::of(xprt) }.mr_refresh_worker()
+}
+
+#[no_mangle]
 extern "C" fn xprs_op_set_connect_timeout(
     xprt: *mut bindings::rpc_xprt,
     connect_timeout: usize,
@@ -163,6 +169,7 @@ extern "C" fn xprs_op_print_stats(xprt: *mut bindings::rpc_xprt, seq: *mut bindi
 extern "C" fn xprs_op_destroy(xprt: *mut bindings::rpc_xprt) {
     let x = Xprt::from_raw(xprt);
     x.cancel_connect_sync();
+    x.cancel_mr_refresh_sync();
     // SAFETY: setup stored the leaked box; nothing else runs on this
     // transport any more (sunrpc destroys it last), so this is the only
     // reference.

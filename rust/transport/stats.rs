@@ -45,6 +45,9 @@ pub(super) struct Stats {
     pub(super) replies_dropped: AtomicU64,
     /// Replies whose XID matched no waiting RPC.
     pub(super) replies_unmatched: AtomicU64,
+    /// Sends (not in mountstats) that found no free MR and asked the
+    /// refresh worker for more (C's `xprtrdma_nomrs_err` event).
+    pub(super) empty_mr_free: AtomicU64,
 }
 
 pub(super) fn add(counter: &AtomicU64, n: u64) {
@@ -116,6 +119,11 @@ impl Transport {
             "replies: dropped {} (req not awaiting one), unmatched {}\n",
             self.stats.replies_dropped.load(Ordering::Relaxed),
             self.stats.replies_unmatched.load(Ordering::Relaxed)
+        );
+        pr_info!(
+            "mrs: {} allocated, none free at send {} times\n",
+            self.stats.mrs_allocated.load(Ordering::Relaxed),
+            self.stats.empty_mr_free.load(Ordering::Relaxed)
         );
         if reqs_home != self.reqs.len() {
             sunrpc::warn_once(c_str!("I5: reqs missing from the pool at destroy"));
