@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # NFSv4.1 and NFSv4.2 over xprtrdma_rs: sessions, and the backchannel that
-# carries the server's callbacks on the forward connection.
+# carries the server's callbacks on the forward connection. Then NFSv4.1
+# once more over IPv6 (proto=rdma6, netid "rdma6", to the guest's fd00::15
+# on rxe), with the same checks.
 #
 # For each version: the mount works (the callback service started and the
 # session was created with our bc_maxpayload and bc_num_slots); data
@@ -18,6 +20,7 @@
 # With "c", the same checks run against the in-tree client, for reference.
 client=${1:-rs}
 guest_setup "$client"
+ipv6_up
 marker="rs-v41: start"
 echo "$marker" > /dev/kmsg
 
@@ -30,23 +33,28 @@ nfsd_client_info() {
 }
 
 mounts=0
-for vers in 4.1 4.2; do
-	mnt=/mnt/v$vers
-	log "NFS v$vers over RDMA with the $(client_name)"
-	if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount $vers tmp $mnt"; then
+for run in 4.1:rdma 4.2:rdma 4.1:rdma6; do
+	vers=${run%:*} proto=${run#*:}
+	mnt=/mnt/v$vers-$proto
+	log "NFS v$vers over RDMA ($proto) with the $(client_name)"
+	if ! NFS_PROTO=$proto timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount $vers tmp $mnt"; then
 		dmesg | tail -40
-		fail "v$vers: mount over RDMA failed"
+		fail "v$vers/$proto: mount over $proto failed"
 	fi
 	mounts=$((mounts + 1))
 	grep " $mnt " /proc/mounts
-	check "v$vers: mounted with proto=rdma,vers=$vers" \
-		grep -q " $mnt nfs4 .*vers=$vers,.*proto=rdma" /proc/mounts
+	check "v$vers/$proto: mounted with proto=$proto,vers=$vers" \
+		grep -q " $mnt nfs4 .*vers=$vers,.*proto=$proto," /proc/mounts
+	if [ "$proto" = rdma6 ]; then
+		check "v$vers/$proto: the server address is IPv6 ($XPRS_ADDR6)" \
+			grep -q " $mnt nfs4 .*addr=$XPRS_ADDR6" /proc/mounts
+	fi
 
 	cp /tmp/src-big "$mnt/big"
 	cp /tmp/src-small "$mnt/small"
 	drop_caches
-	check "v$vers: 1 MiB + 7 bytes read back bit-exact" cmp /tmp/src-big "$mnt/big"
-	check "v$vers: 4097 bytes read back bit-exact" cmp /tmp/src-small "$mnt/small"
+	check "v$vers/$proto: 1 MiB + 7 bytes read back bit-exact" cmp /tmp/src-big "$mnt/big"
+	check "v$vers/$proto: 4097 bytes read back bit-exact" cmp /tmp/src-small "$mnt/small"
 
 	state=
 	for i in $(seq 100); do
@@ -55,12 +63,12 @@ for vers in 4.1 4.2; do
 		sleep 0.2
 	done
 	echo "nfsd: callback state: $state"
-	check "v$vers: nfsd's callback probe was answered (callback state UP)" test "$state" = UP
+	check "v$vers/$proto: nfsd's callback probe was answered (callback state UP)" test "$state" = UP
 
 	xprt_stats "$mnt"
-	check "v$vers: no bad replies" test "$(xprt_field "$mnt" 20)" = 0
+	check "v$vers/$proto: no bad replies" test "$(xprt_field "$mnt" 20)" = 0
 	rm -f "$mnt/big" "$mnt/small"
-	check "v$vers: umount" umount "$mnt"
+	check "v$vers/$proto: umount" umount "$mnt"
 done
 
 nfsd_stop
