@@ -5,8 +5,15 @@
 # xprtrdma_rs: a frame in it while it is loaded, or, after rmmod, a frame
 # that no longer resolves to any symbol (an unloaded module's text). Other
 # objects (boot-time, the server's) are listed and do not fail the run.
+#
+#   kmemleak-check.sh [NAME]
+#
+# NAME (tests/vm/suite.sh gives each test's) names the reports it keeps,
+# /xprs/out/kmemleak-NAME.txt; afterwards the objects reported so far are
+# cleared, so that the next check reports only what is new.
 set -uo pipefail
 KL=/sys/kernel/debug/kmemleak
+tag=${1:+-$1}
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 [ -e $KL ] || { echo "FAIL: the debug kernel has no $KL"; exit 1; }
 
@@ -63,8 +70,13 @@ for i in $(seq 50); do
 done
 [ -d /sys/module/xprtrdma_rs ] && { log "FAIL: xprtrdma_rs does not unload"; exit 1; }
 log "scanning after umount and rmmod"
-scan > /xprs/out/kmemleak.txt
-ours /xprs/out/kmemleak.txt > /tmp/kmemleak.ours && { tail -1 /tmp/kmemleak.ours; exit 0; }
+scan > "/xprs/out/kmemleak$tag.txt"
+if ours "/xprs/out/kmemleak$tag.txt" > /tmp/kmemleak.ours; then
+	tail -1 /tmp/kmemleak.ours
+	echo clear > $KL
+	exit 0
+fi
 log "confirming what the first scan found of ours with a second"
-scan > /xprs/out/kmemleak.2.txt
-ours /xprs/out/kmemleak.2.txt
+scan > "/xprs/out/kmemleak$tag.2.txt"
+ours "/xprs/out/kmemleak$tag.2.txt" || exit 1
+echo clear > $KL

@@ -179,6 +179,32 @@ client_switch() {
 	nfsd_start
 }
 
+# guest_reset: undo guest_setup and what a test may have left, so that the
+# next test of a suite (tests/vm/suite.sh) starts as from a fresh boot:
+# no swap, NFS mount, nfsd, client module, RDMA link, export or address,
+# and fault injection off.
+guest_reset() {
+	local d
+	swapoff -a || true
+	pkill -x fio || true
+	umount -a -t nfs,nfs4 || umount -a -l -t nfs,nfs4 || true
+	nfsd_stop || true
+	exportfs -ua || true
+	for d in fail_sunrpc failslab fail_page_alloc; do
+		[ -d "/sys/kernel/debug/$d" ] || continue
+		echo 0 > "/sys/kernel/debug/$d/probability"
+		echo 1 > "/sys/kernel/debug/$d/times"
+	done
+	unload xprtrdma_rs || return 1
+	unload rpcrdma || return 1
+	rdma link delete rxe0 2>/dev/null || true
+	rdma link delete siw0 2>/dev/null || true
+	umount -R /export 2>/dev/null || umount -R -l /export || true
+	ip addr flush dev eth0
+	ip link set eth0 down
+	log "guest reset"
+}
+
 # The whole shared setup: network, rxe, exports, the chosen client, nfsd.
 guest_setup() {
 	net_up
