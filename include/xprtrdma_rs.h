@@ -19,6 +19,7 @@
 #include <linux/sunrpc/xprt.h>
 #include <linux/sunrpc/xdr.h>
 #include <linux/sunrpc/xprtrdma.h>
+#include <linux/sunrpc/rpc_rdma_cid.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 
@@ -118,6 +119,8 @@ void xprs_init_completion(struct completion *c);
 void xprs_reinit_completion(struct completion *c);
 
 /* rdma_cm and verbs macros and static inlines. */
+/* The CQ's restrack id: the cq.id of completion ids (struct rpc_rdma_cid). */
+u32 xprs_ib_cq_id(struct ib_cq *cq);
 struct rdma_cm_id *xprs_rdma_create_id(struct net *net,
 				       rdma_cm_event_handler handler,
 				       void *context);
@@ -148,11 +151,13 @@ void *xprs_rpc_buf_alloc(size_t size);
 
 /*
  * One FRWR memory region (struct rpcrdma_mr): the MR, the scatterlist it
- * maps, and its REG_MR and LOCAL_INV work requests. @cqe comes first so a
- * completion's wr_cqe is the xprs_mr itself.
+ * maps, and its REG_MR and LOCAL_INV work requests. @cqe, the REG_MR's
+ * completion context, comes first so its wr_cqe is the xprs_mr itself;
+ * @inv_cqe is that of a LOCAL_INV posted on the MR's own context.
  */
 struct xprs_mr {
 	struct ib_cqe cqe;
+	struct ib_cqe inv_cqe;
 	void *ctx;
 	u32 index;
 	struct ib_mr *mr;
@@ -191,5 +196,67 @@ u32 xprs_mr_rkey(struct xprs_mr *mr);
 unsigned int xprs_param_slot_table_entries(void);
 unsigned int xprs_param_max_inline_read(void);
 unsigned int xprs_param_max_inline_write(void);
+
+/*
+ * Trace points (rust/trace.c, include/trace/events/xprtrdma_rs.h). Each
+ * wrapper fires one event and only reads its arguments, during the call.
+ */
+
+/* How a Call conveys its arguments and its Reply (as enum rpcrdma_chunktype). */
+enum xprs_chunktype {
+	XPRS_NOCH = 0,
+	XPRS_NOCH_PULLUP,
+	XPRS_NOCH_MAPPED,
+	XPRS_READCH,
+	XPRS_AREADCH,
+	XPRS_WRITECH,
+	XPRS_REPLYCH,
+};
+
+/* The check a received message failed (xprs_trace_reply_err). */
+enum xprs_bad_reply {
+	XPRS_BAD_HEADER = 0,	/* transport header does not decode */
+	XPRS_BAD_UNMATCHED,	/* no RPC waits for the xid */
+	XPRS_BAD_DROPPED,	/* its RPC awaits no Reply (duplicate, early) */
+	XPRS_BAD_BODY,		/* the chunk lists do not decode */
+	XPRS_BAD_RDMA_ERROR,	/* RDMA_ERROR */
+	XPRS_BAD_UNOFFERED,	/* a write list or reply chunk not offered */
+	XPRS_BAD_WRITE_LIST,	/* more written than the pages hold */
+	XPRS_BAD_CALLBACK,	/* a callback larger than bc_maxpayload */
+};
+
+void xprs_trace_connect(const struct rpc_xprt *xprt, int rc,
+			int connect_status);
+void xprs_trace_disconnect(const struct rpc_xprt *xprt, int rc,
+			   int connect_status);
+void xprs_trace_reconnect(const struct rpc_xprt *xprt, unsigned long delay);
+void xprs_trace_op_inject_dsc(const struct rpc_xprt *xprt);
+void xprs_trace_device_removal(const struct rpc_xprt *xprt);
+void xprs_trace_marshal(const struct rpc_rqst *rqst, unsigned int hdrlen,
+			unsigned int rtype, unsigned int wtype);
+void xprs_trace_post_send(const struct rpc_rqst *rqst,
+			  const struct rpc_rdma_cid *cid, bool signaled,
+			  unsigned int num_reg);
+void xprs_trace_nomrs_err(const struct rpc_xprt *xprt,
+			  const struct rpc_rqst *rqst);
+void xprs_trace_backlog_wait(const struct rpc_task *task);
+void xprs_trace_backlog_wake(const struct rpc_xprt *xprt, unsigned int req);
+void xprs_trace_wc_send(const struct ib_wc *wc, const struct rpc_rdma_cid *cid);
+void xprs_trace_wc_receive(const struct ib_wc *wc,
+			   const struct rpc_rdma_cid *cid);
+void xprs_trace_wc_fastreg(const struct ib_wc *wc,
+			   const struct rpc_rdma_cid *cid);
+void xprs_trace_wc_li(const struct ib_wc *wc, const struct rpc_rdma_cid *cid);
+void xprs_trace_wc_li_done(const struct ib_wc *wc,
+			   const struct rpc_rdma_cid *cid);
+void xprs_trace_reply(const struct rpc_rqst *rqst, unsigned int credits,
+		      unsigned int inline_len, unsigned int write_len,
+		      unsigned int reply_len);
+void xprs_trace_reply_err(const struct rpc_xprt *xprt, u32 xid,
+			  enum xprs_bad_reply why);
+void xprs_trace_mr_map(const struct xprs_mr *mr);
+void xprs_trace_mr_unmap(const struct xprs_mr *mr);
+void xprs_trace_cb_call(const struct rpc_xprt *xprt, u32 xid);
+void xprs_trace_cb_reply(const struct rpc_xprt *xprt, u32 xid);
 
 #endif /* XPRTRDMA_RS_H */

@@ -472,6 +472,11 @@ struct ib_cq *xprs_ib_alloc_cq(struct ib_device *device, void *private,
 	return ib_alloc_cq_any(device, private, nr_cqe, IB_POLL_WORKQUEUE);
 }
 
+u32 xprs_ib_cq_id(struct ib_cq *cq)
+{
+	return cq->res.id;
+}
+
 int xprs_ib_post_send(struct ib_qp *qp, const struct ib_send_wr *wr)
 {
 	return ib_post_send(qp, wr, NULL);

@@ -138,10 +138,11 @@ impl CmId {
         })
     }
 
-    /// Starts a disconnect. Errors (not connected) are of no interest.
-    pub(crate) fn disconnect(&self) {
+    /// Starts a disconnect. Returns `rdma_disconnect()`'s result, for the
+    /// trace: an error (not connected) needs no handling.
+    pub(crate) fn disconnect(&self) -> i32 {
         // SAFETY: the id is valid.
-        let _ = unsafe { bindings::rdma_disconnect(self.id.as_ptr()) };
+        unsafe { bindings::rdma_disconnect(self.id.as_ptr()) }
     }
 
     /// Flushes and waits for every posted Receive, then every Send.

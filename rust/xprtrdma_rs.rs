@@ -20,6 +20,7 @@ mod ib_client;
 mod proto;
 mod rdma_cm;
 mod sunrpc;
+mod trace;
 mod transport;
 
 module! {

@@ -8,14 +8,67 @@ use crate::bindings;
 use crate::cell::Foreign;
 use core::marker::PhantomData;
 
-/// A work completion (`struct ib_wc`), as a completion handler sees it:
-/// valid for the handler's call, and written by no one during it.
-pub(crate) struct Wc<'a>(pub(super) &'a bindings::ib_wc);
+/// A completion id (`struct rpc_rdma_cid`, as the C client's): the id of
+/// a CQ and the number of a completion context on it. A work request
+/// traced with the id of its context can be matched to its completion.
+#[derive(Clone, Copy)]
+pub(crate) struct Cid(bindings::rpc_rdma_cid);
 
-impl Wc<'_> {
+impl Cid {
+    /// The id of completion context `completion` on the CQ `cq` (from
+    /// [`super::Cq::id`] or [`Wc::cid`]).
+    pub(crate) fn new(cq: u32, completion: i32) -> Self {
+        Self(bindings::rpc_rdma_cid {
+            ci_queue_id: cq,
+            ci_completion_id: completion,
+        })
+    }
+
+    /// Returns the C struct, for the trace points.
+    pub(crate) fn as_raw(&self) -> &bindings::rpc_rdma_cid {
+        &self.0
+    }
+}
+
+/// A work completion (`struct ib_wc`), as a completion handler sees it:
+/// valid for the handler's call, and written by no one during it; and the
+/// id of the CQ it came from.
+pub(crate) struct Wc<'a> {
+    wc: &'a bindings::ib_wc,
+    cq_id: u32,
+}
+
+impl<'a> Wc<'a> {
+    /// Wraps the completion `wc` the poller of `cq` passed to a handler.
+    ///
+    /// # Safety
+    ///
+    /// `cq` is the live CQ and `wc` the completion of a handler's call,
+    /// which nothing writes until it returns and which outlives `'a`.
+    pub(super) unsafe fn from_raw(cq: *mut bindings::ib_cq, wc: *const bindings::ib_wc) -> Self {
+        Self {
+            // SAFETY: guaranteed by the caller.
+            wc: unsafe { &*wc },
+            // SAFETY: the CQ is live (the caller); its id is fixed when
+            // it is allocated.
+            cq_id: unsafe { bindings::xprs_ib_cq_id(cq) },
+        }
+    }
+
+    /// Returns the C struct, for the trace points.
+    pub(crate) fn as_raw(&self) -> &bindings::ib_wc {
+        self.wc
+    }
+
+    /// Returns the completion id of context `completion` on this
+    /// completion's CQ.
+    pub(crate) fn cid(&self, completion: i32) -> Cid {
+        Cid::new(self.cq_id, completion)
+    }
+
     /// Returns the completion's status.
     fn status(&self) -> bindings::ib_wc_status {
-        self.0.status
+        self.wc.status
     }
 
     /// Returns true if the work request succeeded.
@@ -31,20 +84,20 @@ impl Wc<'_> {
 
     /// Returns the number of bytes a Receive placed.
     pub(crate) fn byte_len(&self) -> u32 {
-        self.0.byte_len
+        self.wc.byte_len
     }
 
     /// Returns the rkey the peer invalidated with its Send
     /// (`IB_WC_WITH_INVALIDATE`), if it did.
     pub(crate) fn invalidated_rkey(&self) -> Option<u32> {
-        if self.0.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 == 0 {
+        if self.wc.wc_flags & bindings::ib_wc_flags_IB_WC_WITH_INVALIDATE as i32 == 0 {
             return None;
         }
         // SAFETY: with IB_WC_WITH_INVALIDATE set the provider wrote the
         // invalidated rkey into the union (`ex.invalidate_rkey`, as
         // `struct ib_wc` documents); both members are plain 32-bit
         // integers, valid for any bits.
-        Some(unsafe { self.0.ex.invalidate_rkey })
+        Some(unsafe { self.wc.ex.invalidate_rkey })
     }
 }
 
@@ -142,9 +195,10 @@ impl<T: CqeHandler> Cqe<T> {
 /// [`post_recv`](super::post_recv) and [`post_chain`](super::post_chain):
 /// the owner stays valid until the work request completes or the QP is
 /// drained).
-unsafe extern "C" fn trampoline<T: CqeHandler>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: `wc` is valid for the call and the poller does not touch it
-    // until we return. The CQ calls `wr_cqe->done`, and only a `Cqe<T>`
+unsafe extern "C" fn trampoline<T: CqeHandler>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: `cq` is the poller's own live CQ, and `wc` is valid for the
+    // call and the poller does not touch it until we return. The CQ calls
+    // `wr_cqe->done`, and only a `Cqe<T>`
     // has `done == trampoline::<T>` (type invariant); its address comes
     // only from `Cqe::ptr_of`, as `owner + T::CQE_OFFSET` computed from a
     // pointer to the whole `T`, so subtracting `T::CQE_OFFSET` gives back
@@ -152,7 +206,7 @@ unsafe extern "C" fn trampoline<T: CqeHandler>(_cq: *mut bindings::ib_cq, wc: *m
     // shared reference is sound: `T: Sync`, and its users share it.
     let (owner, wc) = unsafe {
         let cqe = (*wc).__bindgen_anon_1.wr_cqe.cast::<u8>();
-        (&*cqe.sub(T::CQE_OFFSET).cast::<T>(), Wc(&*wc))
+        (&*cqe.sub(T::CQE_OFFSET).cast::<T>(), Wc::from_raw(cq, wc))
     };
     owner.done(&wc);
 }

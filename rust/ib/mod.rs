@@ -13,8 +13,8 @@ use kernel::prelude::*;
 mod cqe;
 mod mr;
 
-pub(crate) use cqe::{impl_has_cqe, Cqe, CqeHandler, HasCqe, Wc};
-pub(crate) use mr::{Mr, MrHandler, MrSegment};
+pub(crate) use cqe::{impl_has_cqe, Cid, Cqe, CqeHandler, HasCqe, Wc};
+pub(crate) use mr::{Mr, MrHandler, MrSegment, MrWr};
 
 /// Converts an `ERR_PTR`-or-pointer return into a `Result`.
 fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
@@ -173,6 +173,14 @@ impl Cq {
     /// Returns the raw completion queue.
     pub(crate) fn as_ptr(&self) -> *mut bindings::ib_cq {
         self.cq.as_ptr()
+    }
+
+    /// Returns the CQ's id, the CQ half of the completion ids ([`Cid`])
+    /// of work requests that complete on it.
+    pub(crate) fn id(&self) -> u32 {
+        // SAFETY: by the type invariant the CQ is live; its id is fixed
+        // when it is allocated.
+        unsafe { bindings::xprs_ib_cq_id(self.cq.as_ptr()) }
     }
 }
 

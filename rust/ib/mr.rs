@@ -9,37 +9,60 @@ use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
+/// Which work request of an [`Mr`] completed on one of its own contexts.
+#[derive(Clone, Copy)]
+pub(crate) enum MrWr {
+    /// The REG_MR (`frwr_wc_fastreg()`).
+    Reg,
+    /// A LOCAL_INV posted on the MR's own context (`frwr_wc_localinv()`).
+    LocalInv,
+}
+
 /// What the work requests of an [`Mr`] complete on: REG_MR, and
-/// LOCAL_INV posted on the MR's own `cqe` (unsignaled, so only failures
-/// and flushes complete). Runs as [`CqeHandler::done`] does.
+/// LOCAL_INV posted on the MR's own context (both unsignaled, so only
+/// failures and flushes complete). Runs as [`CqeHandler::done`] does.
 pub(crate) trait MrHandler: Sync {
-    /// Handles a completion of a work request of the MR made with
+    /// Handles a completion of the work request `wr` of the MR made with
     /// `index` by [`Mr::new`].
-    fn mr_done(&self, index: u32, wc: &Wc<'_>);
+    fn mr_done(&self, index: u32, wr: MrWr, wc: &Wc<'_>);
 }
 
 /// The completion function of MRs whose owner is an `H`: finds the
-/// `xprs_mr` and its owner, and calls [`MrHandler::mr_done`].
+/// `xprs_mr` and its owner, and calls [`MrHandler::mr_done`]. `INV` tells
+/// the LOCAL_INV context (`inv_cqe`) from the REG_MR one (`cqe`).
 ///
 /// # Safety
 ///
-/// Called by the CQ poller for a completion `wc` of a work request on the
-/// own `cqe` of an MR made by [`Mr::new`] with an `H` owner; the MR is
-/// still live (the posting contracts), so its owner is too (that of
-/// [`Mr::new`]).
-unsafe extern "C" fn mr_trampoline<H: MrHandler>(_cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: `wc` is valid for the call. `wr_cqe` is the `cqe` of a live
-    // `xprs_mr` (the caller), its first member (invariant of `Mr`), so it
-    // is the `xprs_mr` itself; `ctx` and `index` were written by
-    // `Mr::new` before the MR was shared and not since. `Mr::new` made
-    // `done` this function only with `ctx` an `H` that outlives the MR.
-    let (owner, index, wc) = unsafe {
-        let m = &*(*wc).__bindgen_anon_1.wr_cqe.cast::<bindings::xprs_mr>();
-        (&*m.ctx.cast::<H>(), m.index, Wc(&*wc))
+/// Called by the CQ poller of `cq` for a completion `wc` of a work
+/// request on the own `cqe` (`INV` false) or `inv_cqe` (`INV` true) of an
+/// MR made by [`Mr::new`] with an `H` owner; the MR is still live (the
+/// posting contracts), so its owner is too (that of [`Mr::new`]).
+unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
+    cq: *mut bindings::ib_cq,
+    wc: *mut bindings::ib_wc,
+) {
+    let (offset, wr) = if INV {
+        (core::mem::offset_of!(bindings::xprs_mr, inv_cqe), MrWr::LocalInv)
+    } else {
+        (core::mem::offset_of!(bindings::xprs_mr, cqe), MrWr::Reg)
     };
-    owner.mr_done(index, &wc);
+    // SAFETY: `cq` and `wc` are valid for the call. `wr_cqe` is the `cqe`
+    // or `inv_cqe` of a live `xprs_mr`, as `INV` says (the caller), so
+    // stepping back by that field's offset gives the `xprs_mr`; `ctx` and
+    // `index` were written by `Mr::new` before the MR was shared and not
+    // since. `Mr::new` made `done` this function only with `ctx` an `H`
+    // that outlives the MR.
+    let (owner, index, wc) = unsafe {
+        let m = &*(*wc)
+            .__bindgen_anon_1
+            .wr_cqe
+            .cast::<u8>()
+            .sub(offset)
+            .cast::<bindings::xprs_mr>();
+        (&*m.ctx.cast::<H>(), m.index, Wc::from_raw(cq, wc))
+    };
+    owner.mr_done(index, wr, &wc);
 }
-
 
 /// One FRWR memory region with its scatterlist and its REG_MR and
 /// LOCAL_INV work requests (`struct rpcrdma_mr`).
@@ -52,11 +75,12 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler>(_cq: *mut bindings::ib_cq, wc: 
 /// # Invariants
 ///
 /// `mr` was returned by `xprs_mr_alloc`, is owned by this value alone and
-/// is freed only by `drop`. Its `cqe` field is the first member, so a
-/// completion's `wr_cqe` for either work request is the `xprs_mr` itself.
-/// `cqe.done`, `ctx`, `index` and `depth` are written only by [`Mr::new`]:
-/// `cqe.done` is `mr_trampoline::<H>` and `ctx` an `H` for one
-/// [`MrHandler`] type `H`.
+/// is freed only by `drop`. The REG_MR completes on its `cqe`, a
+/// LOCAL_INV on the MR's own context on its `inv_cqe`. `cqe.done`,
+/// `inv_cqe.done`, `ctx`, `index` and `depth` are written only by
+/// [`Mr::new`]: `cqe.done` is `mr_trampoline::<H, false>`, `inv_cqe.done`
+/// `mr_trampoline::<H, true>` and `ctx` an `H` for one [`MrHandler`] type
+/// `H`.
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
 }
@@ -88,14 +112,21 @@ impl Mr {
         // SAFETY: just allocated and not shared yet.
         unsafe {
             let m = &mut *mr.as_ptr();
-            // INVARIANT: `done` and `ctx` are set together: the trampoline
-            // of `H` and an `H` that outlives the MR (the caller).
-            m.cqe.done = Some(mr_trampoline::<H>);
+            // INVARIANT: both `done`s and `ctx` are set together: the
+            // trampolines of `H`, each for its own field, and an `H` that
+            // outlives the MR (the caller).
+            m.cqe.done = Some(mr_trampoline::<H, false>);
+            m.inv_cqe.done = Some(mr_trampoline::<H, true>);
             m.ctx = (owner as *const H).cast_mut().cast();
             m.index = index;
         }
         // INVARIANT: allocated above.
         Ok(Self { mr })
+    }
+
+    /// Returns the `xprs_mr`, for the trace points to read.
+    pub(crate) fn as_raw(&self) -> *const bindings::xprs_mr {
+        self.mr.as_ptr()
     }
 
     /// Returns the number of scatterlist entries.
@@ -149,11 +180,13 @@ impl Mr {
                 &mut seg.offset,
             )
         })?;
+        crate::trace::mr_map(self);
         Ok(seg)
     }
 
     /// DMA-unmaps the scatterlist if it is mapped.
     pub(crate) fn unmap(&mut self) {
+        crate::trace::mr_unmap(self);
         // SAFETY: valid by the type invariant; callers unmap only MRs no
         // work request or remote peer can use any more.
         unsafe { bindings::xprs_mr_unmap(self.mr.as_ptr()) }
@@ -174,14 +207,14 @@ impl Mr {
     }
 
     /// Prepares and returns the LOCAL_INV work request for the current
-    /// rkey, completing on `cqe` (from [`Cqe::ptr_of`]; the MR's own when
-    /// `None`).
+    /// rkey, completing on `cqe` (from [`Cqe::ptr_of`]; the MR's own
+    /// LOCAL_INV context when `None`).
     pub(crate) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
         let m = self.mr.as_ptr();
         // SAFETY: valid by the type invariant; `&mut self` makes this the
         // MR's only user, so nothing else touches its work requests.
         unsafe {
-            let own = core::ptr::addr_of_mut!((*m).cqe);
+            let own = core::ptr::addr_of_mut!((*m).inv_cqe);
             let wr = core::ptr::addr_of_mut!((*m).inv_wr);
             core::ptr::write_bytes(wr, 0, 1);
             (*wr).__bindgen_anon_1.wr_cqe = cqe.unwrap_or(own);

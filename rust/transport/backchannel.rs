@@ -12,6 +12,7 @@ use crate::bindings;
 use crate::proto::header::{Body, ChunkLists, Header};
 use crate::proto::lifetime::Pool;
 use crate::sunrpc;
+use crate::trace::{self, BadReply};
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -33,6 +34,7 @@ impl Transport {
     /// into a backchannel req and queue that for the callback service.
     /// The receive buffer is reposted at once; the req holds the call.
     pub(super) fn bc_receive(&self, xid: u32, call: &[u8]) {
+        trace::cb_call(self.xprt, xid);
         let Some(pooled) = self.pool_pop(Pool::Backchannel) else {
             pr_warn!("backchannel overflow\n");
             self.xprt.force_disconnect();
@@ -58,6 +60,7 @@ impl Transport {
         };
         let Some(dst) = bufs.reply.get_mut(..call.len()) else {
             // Larger than the bc_maxpayload we advertised.
+            trace::reply_err(self.xprt, xid, BadReply::Callback);
             add(&self.stats.bad_reply_count, 1);
             self.free_slot(req.rqst());
             return;
@@ -101,6 +104,7 @@ impl Transport {
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         // SAFETY: the rqst is owned by the caller.
         let (xid, len) = unsafe { (u32::from_be((*rqst).rq_xid), (*rqst).rq_snd_buf.len) };
+        trace::cb_reply(self.xprt, xid);
         let hdr = Header {
             xid,
             credits: BC_SLOTS,

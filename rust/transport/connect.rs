@@ -13,7 +13,7 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell, Unshared};
-use crate::ib::{self, Cq, Cqe, DmaBuf, Mr, Pd};
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Mr, Pd};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
@@ -22,6 +22,7 @@ use crate::proto::sendctx::SignalPolicy;
 use crate::proto::xdr;
 use crate::rdma_cm::CmId;
 use crate::sunrpc;
+use crate::trace;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
@@ -103,6 +104,10 @@ impl Transport {
                 bindings::xprt_reconnect_backoff(xprt.as_ptr(), 5 * bindings::xprs_hz());
             }
         }
+        // The cookie counts connects and closes: 0 only before the first.
+        if xprt.connect_cookie() != 0 {
+            trace::reconnect(xprt, delay);
+        }
         // SAFETY: the xprt is valid; its worker was initialized at setup.
         unsafe { bindings::xprs_queue_connect(xprt.as_ptr(), delay) };
     }
@@ -111,20 +116,21 @@ impl Transport {
         let xprt = self.xprt;
         self.drop_endpoint();
         let mut step = "start";
-        let mut rc = match self.establish(&mut step) {
+        let (setup, mut rc) = match self.establish(&mut step) {
             Ok(new) => {
                 let _guard = self.ep_lock.lock();
                 // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
                 // and `ep_lock`.
                 *unsafe { self.endpoint_slot() } = Some(new);
-                0
+                (0, 0)
             }
             Err(e) => {
                 let rc = connect_status(e);
                 pr_info!("connect failed at {}: {} (tasks see {})\n", step, errno(e), rc);
-                rc
+                (e.to_errno(), rc)
             }
         };
+        trace::connect(xprt, setup, rc);
         self.connect_status.store(rc, Ordering::Relaxed);
         xprt.clear_connecting();
         if rc == 0 {
@@ -234,7 +240,8 @@ impl Transport {
         let qp = id.qp().ok_or(err(bindings::ENOTCONN))?;
         let lkey = pd.local_dma_lkey();
         let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
-        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, ring_slots, num_reps) {
+        let cqs = (send_cq.id(), recv_cq.id());
+        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, cqs, ring_slots, num_reps) {
             Ok(b) => b,
             Err(e) => {
                 // The QP must go before the CQs it uses.
@@ -306,12 +313,14 @@ impl Transport {
 
     /// Allocates and maps the per-connection buffers: one send buffer per
     /// req, one completion context per ring slot, and the Receive buffers.
+    /// `(send_cq, recv_cq)` are the CQ ids of their completion ids.
     #[allow(clippy::type_complexity)]
     fn buffers(
         &self,
         dev: &ib::Device,
         qp: *mut bindings::ib_qp,
         lkey: u32,
+        (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
     ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
@@ -330,17 +339,19 @@ impl Transport {
                 SendCqe {
                     cqe: Cqe::new(),
                     slot,
+                    cid: Cid::new(send_cq, i32::try_from(slot).unwrap_or(-1)),
                     transport: AtomicPtr::new(me),
                 },
                 GFP_KERNEL,
             )?;
         }
         let mut reps = KVec::with_capacity(num_reps as usize, GFP_KERNEL)?;
-        for _ in 0..num_reps {
+        for n in 0..num_reps {
             let buf = DmaBuf::new(dev, recv_size, false)?;
             reps.push(
                 Rep {
                     cqe: Cqe::new(),
+                    cid: Cid::new(recv_cq, i32::try_from(n).unwrap_or(-1)),
                     buf,
                     transport: AtomicPtr::new(me),
                     ep: AtomicPtr::new(core::ptr::null_mut()),

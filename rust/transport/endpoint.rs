@@ -18,6 +18,7 @@ use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::CmId;
 use crate::sunrpc::Xprt;
+use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -116,7 +117,8 @@ impl Transport {
     pub(super) fn teardown(&self, mut ep: KBox<Endpoint>) {
         self.tearing_down.store(true, Ordering::Release);
         ep.events.closing.store(true, Ordering::Release);
-        ep.id.disconnect();
+        let rc = ep.id.disconnect();
+        trace::disconnect(self.xprt, rc, ep.events.status.load(Ordering::Acquire));
         ep.id.drain();
         ep.id.destroy_qp();
         drop(ep.send_cq.take());
@@ -172,9 +174,11 @@ impl Transport {
     /// `->inject_disconnect`: drops the connection as a fault would. The
     /// caller holds `XPRT_LOCKED`.
     pub(super) fn inject_disconnect(&self) {
+        trace::op_inject_dsc(self.xprt);
         // SAFETY: the caller holds XPRT_LOCKED.
         if let Some(ep) = unsafe { self.endpoint() } {
-            ep.id.disconnect();
+            // Its DISCONNECTED event does the rest.
+            let _ = ep.id.disconnect();
         }
     }
 }
@@ -300,6 +304,7 @@ impl EpEvents {
 impl RemovalNotify for EpEvents {
     fn device_removed(&self) {
         pr_info!("device removal: closing the connection\n");
+        trace::device_removal(self.xprt);
         self.lost(-(bindings::ENODEV as i32));
     }
 }

@@ -15,11 +15,12 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell};
-use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, Wc};
+use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrWr, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::sunrpc::{self, PieceAddr, XdrBuf};
+use crate::trace;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::c_str;
@@ -296,7 +297,12 @@ impl Transport {
         // SAFETY: the caller owns the req.
         let reg = unsafe { req.registered() };
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = match reg.push(self.mr_get()?) {
+            let lease = self.mr_get().inspect_err(|_| {
+                // SAFETY: the caller, `marshal`, runs in `send_request`
+                // for the task that transmits the req's rqst.
+                unsafe { trace::nomrs_err(self.xprt, req.rqst()) }
+            })?;
+            let lease = match reg.push(lease) {
                 Ok(lease) => lease,
                 Err(lease) => {
                     self.mr_put(lease);
@@ -514,7 +520,13 @@ impl MrSegment {
 impl MrHandler for Transport {
     /// Completion handler of REG_MR and unsignaled LOCAL_INV work
     /// requests, which complete only when they fail or are flushed.
-    fn mr_done(&self, _index: u32, wc: &Wc<'_>) {
+    fn mr_done(&self, index: u32, wr: MrWr, wc: &Wc<'_>) {
+        // The write pad's MR has index `u32::MAX`: -1.
+        let cid = wc.cid(i32::try_from(index).unwrap_or(-1));
+        match wr {
+            MrWr::Reg => trace::wc_fastreg(wc, &cid),
+            MrWr::LocalInv => trace::wc_li(wc, &cid),
+        }
         if wc.fatal() {
             self.fault();
         }
@@ -529,6 +541,8 @@ impl CqeHandler for InvCtx {
         let Some(t) = (unsafe { self.transport.load(Ordering::Acquire).as_ref() }) else {
             return;
         };
+        // The chain's completion id is its req's number.
+        trace::wc_li_done(wc, &wc.cid(i32::try_from(self.req).unwrap_or(-1)));
         let Some(req) = t.req(ReqId(self.req)) else {
             return;
         };

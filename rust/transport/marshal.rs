@@ -18,6 +18,7 @@ use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
 use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
 use crate::sunrpc::{self, XdrBuf};
+use crate::trace;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
@@ -333,6 +334,9 @@ impl Transport {
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
+        // SAFETY: the rqst is owned by the caller, `send_request`, run by
+        // the task that transmits it.
+        unsafe { trace::marshal(rqst, hdrlen, &plan) };
 
         // The inline part: (offset in the xdr_buf, length) runs.
         let head = snd_shape.head.len;

@@ -14,13 +14,14 @@
 //! began.
 
 use crate::bindings;
-use crate::ib::{self, Cqe, CqeHandler, DmaBuf, Wc};
+use crate::ib::{self, Cid, Cqe, CqeHandler, DmaBuf, Wc};
 use crate::proto::credits::Credits;
 use crate::proto::header::{Fixed, Limits, ReplyBody};
 use crate::proto::lifetime;
 use crate::proto::offered::Offered;
 use crate::proto::xdr;
 use crate::sunrpc::{self, XdrBuf};
+use crate::trace::{self, BadReply, ReplyLens};
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
@@ -44,6 +45,33 @@ pub(super) enum Placement {
     Chunk { len: i32 },
 }
 
+impl Placement {
+    /// What the Reply conveyed, for the trace.
+    fn lens(&self) -> ReplyLens {
+        match *self {
+            Placement::Inline {
+                offset,
+                end,
+                writelist,
+            } => ReplyLens {
+                inline_len: u32::try_from(end.saturating_sub(offset)).unwrap_or(u32::MAX),
+                write_len: writelist,
+                reply_len: 0,
+            },
+            Placement::Chunk { len } => ReplyLens {
+                inline_len: 0,
+                write_len: 0,
+                reply_len: u32::try_from(len).unwrap_or(0),
+            },
+        }
+    }
+}
+
+/// The xid of a message whose header did not decode: its first word.
+fn wire_xid(msg: &[u8]) -> u32 {
+    msg.first_chunk::<4>().map_or(0, |w| u32::from_be_bytes(*w))
+}
+
 /// A Receive buffer and its completion context (`rpcrdma_rep`).
 ///
 /// # Invariants
@@ -54,6 +82,8 @@ pub(super) enum Placement {
 /// before it is freed.
 pub(super) struct Rep {
     pub(super) cqe: Cqe<Rep>,
+    /// The completion id of Receives posted on this rep.
+    pub(super) cid: Cid,
     pub(super) buf: DmaBuf,
     pub(super) transport: AtomicPtr<Transport>,
     pub(super) ep: AtomicPtr<Endpoint>,
@@ -74,6 +104,7 @@ impl Transport {
     fn reply(&self, ep: &Endpoint, rep: &Rep, msg: &[u8], inv_rkey: Option<u32>) -> bool {
         let xprt = self.xprt;
         let Ok(fixed) = Fixed::decode(msg) else {
+            trace::reply_err(xprt, wire_xid(msg), BadReply::Header);
             add(&self.stats.bad_reply_count, 1);
             return false;
         };
@@ -91,6 +122,7 @@ impl Transport {
         if rqst.is_null() {
             xprt.queue_unlock();
             // A late Reply to an RPC that gave up, or an unsolicited one.
+            trace::reply_err(xprt, fixed.xid, BadReply::Unmatched);
             add(&self.stats.replies_unmatched, 1);
             return false;
         }
@@ -106,6 +138,7 @@ impl Transport {
         // duplicate, not one while the first one's LOCAL_INV chain runs,
         // not one for a Call still being marshaled.
         if !req.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+            trace::reply_err(xprt, fixed.xid, BadReply::Dropped);
             add(&self.stats.replies_dropped, 1);
             add(&self.stats.bad_reply_count, 1);
             // SAFETY: pinned above.
@@ -128,7 +161,18 @@ impl Transport {
         // SAFETY: the phase swap made the reply path the req's user; the
         // Call's `offered` was written before its Release store of SENT.
         let offered = unsafe { &*req.offered.get() };
-        let placement = self.check_reply(ep, rqst, offered, &fixed, msg);
+        let placement = match self.check_reply(ep, rqst, offered, &fixed, msg) {
+            Ok(placement) => {
+                // SAFETY: the rqst is pinned above, and its task waits for
+                // this Reply.
+                unsafe { trace::reply(rqst, credits.get(), placement.lens()) };
+                Ok(placement)
+            }
+            Err(why) => {
+                trace::reply_err(xprt, fixed.xid, why);
+                Err(EIO)
+            }
+        };
         // SAFETY: the rqst is pinned and waits for this reply: the reply
         // path is the req's user now (type invariant of `Req`).
         unsafe { req.registered() }.of_pool(ep.mrs.id);
@@ -167,7 +211,8 @@ impl Transport {
     }
 
     /// Checks the reply against the connection's limits and what this RPC
-    /// offered, and says where it goes; writes nothing into the rqst.
+    /// offered, and says where it goes, or which check failed; writes
+    /// nothing into the rqst.
     fn check_reply(
         &self,
         ep: &Endpoint,
@@ -175,7 +220,7 @@ impl Transport {
         offered: &Offered,
         fixed: &Fixed,
         msg: &[u8],
-    ) -> Result<Placement> {
+    ) -> core::result::Result<Placement, BadReply> {
         // SAFETY: pinned by the caller; the transport owns the receive
         // buffer until the RPC completes.
         let rcv = unsafe { XdrBuf::new(&(*rqst).rq_rcv_buf) };
@@ -183,10 +228,10 @@ impl Transport {
         match fixed.decode_reply_body(msg, &limits) {
             Ok(ReplyBody::Msg(m)) => {
                 // A write list or reply chunk this Call never offered.
-                offered.check_msg(&m).map_err(|_| EIO)?;
-                let writelist = u32::try_from(m.write_list.total_len()).map_err(|_| EIO)?;
+                offered.check_msg(&m).map_err(|_| BadReply::Unoffered)?;
+                let writelist = u32::try_from(m.write_list.total_len()).map_err(|_| BadReply::WriteList)?;
                 if writelist > rcv.shape().page_len {
-                    return Err(EIO);
+                    return Err(BadReply::WriteList);
                 }
                 add(&self.stats.total_rdma_reply, u64::from(writelist));
                 Ok(Placement::Inline {
@@ -196,14 +241,15 @@ impl Transport {
                 })
             }
             Ok(ReplyBody::NoMsg { reply_chunk }) => {
-                offered.check_nomsg(&reply_chunk).map_err(|_| EIO)?;
-                let len = u32::try_from(reply_chunk.total_len()).map_err(|_| EIO)?;
+                offered.check_nomsg(&reply_chunk).map_err(|_| BadReply::Unoffered)?;
+                let len = u32::try_from(reply_chunk.total_len()).map_err(|_| BadReply::Body)?;
                 add(&self.stats.total_rdma_reply, u64::from(len));
                 Ok(Placement::Chunk {
-                    len: i32::try_from(len).map_err(|_| EIO)?,
+                    len: i32::try_from(len).map_err(|_| BadReply::Body)?,
                 })
             }
-            Ok(ReplyBody::Error(_)) | Err(_) => Err(EIO),
+            Ok(ReplyBody::Error(_)) => Err(BadReply::RdmaError),
+            Err(_) => Err(BadReply::Body),
         }
     }
 
@@ -354,6 +400,7 @@ impl Rep {
 impl CqeHandler for Rep {
     /// Receive completion handler (`rpcrdma_wc_receive()`).
     fn done(&self, wc: &Wc<'_>) {
+        trace::wc_receive(wc, &self.cid);
         self.posted.store(false, Ordering::Release);
         // SAFETY: set when the endpoint was built; the transport outlives
         // its endpoints (type invariant).

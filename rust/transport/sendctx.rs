@@ -8,10 +8,11 @@
 //! wake a backlog waiter.
 
 use crate::bindings;
-use crate::ib::{self, Cqe, CqeHandler, Wc};
+use crate::ib::{self, Cid, Cqe, CqeHandler, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
 use crate::sunrpc;
+use crate::trace;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
@@ -45,6 +46,8 @@ impl AsMut<[Slot]> for Slots {
 pub(super) struct SendCqe {
     pub(super) cqe: Cqe<SendCqe>,
     pub(super) slot: usize,
+    /// The completion id of Sends posted on this context.
+    pub(super) cid: Cid,
     pub(super) transport: AtomicPtr<Transport>,
 }
 
@@ -96,6 +99,10 @@ impl Transport {
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        // SAFETY: the rqst is owned by the caller, `send_request`, run by
+        // the task that transmits it; traced before the post, after which
+        // a Reply may complete it.
+        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, regs.len()) };
         let (cqe, addr, lkey) = (Cqe::ptr_of(cqe), sendbuf.addr(), ep.lkey);
         // The Reply may complete before the post returns. Release: the
         // reply handler sees what marshaling wrote (`offered`, the MRs).
@@ -162,6 +169,7 @@ impl Transport {
 impl CqeHandler for SendCqe {
     /// Send completion handler (`rpcrdma_wc_send()`).
     fn done(&self, wc: &Wc<'_>) {
+        trace::wc_send(wc, &self.cid);
         // SAFETY: set when the endpoint was built; the transport outlives
         // its endpoints (type invariant).
         let t = unsafe { &*self.transport.load(Ordering::Relaxed) };

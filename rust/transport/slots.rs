@@ -15,6 +15,7 @@
 use crate::bindings;
 use crate::proto::lifetime::{self, Pool, Pooled, Released, RpcOwner};
 use crate::sunrpc;
+use crate::trace;
 use core::sync::atomic::Ordering;
 use kernel::c_str;
 
@@ -84,6 +85,8 @@ impl Transport {
             (*task).tk_status = -(bindings::EAGAIN as i32);
             bindings::xprt_add_backlog_noncongested(self.xprt.as_ptr(), task);
         }
+        // SAFETY: `task` is the live task the RPC layer passed in.
+        unsafe { trace::backlog_wait(task) };
         // A req freed between the pop and joining the backlog would have
         // found no waiter: look again now that the task waits.
         if let Some(pooled) = self.pool_pop(Pool::Free) {
@@ -105,6 +108,7 @@ impl Transport {
         unsafe { *req.rpc.get() = Some(owner) };
         // SAFETY: the xprt and rqst are valid.
         if unsafe { bindings::xprt_wake_up_backlog(self.xprt.as_ptr(), req.rqst()) } {
+            trace::backlog_wake(self.xprt, req.kref.id().0);
             return;
         }
         // SAFETY: no waiter took the rqst: the caller still owns it.

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Trace points (`TRACE_SYSTEM xprtrdma_rs`): one function per event of
+//! `include/trace/events/xprtrdma_rs.h`, each calling its C wrapper in
+//! `rust/trace.c`. Disabled events cost one call each. The events and how
+//! to read them: `Documentation/tracing.md`.
+//!
+//! Every wrapper only reads its arguments, and only during the call. The
+//! events that name a transport read its address string, written at setup
+//! (`Xprt::alloc`) and freed at `Xprt::free`, and the port of its socket
+//! address, which lies inside the `rpc_xprt`; by the `Xprt` invariant the
+//! transport is live while we hold a copy.
+
+use crate::bindings;
+use crate::ib::{Cid, Mr, Wc};
+use crate::proto::chunk::{Plan, ReplyPlan, SendPlan};
+use crate::sunrpc::Xprt;
+
+/// A connection attempt ended: `rc` is the result of setting the
+/// endpoint up (0 or a negative errno), `status` what the RPC tasks see
+/// of it (`connect_status()`).
+pub(crate) fn connect(xprt: Xprt, rc: i32, status: i32) {
+    // SAFETY: the xprt is live (module documentation).
+    unsafe { bindings::xprs_trace_connect(xprt.as_ptr(), rc, status) }
+}
+
+/// An endpoint is torn down: `rc` is `rdma_disconnect()`'s, `status`
+/// the endpoint's connection status (1 established, or the negative
+/// errno of how it was lost).
+pub(crate) fn disconnect(xprt: Xprt, rc: i32, status: i32) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_disconnect(xprt.as_ptr(), rc, status) }
+}
+
+/// `->connect` for a transport that was connected before, with the
+/// backoff `delay` in jiffies.
+pub(crate) fn reconnect(xprt: Xprt, delay: usize) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_reconnect(xprt.as_ptr(), delay) }
+}
+
+/// `->inject_disconnect`.
+pub(crate) fn op_inject_dsc(xprt: Xprt) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_op_inject_dsc(xprt.as_ptr()) }
+}
+
+/// The device of the connection is being removed.
+pub(crate) fn device_removal(xprt: Xprt) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_device_removal(xprt.as_ptr()) }
+}
+
+/// The chunk types of a plan, as the C client's `enum rpcrdma_chunktype`.
+fn chunk_types(plan: &Plan) -> (u32, u32) {
+    let rtype = match plan.send {
+        SendPlan::Pullup => bindings::xprs_chunktype_XPRS_NOCH_PULLUP,
+        SendPlan::Mapped => bindings::xprs_chunktype_XPRS_NOCH_MAPPED,
+        SendPlan::ReadChunk => bindings::xprs_chunktype_XPRS_READCH,
+        SendPlan::PositionZeroRead => bindings::xprs_chunktype_XPRS_AREADCH,
+    };
+    let wtype = match plan.reply {
+        ReplyPlan::Inline => bindings::xprs_chunktype_XPRS_NOCH,
+        ReplyPlan::WriteChunk { .. } => bindings::xprs_chunktype_XPRS_WRITECH,
+        ReplyPlan::ReplyChunk => bindings::xprs_chunktype_XPRS_REPLYCH,
+    };
+    (rtype, wtype)
+}
+
+/// A Call was marshaled with a transport header of `hdrlen` bytes, as
+/// `plan` says.
+///
+/// # Safety
+///
+/// `rqst` is live and owned by the caller, and its `rq_task` is null or
+/// live (a Call being transmitted).
+pub(crate) unsafe fn marshal(rqst: *const bindings::rpc_rqst, hdrlen: usize, plan: &Plan) {
+    let (rtype, wtype) = chunk_types(plan);
+    let hdrlen = u32::try_from(hdrlen).unwrap_or(u32::MAX);
+    // SAFETY: guaranteed by the caller.
+    unsafe { bindings::xprs_trace_marshal(rqst, hdrlen, rtype, wtype) }
+}
+
+/// A Send (behind `num_reg` REG_MRs) of `rqst` is posted on the context
+/// `cid`.
+///
+/// # Safety
+///
+/// As for [`marshal`] (a Call or a callback reply being transmitted).
+pub(crate) unsafe fn post_send(rqst: *const bindings::rpc_rqst, cid: &Cid, signaled: bool, num_reg: usize) {
+    let num_reg = u32::try_from(num_reg).unwrap_or(u32::MAX);
+    // SAFETY: guaranteed by the caller; `cid` is borrowed for the call.
+    unsafe { bindings::xprs_trace_post_send(rqst, cid.as_raw(), signaled, num_reg) }
+}
+
+/// Marshaling `rqst` found no free MR.
+///
+/// # Safety
+///
+/// As for [`marshal`].
+pub(crate) unsafe fn nomrs_err(xprt: Xprt, rqst: *const bindings::rpc_rqst) {
+    // SAFETY: guaranteed by the caller; the xprt is live (module
+    // documentation).
+    unsafe { bindings::xprs_trace_nomrs_err(xprt.as_ptr(), rqst) }
+}
+
+/// `task` waits on the backlog for a req.
+///
+/// # Safety
+///
+/// `task` is live (the task `->alloc_slot` was called for).
+pub(crate) unsafe fn backlog_wait(task: *const bindings::rpc_task) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { bindings::xprs_trace_backlog_wait(task) }
+}
+
+/// Released req `req` went to a task waiting on the backlog.
+pub(crate) fn backlog_wake(xprt: Xprt, req: u32) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_backlog_wake(xprt.as_ptr(), req) }
+}
+
+/// A Send completed on context `cid`.
+pub(crate) fn wc_send(wc: &Wc<'_>, cid: &Cid) {
+    // SAFETY: both are borrowed for the call.
+    unsafe { bindings::xprs_trace_wc_send(wc.as_raw(), cid.as_raw()) }
+}
+
+/// A Receive completed on context `cid`.
+pub(crate) fn wc_receive(wc: &Wc<'_>, cid: &Cid) {
+    // SAFETY: both are borrowed for the call.
+    unsafe { bindings::xprs_trace_wc_receive(wc.as_raw(), cid.as_raw()) }
+}
+
+/// A REG_MR completed (failed or flushed: it is unsignaled).
+pub(crate) fn wc_fastreg(wc: &Wc<'_>, cid: &Cid) {
+    // SAFETY: both are borrowed for the call.
+    unsafe { bindings::xprs_trace_wc_fastreg(wc.as_raw(), cid.as_raw()) }
+}
+
+/// An unsignaled LOCAL_INV completed (failed or flushed).
+pub(crate) fn wc_li(wc: &Wc<'_>, cid: &Cid) {
+    // SAFETY: both are borrowed for the call.
+    unsafe { bindings::xprs_trace_wc_li(wc.as_raw(), cid.as_raw()) }
+}
+
+/// The signaled last LOCAL_INV of a req's chain completed.
+pub(crate) fn wc_li_done(wc: &Wc<'_>, cid: &Cid) {
+    // SAFETY: both are borrowed for the call.
+    unsafe { bindings::xprs_trace_wc_li_done(wc.as_raw(), cid.as_raw()) }
+}
+
+/// What a Reply conveyed: `inline_len` bytes of RPC message inline,
+/// `write_len` bytes through the write list, `reply_len` through the reply
+/// chunk.
+#[derive(Clone, Copy)]
+pub(crate) struct ReplyLens {
+    pub(crate) inline_len: u32,
+    pub(crate) write_len: u32,
+    pub(crate) reply_len: u32,
+}
+
+/// A Reply matched `rqst` and passed every check; `credits` is its
+/// grant, as sanitized.
+///
+/// # Safety
+///
+/// `rqst` is live and pinned by the caller, so its `rq_task` is the live
+/// task that waits for this Reply.
+pub(crate) unsafe fn reply(rqst: *const bindings::rpc_rqst, credits: u32, lens: ReplyLens) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { bindings::xprs_trace_reply(rqst, credits, lens.inline_len, lens.write_len, lens.reply_len) }
+}
+
+/// The check a received message failed.
+#[derive(Clone, Copy)]
+pub(crate) enum BadReply {
+    /// The transport header does not decode.
+    Header,
+    /// No RPC waits for its xid.
+    Unmatched,
+    /// Its RPC waits for no Reply (a duplicate, or a Call not yet sent).
+    Dropped,
+    /// The chunk lists do not decode within the connection's limits.
+    Body,
+    /// RDMA_ERROR.
+    RdmaError,
+    /// A write list or reply chunk the Call did not offer.
+    Unoffered,
+    /// A write list longer than the receive pages.
+    WriteList,
+    /// A callback larger than the `bc_maxpayload` we offered.
+    Callback,
+}
+
+/// The message with `xid` completes no RPC: it failed check `why`.
+pub(crate) fn reply_err(xprt: Xprt, xid: u32, why: BadReply) {
+    let why = match why {
+        BadReply::Header => bindings::xprs_bad_reply_XPRS_BAD_HEADER,
+        BadReply::Unmatched => bindings::xprs_bad_reply_XPRS_BAD_UNMATCHED,
+        BadReply::Dropped => bindings::xprs_bad_reply_XPRS_BAD_DROPPED,
+        BadReply::Body => bindings::xprs_bad_reply_XPRS_BAD_BODY,
+        BadReply::RdmaError => bindings::xprs_bad_reply_XPRS_BAD_RDMA_ERROR,
+        BadReply::Unoffered => bindings::xprs_bad_reply_XPRS_BAD_UNOFFERED,
+        BadReply::WriteList => bindings::xprs_bad_reply_XPRS_BAD_WRITE_LIST,
+        BadReply::Callback => bindings::xprs_bad_reply_XPRS_BAD_CALLBACK,
+    };
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_reply_err(xprt.as_ptr(), xid, why) }
+}
+
+/// `mr` was just mapped.
+pub(crate) fn mr_map(mr: &Mr) {
+    // SAFETY: `as_raw` is the MR's live `xprs_mr` (`Mr` invariant); the
+    // shared borrow keeps every method that changes it from running
+    // during the call.
+    unsafe { bindings::xprs_trace_mr_map(mr.as_raw()) }
+}
+
+/// `mr` is about to be unmapped (the event fires only if it is mapped).
+pub(crate) fn mr_unmap(mr: &Mr) {
+    // SAFETY: as for `mr_map`.
+    unsafe { bindings::xprs_trace_mr_unmap(mr.as_raw()) }
+}
+
+/// A callback with `xid` arrived.
+pub(crate) fn cb_call(xprt: Xprt, xid: u32) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_cb_call(xprt.as_ptr(), xid) }
+}
+
+/// Our reply to the callback with `xid` is being sent.
+pub(crate) fn cb_reply(xprt: Xprt, xid: u32) {
+    // SAFETY: as for `connect`.
+    unsafe { bindings::xprs_trace_cb_reply(xprt.as_ptr(), xid) }
+}
