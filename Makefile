@@ -59,11 +59,10 @@ include $(TOP)/scripts/versions.mk
 # On the production kernel: the C client's reference; our client's data
 # test over rxe and over siw (fio 10 s per job; `make vm-test
 # T=tests/vm/rs-data.sh` runs both clients side by side); the short soak;
-# the misbehaving peer (10 s per mode); the trace events. Then in their own boots, for their
-# own VM options: swap over NFS/RDMA (1 GiB of guest memory) and the
-# xfstests subset (two disks and the fstests share).
-VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-data,rs,10,rxe:rs-data,rs,10,siw:rs-soak,rs:rs-hostile,rs,100,10:rs-trace \
-	tests/vm/rs-swap.sh:rs \
+# the misbehaving peer (10 s per mode); the trace events; swap over
+# NFS/RDMA. Then the xfstests subset in a boot of its own, for its disks
+# and the fstests share.
+VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-data,rs,10,rxe:rs-data,rs,10,siw:rs-soak,rs:rs-hostile,rs,100,10:rs-trace:rs-swap,rs \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
@@ -96,7 +95,6 @@ VM_OPTS.rs-faults := -t 1800
 VM_OPTS.rs-nomem := -t 1800
 # The suites of make check: about 1,200 s of guest time each.
 VM_OPTS.suite := -t 3000
-VM_OPTS.rs-swap := -t 1200 -m 1024
 SOAK_FLAPS ?= 100
 SOAK_MOUNTS ?= 1000
 # xfstests.sh needs the fstests build (scripts/fstests.sh) as a 9p share and

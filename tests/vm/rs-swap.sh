@@ -1,20 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0
 # Swap over NFS/RDMA (CONFIG_NFS_SWAP), which the C client supports:
 #
-#   rs-swap.sh [rs|c] [HOG_MIB]
+#   rs-swap.sh [rs|c] [HOG_MIB] [LIMIT_MIB]
 #
 # A 512 MiB swapfile on an NFSv4.2 mount (the ext4 export: tmpfs would
 # itself need swap) is the guest's only swap. A memory hog then fills
-# HOG_MIB (default: MemTotal plus 256 MiB) with pages that each carry their
-# own index and random bytes, so that every page is incompressible and
-# distinct, and reads them all back: every page must hold what was written
-# to it after the kernel swapped it out to the NFS server and in again.
-# One disconnect is injected (fail_sunrpc) while the hog runs, so that the
-# transport reconnects under memory pressure (PF_MEMALLOC in the connect
-# worker). The test checks that swap was used (SwapTotal - SwapFree at its
-# peak), that the mount's WRITE count moved, that the reconnect happened,
-# that swapoff reads everything back, and for ours that rmmod is clean and
-# the pool accounting balances. Give the guest little memory (-m 1024).
+# HOG_MIB (640) with pages that each carry their own index and random
+# bytes, so that every page is incompressible and distinct, and reads them
+# all back: every page must hold what was written to it after the kernel
+# swapped it out to the NFS server and in again.
+#
+# The hog runs in a memory cgroup of LIMIT_MIB (192): its own reclaim swaps
+# its pages out over the mount, while the rest of the guest keeps free
+# memory. The server is in the same guest, and under global pressure it
+# cannot take the pages swapped out to it: with 1 GiB of guest memory and
+# the hog unconfined, nfsd itself invoked the OOM killer with ours (1 MiB
+# swapped), and with the C client the guest hung (tasks blocked for more
+# than 240 s). A server of its own (scripts/vm2) does not share the
+# client's memory.
+#
+# One disconnect is injected (fail_sunrpc) while the hog swaps, so that
+# the transport reconnects while the mount is a swap device (PF_MEMALLOC in
+# the connect worker). The test checks that swap was used (SwapTotal -
+# SwapFree at its peak), that the mount's WRITE count moved, that the
+# reconnect happened, that swapoff reads everything back, and for ours
+# that rmmod is clean and the pool accounting balances.
 . /xprs/repo/tests/vm/lib.sh
 
 client=${1:-rs}
@@ -22,10 +32,16 @@ guest_setup "$client"
 marker="rs-swap: start"
 echo "$marker" > /dev/kmsg
 
-mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo)
-hog_mib=${2:-$((mem_kib / 1024 + 256))}
-case $hog_mib in ''|*[!0-9]*) fail "HOG_MIB must be a number, not '$hog_mib'" ;; esac
-log "MemTotal $((mem_kib / 1024)) MiB; the hog takes $hog_mib MiB"
+hog_mib=${2:-640}
+limit_mib=${3:-192}
+case $hog_mib$limit_mib in *[!0-9]*) fail "HOG_MIB and LIMIT_MIB must be numbers" ;; esac
+[ $((hog_mib - limit_mib)) -lt 480 ] || fail "HOG_MIB - LIMIT_MIB must fit the 512 MiB swapfile"
+log "the hog takes $hog_mib MiB in a memory cgroup of $limit_mib MiB"
+cg=/sys/fs/cgroup
+mountpoint -q $cg || mount -t cgroup2 cgroup2 $cg
+echo +memory > $cg/cgroup.subtree_control
+mkdir -p $cg/hog
+echo $((limit_mib * 1024 * 1024)) > $cg/hog/memory.max
 
 mnt=/mnt/swap
 if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount 4.2 disk $mnt"; then
@@ -107,7 +123,9 @@ EOF
 
 log "memory hog of $hog_mib MiB"
 rc=0
-timeout 1500 python3 /tmp/memhog.py "$hog_mib" || rc=$?
+timeout 1500 bash -c "echo \$\$ > $cg/hog/cgroup.procs && exec python3 /tmp/memhog.py $hog_mib" || rc=$?
+echo "hog cgroup: $(grep -E '^(oom|oom_kill) ' $cg/hog/memory.events | tr '\n' ' ')"
+
 echo 0 > "$fs/probability"
 check "the hog read back every page it wrote (exit $rc)" test "$rc" = 0
 peak=$(cat /tmp/hog-peak-kib)
@@ -122,7 +140,8 @@ check "the injected disconnect made a reconnect under pressure ($connects_before
 	test "$connects_after" -gt "$connects_before"
 check "no bad replies" test "$(xprt_field "$mnt" 20)" = 0
 
-check "swapoff (reads every swapped page back)" timeout 600 swapoff "$mnt/swapfile"
+rmdir $cg/hog
+check "swapoff" timeout 600 swapoff "$mnt/swapfile"
 rm -f "$mnt/swapfile"
 check "umount" umount "$mnt"
 nfsd_stop
