@@ -100,9 +100,17 @@ nfsd_start() {
 	pgrep -x rpc.mountd >/dev/null || rpc.mountd
 	pgrep -x rpc.statd >/dev/null || rpc.statd
 	rpc.nfsd 4
+	cut -d. -f1 /proc/uptime > /run/xprs-nfsd-started
 	echo "rdma $NFS_PORT" > /proc/fs/nfsd/portlist
 	pgrep -x rpc.mountd >/dev/null || fail "rpc.mountd is not running"
 	grep -q "^rdma $NFS_PORT" /proc/fs/nfsd/portlist || fail "nfsd is not listening on rdma $NFS_PORT"
+}
+
+# nfsd_wait_grace: wait until nfsd's grace period (10 s, nfsd_start) is
+# over: nfsd grants no delegation during it.
+nfsd_wait_grace() {
+	local until=$(( $(cat /run/xprs-nfsd-started) + 12 ))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$until" ]; do sleep 1; done
 }
 
 nfsd_stop() {

@@ -6,15 +6,18 @@
 #
 # For each version: the mount works (the callback service started and the
 # session was created with our bc_maxpayload and bc_num_slots); data
-# round-trips bit-exact; nfsd reports the client's callback channel UP,
-# which it does only when its CB_NULL probe, sent over the forward
-# connection, got a successful reply, i.e. our backchannel received the
-# call, handed it to the callback service and sent the reply. Then umount,
-# rmmod, and balanced pool accounting, backchannel reqs included.
-#
-# A delegation recall (CB_RECALL) is not tested: nfsd 6.12.117 granted no
-# read delegation in this setup to either client (the in-tree one
-# included; run this script with "c" to see).
+# round-trips bit-exact; nfsd reports the client's callback channel UP
+# (which proves little: nfsd 6.12 sends no CB_NULL probe on a v4.1+
+# session and counts the channel UP once the session exists). The
+# backchannel itself is proven by a delegation recall: once nfsd's grace
+# period is over, a file the client opens read-only gets a read
+# delegation; a write on the server's side breaks it, nfsd sends CB_RECALL
+# on the forward connection, and the write returns once the client has
+# answered it and returned the delegation. The recall must show in the
+# client transport's callback trace event (xprtrdma_rs:xprs_cb_call, or
+# rpcrdma:xprtrdma_cb_call for the C client), and the delegation must be
+# gone. Then umount, rmmod, and balanced pool accounting, backchannel reqs
+# included.
 . /xprs/repo/tests/vm/lib.sh
 
 # With "c", the same checks run against the in-tree client, for reference.
@@ -23,6 +26,19 @@ guest_setup "$client"
 ipv6_up
 marker="rs-v41: start"
 echo "$marker" > /dev/kmsg
+
+t=/sys/kernel/tracing
+mountpoint -q "$t" || mount -t tracefs nodev "$t"
+case $client in
+rs)	cb_event=xprtrdma_rs/xprs_cb_call ;;
+c)	cb_event=rpcrdma/xprtrdma_cb_call ;;
+esac
+check "the callback trace event $cb_event exists" test -d "$t/events/$cb_event"
+
+# deleg_count: read delegations nfsd holds for its clients.
+deleg_count() {
+	cat /proc/fs/nfsd/clients/*/states 2>/dev/null | grep -c 'type: deleg' || true
+}
 
 head -c $((1024 * 1024 + 7)) /dev/urandom > /tmp/src-big
 head -c 4097 /dev/urandom > /tmp/src-small
@@ -64,6 +80,23 @@ for run in 4.1:rdma 4.2:rdma 4.1:rdma6; do
 	done
 	echo "nfsd: callback state: $state"
 	check "v$vers/$proto: nfsd's callback probe was answered (callback state UP)" test "$state" = UP
+
+	echo local > /export/tmp/deleg
+	nfsd_wait_grace
+	: > "$t/trace"
+	echo 1 > "$t/events/$cb_event/enable"
+	exec 3< "$mnt/deleg"
+	cat <&3 > /dev/null
+	check "v$vers/$proto: nfsd granted a read delegation" test "$(deleg_count)" -ge 1
+	check "v$vers/$proto: a write on the server returns (the delegation recalled)" \
+		timeout 60 sh -c 'echo more >> /export/tmp/deleg'
+	exec 3<&-
+	echo 0 > "$t/events/$cb_event/enable"
+	grep "${cb_event#*/}:" "$t/trace" | head -3
+	check "v$vers/$proto: the recall came in on the backchannel ($cb_event)" \
+		grep -q "${cb_event#*/}:" "$t/trace"
+	check "v$vers/$proto: the delegation was returned" test "$(deleg_count)" = 0
+	rm -f /export/tmp/deleg
 
 	xprt_stats "$mnt"
 	check "v$vers/$proto: no bad replies" test "$(xprt_field "$mnt" 20)" = 0
