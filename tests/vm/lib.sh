@@ -99,6 +99,10 @@ nfsd_start() {
 	echo 10 > /proc/fs/nfsd/nfsv4gracetime
 	pgrep -x rpc.mountd >/dev/null || rpc.mountd
 	pgrep -x rpc.statd >/dev/null || rpc.statd
+	# lockd's grace period (50 s by default) counts for delegations too
+	# (locks_in_grace()): as short as nfsd's.
+	modprobe lockd
+	echo 10 > /proc/sys/fs/nfs/nlm_grace_period
 	rpc.nfsd 4
 	cut -d. -f1 /proc/uptime > /run/xprs-nfsd-started
 	echo "rdma $NFS_PORT" > /proc/fs/nfsd/portlist
@@ -106,8 +110,8 @@ nfsd_start() {
 	grep -q "^rdma $NFS_PORT" /proc/fs/nfsd/portlist || fail "nfsd is not listening on rdma $NFS_PORT"
 }
 
-# nfsd_wait_grace: wait until nfsd's grace period (10 s, nfsd_start) is
-# over: nfsd grants no delegation during it.
+# nfsd_wait_grace: wait until the grace periods of nfsd and lockd (10 s
+# each, nfsd_start) are over: nfsd grants no delegation during them.
 nfsd_wait_grace() {
 	local until=$(( $(cat /run/xprs-nfsd-started) + 12 ))
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$until" ]; do sleep 1; done
