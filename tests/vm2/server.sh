@@ -61,11 +61,19 @@ nfsd_start
 log "nfsd up (boot $BOOT): $(cat /proc/fs/nfsd/portlist | tr '\n' ' ')"
 echo "$BOOT" > "$OUT/ready"
 
+# statd and mountd keep /var/lib/nfs busy.
+daemons_stop() {
+	local p
+	for p in $(pidof rpc.statd rpc.mountd); do kill "$p"; done
+	sleep 0.5
+}
+
 while :; do
 	if [ -e "$OUT/stop" ]; then
 		log "stop: nfsd down, export unmounted"
 		nfsd_stop
 		exportfs -ua
+		daemons_stop
 		umount /export/disk
 		umount /var/lib/nfs
 		umount /persist
@@ -76,6 +84,7 @@ while :; do
 		log "reboot: nfsd down, export unmounted, then sysrq b"
 		nfsd_stop
 		exportfs -ua
+		daemons_stop
 		sync
 		umount /export/disk || log "umount /export/disk failed"
 		umount /var/lib/nfs || log "umount /var/lib/nfs failed"
