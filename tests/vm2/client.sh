@@ -31,6 +31,7 @@ mnt=/mnt/vm2
 LIMIT=${VM2_LIMIT:-420}
 
 link_up client
+: > "$OUT/probe.log"
 # NFSv3 locking needs statd (mount.nfs refuses a v3 mount without it).
 mkdir -p /run/rpcbind
 rpcbind -w
@@ -133,10 +134,16 @@ hard_writers() {
 reboot_holder() {
 	python3 /xprs/repo/tests/vm2/holder.py "$mnt" 4 "$OUT/probe.log" /tmp/stop > "$OUT/holder.log" 2>&1 &
 	local hpid=$! i
-	for i in $(seq 150); do
-		[ "$(wc -l < "$OUT/probe.log" 2>/dev/null || echo 0)" -ge 4 ] && break
+	for i in $(seq 600); do
+		[ "$(wc -l < "$OUT/probe.log")" -ge 4 ] && break
+		if [ "$i" = 100 ]; then
+			log "the holder has done $(wc -l < "$OUT/probe.log") iterations in 20 s; its stacks:"
+			cat /proc/"$hpid"/task/*/stack || true
+			cat "$OUT/holder.log"
+		fi
 		sleep 0.2
 	done
+	log "the holder's first 4 iterations took $(awk 'NR == 4 { print $3 }' "$OUT/probe.log") s of uptime"
 	phase writing
 	wait_host server-up "$LIMIT" || hang "the host never said the server was back"
 	local n0

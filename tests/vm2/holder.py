@@ -25,12 +25,12 @@ def rec(i, k):
     return ("file %d record %d " % (i, k)).encode().ljust(64, b".") * 64
 
 
-def say(msg):
-    print("holder: %s" % msg, flush=True)
-
-
 def up():
     return open("/proc/uptime").read().split()[0]
+
+
+def say(msg):
+    print("holder [%s]: %s" % (up(), msg), flush=True)
 
 
 fds = [os.open("%s/held-%d" % (d, i), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644) for i in range(n)]
