@@ -11,6 +11,9 @@
 #   make xfstests [CLIENTS="c rs"] [VERS="3 4.2"] [TESTS="generic/001 ..."]
 #                 [GROUP=quick] [EXCLUDE="..."] [FSTESTS_SRC=tree-or-tarball]
 #                         fstests over NFS/RDMA, both clients side by side
+#   make vm2 [VM2_SCENARIOS="powercut partition reboot soft"] [VM2_CLIENTS="c rs"]
+#            [VM2_WRAP="flock /tmp/lock"]
+#                         two guests, a server that dies (Documentation/two-vm.md)
 #   make kernel | image | deps | clean
 #
 # FLAVOR=debug (kernel, module, image, vm-test, vm-suite, run, xfstests,
@@ -116,7 +119,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem rust-analyzer clean
+.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem vm2 rust-analyzer clean
 
 all: module
 
@@ -172,6 +175,22 @@ fuzz:
 # 100 link flaps and 1000 mount cycles per client, C then ours, in one boot.
 soak: module image
 	$(TOP)/scripts/vm -t 14400 tests/vm/rs-soak.sh both $(SOAK_FLAPS) $(SOAK_MOUNTS)
+
+# Two guests, a server that dies: every scenario with every client, one
+# scripts/vm2 run each (two guests of 1 vCPU), then the table of all. Each
+# run is prefixed with VM2_WRAP (e.g. a flock on a shared VM lock).
+VM2_SCENARIOS ?= powercut partition reboot soft
+VM2_CLIENTS ?= c rs
+VM2_OPTS ?=
+VM2_WRAP ?=
+vm2: module image
+	@rc=0; for s in $(VM2_SCENARIOS); do for c in $(VM2_CLIENTS); do \
+		$(VM2_WRAP) $(TOP)/scripts/vm2 $(VM2_OPTS) $$s $$c || rc=1; done; done; \
+	{ echo "| scenario | client | result | recovery (s) | stall (s) | notes |"; \
+	  echo "|---|---|---|---|---|---|"; \
+	  for s in $(VM2_SCENARIOS); do for c in $(VM2_CLIENTS); do \
+		cat $(TOP)/out/vm2/$$s-$$c/result.md 2>/dev/null || echo "| $$s | $$c | **FAIL** | - | - | no result |"; \
+	  done; done; } | tee $(TOP)/out/vm2/summary.md; exit $$rc
 
 # Speed is measured on the production kernel only.
 bench: module image
