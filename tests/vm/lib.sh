@@ -87,7 +87,7 @@ exports_up() {
 /export/disk *(rw,no_root_squash,no_subtree_check,insecure,fsid=2)
 EOT
 	mkdir -p /var/lib/nfs/v4recovery /run/rpcbind
-	rpcbind -w
+	pgrep -x rpcbind >/dev/null || rpcbind -w
 	exportfs -ra
 }
 
