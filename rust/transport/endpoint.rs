@@ -169,10 +169,15 @@ impl Transport {
         self.xprt.closed();
     }
 
-    /// `->inject_disconnect`: drops the connection as a fault would. The
-    /// caller holds `XPRT_LOCKED`.
+    /// `->inject_disconnect`: drops the connection as a fault would.
+    ///
+    /// It reads the endpoint under `ep_lock`, because sunrpc does not
+    /// always hold `XPRT_LOCKED` here: `xprt_end_transmit()` injects also
+    /// for a task that did not take the lock (`call_bc_transmit()` with
+    /// nothing left to send, `rpc_task_handle_transmitted()`).
     pub(super) fn inject_disconnect(&self) {
-        // SAFETY: the caller holds XPRT_LOCKED.
+        let _guard = self.ep_lock.lock();
+        // SAFETY: `ep_lock` is held (type invariant of `Transport`).
         if let Some(ep) = unsafe { self.endpoint() } {
             ep.id.disconnect();
         }
