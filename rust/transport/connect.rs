@@ -113,9 +113,9 @@ impl Transport {
         let mut step = "start";
         let mut rc = match self.establish(&mut step) {
             Ok(new) => {
-                let _guard = self.ep_lock.lock();
+                let _guard = self.lock_ep();
                 // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
-                // and `ep_lock`.
+                // and `ep_lock`, and holds no reference to the endpoint.
                 *unsafe { self.endpoint_slot() } = Some(new);
                 0
             }

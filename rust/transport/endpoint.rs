@@ -103,11 +103,13 @@ impl Transport {
     /// Tears the current endpoint down, if any. The caller holds
     /// `XPRT_LOCKED` (or is `destroy`).
     pub(super) fn drop_endpoint(&self) {
-        let _guard = self.ep_lock.lock();
-        // SAFETY: the caller holds XPRT_LOCKED and we hold `ep_lock`.
+        let guard = self.lock_ep();
+        // SAFETY: the caller holds XPRT_LOCKED and `guard` is `ep_lock`;
+        // nothing was read through `guard`.
         if let Some(old) = unsafe { self.endpoint_slot() }.take() {
             self.teardown(old);
         }
+        drop(guard);
     }
 
     /// Tears an endpoint down (`rpcrdma_xprt_disconnect()`): disconnect,
@@ -176,9 +178,8 @@ impl Transport {
     /// for a task that did not take the lock (`call_bc_transmit()` with
     /// nothing left to send, `rpc_task_handle_transmitted()`).
     pub(super) fn inject_disconnect(&self) {
-        let _guard = self.ep_lock.lock();
-        // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-        if let Some(ep) = unsafe { self.endpoint() } {
+        let guard = self.lock_ep();
+        if let Some(ep) = guard.endpoint() {
             ep.id.disconnect();
         }
     }

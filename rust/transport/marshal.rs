@@ -88,9 +88,8 @@ impl Transport {
             return;
         }
         let posted = {
-            let _guard = self.ep_lock.lock();
-            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-            let ep = unsafe { self.endpoint() };
+            let guard = self.lock_ep();
+            let ep = guard.endpoint();
             // Pool ids start at 1: without an endpoint every lease is stale.
             if reg.of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
                 return;

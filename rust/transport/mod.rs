@@ -56,6 +56,7 @@ use crate::sunrpc::Xprt;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
@@ -332,7 +333,8 @@ struct Accounting {
 /// - `ep` is replaced only by holders of both `XPRT_LOCKED` (the connect
 ///   worker, `close`) and `ep_lock`, or by `destroy` once nothing else
 ///   runs. It is read by holders of either: `send_request` holds
-///   `XPRT_LOCKED`, `buf_free` holds `ep_lock`.
+///   `XPRT_LOCKED`; `buf_free`, `inject_disconnect` and the MR refresh
+///   worker hold `ep_lock` and read it through [`EpGuard`].
 #[pin_data]
 pub(crate) struct Transport {
     xprt: Xprt,
@@ -513,8 +515,9 @@ impl Transport {
     ///
     /// # Safety
     ///
-    /// The caller holds `XPRT_LOCKED` or `ep_lock` (see the type
-    /// invariant), so nobody replaces the endpoint meanwhile.
+    /// The caller holds `XPRT_LOCKED` (see the type invariant), so nobody
+    /// replaces the endpoint meanwhile; readers under `ep_lock` use
+    /// [`EpGuard::endpoint`].
     unsafe fn endpoint(&self) -> Option<&Endpoint> {
         // SAFETY: the caller excludes writers; readers only share.
         unsafe { (*self.ep.get()).as_deref() }
@@ -525,10 +528,42 @@ impl Transport {
     /// # Safety
     ///
     /// The caller holds both `XPRT_LOCKED` and `ep_lock`, which excludes
-    /// every reader and every other writer (type invariant).
+    /// every reader and every other writer (type invariant), and this
+    /// context holds no reference the slot's contents or an [`EpGuard`]
+    /// gave out.
     #[allow(clippy::mut_from_ref)]
     unsafe fn endpoint_slot(&self) -> &mut Option<KBox<Endpoint>> {
         // SAFETY: guaranteed by the caller.
         unsafe { &mut *self.ep.get() }
+    }
+
+    /// Takes `ep_lock`, to read the endpoint.
+    fn lock_ep(&self) -> EpGuard<'_> {
+        // INVARIANT: the guard holds this transport's `ep_lock`.
+        EpGuard {
+            t: self,
+            _guard: self.ep_lock.lock(),
+        }
+    }
+}
+
+/// `ep_lock` of a transport, held: the key to its endpoint, as
+/// `LockedBy`'s owner is.
+///
+/// # Invariants
+///
+/// `_guard` holds `t.ep_lock`.
+struct EpGuard<'a> {
+    t: &'a Transport,
+    _guard: Guard<'a, (), MutexBackend>,
+}
+
+impl EpGuard<'_> {
+    /// Returns the current endpoint.
+    fn endpoint(&self) -> Option<&Endpoint> {
+        // SAFETY: this context holds `ep_lock` (type invariant), so no
+        // other context replaces `ep` (type invariant of `Transport`), and
+        // this one does not while the result lives (`endpoint_slot`).
+        unsafe { (*self.t.ep.get()).as_deref() }
     }
 }
