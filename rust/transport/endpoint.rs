@@ -17,7 +17,7 @@ use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::CmId;
-use crate::sunrpc::Xprt;
+use crate::sunrpc::{Xprt, XprtLocked};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -100,13 +100,10 @@ impl Drop for Endpoint {
 }
 
 impl Transport {
-    /// Tears the current endpoint down, if any. The caller holds
-    /// `XPRT_LOCKED` (or is `destroy`).
-    pub(super) fn drop_endpoint(&self) {
-        let guard = self.lock_ep();
-        // SAFETY: the caller holds XPRT_LOCKED and `guard` is `ep_lock`;
-        // nothing was read through `guard`.
-        if let Some(old) = unsafe { self.endpoint_slot() }.take() {
+    /// Tears the current endpoint down, if any, under `ep_lock`.
+    pub(super) fn drop_endpoint(&self, held: &mut XprtLocked<'_>) {
+        let mut guard = self.lock_ep();
+        if let Some(old) = guard.replace(held, None) {
             self.teardown(old);
         }
         drop(guard);
@@ -166,9 +163,9 @@ impl Transport {
     }
 
     /// `->close` (`xprt_rdma_close()`).
-    pub(super) fn close(&self) {
-        self.drop_endpoint();
-        self.xprt.closed();
+    pub(super) fn close(&self, held: &mut XprtLocked<'_>) {
+        self.drop_endpoint(held);
+        held.closed();
     }
 
     /// `->inject_disconnect`: drops the connection as a fault would.
