@@ -65,6 +65,46 @@ unsafe impl Send for Xprt {}
 // SAFETY: as above: `&Xprt` allows no more than a copy does.
 unsafe impl Sync for Xprt {}
 
+/// A transport [`Xprt::alloc`] made that sunrpc has not been given yet:
+/// the class's `setup` finishes it, then hands it over with
+/// [`NewXprt::publish`] or frees it.
+///
+/// # Invariants
+///
+/// `self.0` satisfies the invariant of [`Xprt`], and sunrpc has not seen
+/// the transport: no one else reads or writes its fields.
+pub(crate) struct NewXprt(Xprt);
+
+impl NewXprt {
+    /// Returns the transport, for the state that will use it once it is
+    /// published.
+    pub(crate) fn xprt(&self) -> Xprt {
+        self.0
+    }
+
+    /// Stores the Rust state pointer, which the entry points read.
+    pub(crate) fn set_priv(&mut self, p: *mut core::ffi::c_void) {
+        // SAFETY: valid, and not shared yet (type invariant).
+        unsafe { bindings::xprs_xprt_set_priv(self.0 .0, p) };
+    }
+
+    /// Sets the largest RPC payload, which the RPC client reads.
+    pub(crate) fn set_max_payload(&mut self, n: usize) {
+        // SAFETY: valid, and not shared yet (type invariant).
+        unsafe { (*self.0 .0).max_payload = n };
+    }
+
+    /// Returns the finished transport, to be given to sunrpc.
+    pub(crate) fn publish(self) -> *mut bindings::rpc_xprt {
+        self.0 .0
+    }
+
+    /// Frees the transport, which sunrpc never saw.
+    pub(crate) fn free(self) {
+        self.0.free()
+    }
+}
+
 /// As in `xprt_rdma.h`, in seconds.
 const BIND_TO_SECS: usize = 60;
 const INIT_REEST_TO_SECS: usize = 5;
@@ -79,7 +119,7 @@ impl Xprt {
 
     /// Allocates and initializes a transport as `xprt_setup_rdma()` does,
     /// taking a module reference.
-    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<Self> {
+    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<NewXprt> {
         if args.addrlen > core::mem::size_of::<bindings::__kernel_sockaddr_storage>() {
             return Err(EBADF);
         }
@@ -124,8 +164,8 @@ impl Xprt {
                 return Err(kernel::error::Error::from_errno(rc));
             }
         }
-        // INVARIANT: allocated above.
-        Ok(Self(xprt))
+        // INVARIANT: allocated above, and not given to anyone yet.
+        Ok(NewXprt(Self(xprt)))
     }
 
     /// Frees the transport and drops the module reference.
@@ -148,18 +188,6 @@ impl Xprt {
     // the whole struct would assert what is not true. Fields are read and
     // written through the raw pointer, one place at a time, and racy reads
     // are volatile, as the C transport's `READ_ONCE()`.
-
-    /// Stores the Rust state pointer.
-    pub(crate) fn set_priv(&self, p: *mut core::ffi::c_void) {
-        // SAFETY: valid by the type invariant.
-        unsafe { bindings::xprs_xprt_set_priv(self.0, p) };
-    }
-
-    /// Sets the largest RPC payload.
-    pub(crate) fn set_max_payload(&self, n: usize) {
-        // SAFETY: called from setup, before sunrpc sees the transport.
-        unsafe { (*self.0).max_payload = n };
-    }
 
     /// Returns the network namespace.
     pub(crate) fn net(&self) -> *mut bindings::net {

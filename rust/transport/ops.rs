@@ -36,20 +36,20 @@ extern "C" fn xprs_setup(
 
 fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
     let cfg = Config::from_params()?;
-    let xprt = Xprt::alloc(args, cfg.max_requests)?;
-    let t = match Transport::new(xprt, cfg) {
+    let mut new = Xprt::alloc(args, cfg.max_requests)?;
+    let t = match Transport::new(new.xprt(), cfg) {
         Ok(t) => t,
         Err(e) => {
-            xprt.free();
+            new.free();
             return Err(e);
         }
     };
     // SAFETY: the transport is never moved out of its box; destroy turns
     // the pointer back into the box.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(t) });
-    xprt.set_priv(raw.cast());
-    xprt.set_max_payload((MAX_DATA_SEGS as usize) << kernel::page::PAGE_SHIFT);
-    Ok(xprt.as_ptr())
+    new.set_priv(raw.cast());
+    new.set_max_payload((MAX_DATA_SEGS as usize) << kernel::page::PAGE_SHIFT);
+    Ok(new.publish())
 }
 
 /// Turns a Rust result into the `int` sunrpc expects.
