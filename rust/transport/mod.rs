@@ -35,7 +35,8 @@
 //!   under it.
 //! - The endpoint (`Transport::ep`) is replaced only by holders of both
 //!   `XPRT_LOCKED` and `ep_lock`, and read by holders of either (type
-//!   invariant of [`Transport`]).
+//!   invariant of [`Transport`]); the types say which is held:
+//!   [`XprtLocked`] and [`EpGuard`].
 //! - The cells of a [`Req`] have one user at a time, as its type
 //!   invariant says.
 //! - Completion handlers reach their endpoint through pointers stored in
