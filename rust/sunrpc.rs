@@ -3,6 +3,7 @@
 //! Thin abstractions over the sunrpc client transport API.
 
 use crate::bindings;
+use core::marker::PhantomData;
 use kernel::error::to_result;
 use kernel::prelude::*;
 use crate::proto::chunk::{Kvec, Piece, Source, XdrShape};
@@ -57,12 +58,52 @@ pub(crate) struct Xprt(*mut bindings::rpc_xprt);
 // reference to it (see below): each calls a sunrpc function that
 // takes the transport's own locks, or reads or writes single fields
 // through the raw pointer under the rule stated at that method (a lock
-// held, `XPRT_LOCKED`, or a volatile read as `READ_ONCE()`). Those rules
-// do not depend on the thread that holds the copy, so copies may be moved
-// to and used on any thread.
+// held, `XPRT_LOCKED` through [`XprtLocked`], or a volatile read as
+// `READ_ONCE()`). Those rules do not depend on the thread that holds the
+// copy, so copies may be moved to and used on any thread.
 unsafe impl Send for Xprt {}
 // SAFETY: as above: `&Xprt` allows no more than a copy does.
 unsafe impl Sync for Xprt {}
+
+/// A transport [`Xprt::alloc`] made that sunrpc has not been given yet:
+/// the class's `setup` finishes it, then hands it over with
+/// [`NewXprt::publish`] or frees it.
+///
+/// # Invariants
+///
+/// `self.0` satisfies the invariant of [`Xprt`], and sunrpc has not seen
+/// the transport: no one else reads or writes its fields.
+pub(crate) struct NewXprt(Xprt);
+
+impl NewXprt {
+    /// Returns the transport, for the state that will use it once it is
+    /// published.
+    pub(crate) fn xprt(&self) -> Xprt {
+        self.0
+    }
+
+    /// Stores the Rust state pointer, which the entry points read.
+    pub(crate) fn set_priv(&mut self, p: *mut core::ffi::c_void) {
+        // SAFETY: valid, and not shared yet (type invariant).
+        unsafe { bindings::xprs_xprt_set_priv(self.0 .0, p) };
+    }
+
+    /// Sets the largest RPC payload, which the RPC client reads.
+    pub(crate) fn set_max_payload(&mut self, n: usize) {
+        // SAFETY: valid, and not shared yet (type invariant).
+        unsafe { (*self.0 .0).max_payload = n };
+    }
+
+    /// Returns the finished transport, to be given to sunrpc.
+    pub(crate) fn publish(self) -> *mut bindings::rpc_xprt {
+        self.0 .0
+    }
+
+    /// Frees the transport, which sunrpc never saw.
+    pub(crate) fn free(self) {
+        self.0.free()
+    }
+}
 
 /// As in `xprt_rdma.h`, in seconds.
 const BIND_TO_SECS: usize = 60;
@@ -78,7 +119,7 @@ impl Xprt {
 
     /// Allocates and initializes a transport as `xprt_setup_rdma()` does,
     /// taking a module reference.
-    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<Self> {
+    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<NewXprt> {
         if args.addrlen > core::mem::size_of::<bindings::__kernel_sockaddr_storage>() {
             return Err(EBADF);
         }
@@ -123,8 +164,8 @@ impl Xprt {
                 return Err(kernel::error::Error::from_errno(rc));
             }
         }
-        // INVARIANT: allocated above.
-        Ok(Self(xprt))
+        // INVARIANT: allocated above, and not given to anyone yet.
+        Ok(NewXprt(Self(xprt)))
     }
 
     /// Frees the transport and drops the module reference.
@@ -147,18 +188,6 @@ impl Xprt {
     // the whole struct would assert what is not true. Fields are read and
     // written through the raw pointer, one place at a time, and racy reads
     // are volatile, as the C transport's `READ_ONCE()`.
-
-    /// Stores the Rust state pointer.
-    pub(crate) fn set_priv(&self, p: *mut core::ffi::c_void) {
-        // SAFETY: valid by the type invariant.
-        unsafe { bindings::xprs_xprt_set_priv(self.0, p) };
-    }
-
-    /// Sets the largest RPC payload.
-    pub(crate) fn set_max_payload(&self, n: usize) {
-        // SAFETY: called from setup, before sunrpc sees the transport.
-        unsafe { (*self.0).max_payload = n };
-    }
 
     /// Returns the network namespace.
     pub(crate) fn net(&self) -> *mut bindings::net {
@@ -198,23 +227,6 @@ impl Xprt {
         unsafe { bindings::xprs_xprt_clear_connecting(self.0) }
     }
 
-    /// Accounts a successful connect (as `xprt_rdma_connect_worker()`);
-    /// runs under `XPRT_LOCKED`.
-    pub(crate) fn connected_stats(&self) {
-        // SAFETY: valid; the connect worker holds XPRT_LOCKED, which
-        // serializes these fields as in the C transport.
-        unsafe {
-            let x = self.0;
-            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
-            (*x).stat.connect_count = (*x).stat.connect_count.wrapping_add(1);
-            let now = bindings::xprs_jiffies();
-            (*x).stat.connect_time = (*x)
-                .stat
-                .connect_time
-                .wrapping_add(now.wrapping_sub((*x).stat.connect_start));
-        }
-    }
-
     /// Returns the connect cookie.
     pub(crate) fn connect_cookie(&self) -> u32 {
         // SAFETY: valid by the type invariant; written only under
@@ -222,15 +234,11 @@ impl Xprt {
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).connect_cookie)) }
     }
 
-    /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
-    pub(crate) fn closed(&self) {
-        // SAFETY: valid; close runs under XPRT_LOCKED.
-        unsafe {
-            let x = self.0;
-            (*x).reestablish_timeout = 0;
-            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
-            bindings::xprt_disconnect_done(x);
-        }
+    /// Wakes the tasks waiting for the connection with `status`
+    /// (`xprt_wake_pending_tasks()`).
+    pub(crate) fn wake_pending_tasks(&self, status: i32) {
+        // SAFETY: valid by the type invariant; it takes the queue's lock.
+        unsafe { bindings::xprt_wake_pending_tasks(self.0, status) }
     }
 
     /// Asks sunrpc to close the connection (`xprt_force_disconnect()`).
@@ -250,17 +258,6 @@ impl Xprt {
         // SAFETY: guaranteed by the caller; the queue lock is held.
         unsafe { bindings::xprt_unpin_rqst(rqst) };
         self.queue_unlock();
-    }
-
-    /// Raises the reestablish timeout to at least `min` jiffies.
-    pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
-        // SAFETY: valid; the connect worker holds XPRT_LOCKED.
-        unsafe {
-            let x = self.0;
-            if (*x).reestablish_timeout < min {
-                (*x).reestablish_timeout = min;
-            }
-        }
     }
 
     /// Sets the congestion window from a credit grant.
@@ -404,6 +401,150 @@ impl Xprt {
         // under sunrpc's locks, and a report of them, as C's
         // `xprt_rdma_print_stats()`, takes whatever each one holds.
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).stat)) }
+    }
+}
+
+/// Proof that `XPRT_LOCKED` of one transport is held: sunrpc's transport
+/// write lock, a bit in `xprt->state`. sunrpc holds it around
+/// `->send_request`, `->connect`, `->close` and `->destroy` (not always
+/// around `->inject_disconnect`); `->connect` hands it to the connect
+/// worker ([`XprtLocked::queue_connect`]), which gives it back
+/// ([`XprtLocked::unlock_connect`]). It serializes those entry points and
+/// the fields they write without another lock (`connect_cookie`,
+/// `reestablish_timeout`, the connect statistics), which this module
+/// therefore writes only through this type.
+///
+/// The token neither takes nor releases the lock (sunrpc does); it makes
+/// the code that runs under the lock say so in its types. It names its
+/// transport, so that a proof for one transport cannot pass for another's
+/// ([`XprtLocked::is_for`]); a zero-sized token could not tell them apart,
+/// which is also why `LockedBy` refuses zero-sized owners. It is neither
+/// `Send` nor `Sync`: the lock belongs to the context that runs the entry
+/// point.
+///
+/// # Invariants
+///
+/// While the value exists, the context that has it holds `XPRT_LOCKED` of
+/// `xprt`, and no other `XprtLocked` of `xprt` exists. So `&mut
+/// XprtLocked` excludes every other user of what the lock guards, and
+/// `&XprtLocked` every user but the holders of shared borrows of this
+/// token, on this thread.
+pub(crate) struct XprtLocked<'a> {
+    xprt: &'a Xprt,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> XprtLocked<'a> {
+    /// Records that the caller holds `XPRT_LOCKED` of `xprt`.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds `XPRT_LOCKED` of `xprt` until the value is dropped
+    /// or consumed, and makes no other `XprtLocked` of `xprt` meanwhile.
+    pub(crate) unsafe fn new(xprt: &'a Xprt) -> Self {
+        // INVARIANT: guaranteed by the caller; the value stays on this
+        // thread (it is not `Send`).
+        Self {
+            xprt,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Returns whether this proves the lock of `xprt`.
+    pub(crate) fn is_for(&self, xprt: &Xprt) -> bool {
+        self.xprt.0 == xprt.0
+    }
+
+    /// Accounts a successful connect (as `xprt_rdma_connect_worker()`).
+    pub(crate) fn connected_stats(&self) {
+        let x = self.xprt.0;
+        // SAFETY: valid by the type invariant of `Xprt`; XPRT_LOCKED, held
+        // by the type invariant, serializes these fields, as in the C
+        // transport, and `Self` is not `Sync`, so no other thread has this
+        // token.
+        unsafe {
+            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
+            (*x).stat.connect_count = (*x).stat.connect_count.wrapping_add(1);
+            let now = bindings::xprs_jiffies();
+            (*x).stat.connect_time = (*x)
+                .stat
+                .connect_time
+                .wrapping_add(now.wrapping_sub((*x).stat.connect_start));
+        }
+    }
+
+    /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
+    pub(crate) fn closed(&self) {
+        let x = self.xprt.0;
+        // SAFETY: as in `connected_stats`; `xprt_disconnect_done` takes
+        // the transport lock itself.
+        unsafe {
+            (*x).reestablish_timeout = 0;
+            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
+            bindings::xprt_disconnect_done(x);
+        }
+    }
+
+    /// Raises the reestablish timeout to at least `min` jiffies.
+    pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
+        let x = self.xprt.0;
+        // SAFETY: as in `connected_stats`.
+        unsafe {
+            if (*x).reestablish_timeout < min {
+                (*x).reestablish_timeout = min;
+            }
+        }
+    }
+
+    /// `xprt_reconnect_delay()`: how long to wait before the next connect.
+    pub(crate) fn reconnect_delay(&self) -> usize {
+        // SAFETY: valid by the type invariant of `Xprt`; it reads fields
+        // that XPRT_LOCKED (held) serializes.
+        unsafe { bindings::xprt_reconnect_delay(self.xprt.0) }
+    }
+
+    /// `xprt_reconnect_backoff()`: doubles the reestablish timeout, within
+    /// `init_to` and the maximum.
+    pub(crate) fn reconnect_backoff(&self, init_to: usize) {
+        // SAFETY: as in `connected_stats`.
+        unsafe { bindings::xprt_reconnect_backoff(self.xprt.0, init_to) }
+    }
+
+    /// Hands the lock to the connect worker (`xprt_lock_connect()`: from
+    /// `task`, which must hold it, to `cookie`) and queues the worker
+    /// after `delay` jiffies. Returns false, queuing nothing, when `task`
+    /// is not the lock's holder; the lock then stays with `task`.
+    ///
+    /// The worker's own `XprtLocked` relies on this being the only place
+    /// that queues it.
+    pub(crate) fn queue_connect(
+        self,
+        task: *mut bindings::rpc_task,
+        cookie: *mut core::ffi::c_void,
+        delay: usize,
+    ) -> bool {
+        // The token ends here: once handed over, the lock is the worker's.
+        let Self { xprt, .. } = self;
+        let x = xprt.0;
+        // SAFETY: valid by the type invariant of `Xprt`; `task` and
+        // `cookie` are only compared with and stored in `snd_task`, never
+        // dereferenced.
+        if !unsafe { bindings::xprt_lock_connect(x, task, cookie) } {
+            return false;
+        }
+        // SAFETY: valid; the worker was initialized by `Xprt::alloc`.
+        unsafe { bindings::xprs_queue_connect(x, delay) };
+        true
+    }
+
+    /// Gives back the lock the connect worker holds for `cookie`
+    /// (`xprt_unlock_connect()`).
+    pub(crate) fn unlock_connect(self, cookie: *mut core::ffi::c_void) {
+        // The token ends here: once released, the lock may be another's.
+        let Self { xprt, .. } = self;
+        // SAFETY: valid by the type invariant of `Xprt`; the cookie is only
+        // compared with `snd_task`.
+        unsafe { bindings::xprt_unlock_connect(xprt.0, cookie) }
     }
 }
 

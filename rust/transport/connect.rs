@@ -21,7 +21,7 @@ use crate::proto::credits::{Credits, QueueFit};
 use crate::proto::sendctx::SignalPolicy;
 use crate::proto::xdr;
 use crate::rdma_cm::CmId;
-use crate::sunrpc;
+use crate::sunrpc::{self, XprtLocked};
 use crate::trace;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
@@ -88,40 +88,48 @@ fn connect_status(e: Error) -> i32 {
 
 impl Transport {
     /// `->connect`: schedules the connect worker, with backoff after a
-    /// failed attempt.
-    pub(super) fn connect(&self, task: *mut bindings::rpc_task) {
-        let xprt = self.xprt;
-        let cookie = self as *const Self as *mut c_void;
-        // SAFETY: the xprt and task are valid; the cookie identifies us.
-        if !unsafe { bindings::xprt_lock_connect(xprt.as_ptr(), task, cookie) } {
-            sunrpc::warn_once(c_str!("connect without the transport lock"));
-        }
+    /// failed attempt, and hands it `XPRT_LOCKED`.
+    pub(super) fn connect(&self, task: *mut bindings::rpc_task, held: XprtLocked<'_>) {
         let mut delay = 0;
         if self.connect_status.load(Ordering::Relaxed) < 0 {
-            // SAFETY: the xprt is valid.
-            unsafe {
-                delay = bindings::xprt_reconnect_delay(xprt.as_ptr());
-                bindings::xprt_reconnect_backoff(xprt.as_ptr(), 5 * bindings::xprs_hz());
-            }
+            delay = held.reconnect_delay();
+            held.reconnect_backoff(5 * self.xprt.hz());
         }
+        // sunrpc calls `->connect` from `xprt_connect()` only for the task
+        // that holds XPRT_LOCKED, so the hand-over succeeds. Should it
+        // not, no worker runs without the lock: the connect is given up
+        // and a later one may start.
         // The cookie counts connects and closes: 0 only before the first.
-        if xprt.connect_cookie() != 0 {
-            trace::reconnect(xprt, delay);
+        if self.xprt.connect_cookie() != 0 {
+            trace::reconnect(self.xprt, delay);
         }
-        // SAFETY: the xprt is valid; its worker was initialized at setup.
-        unsafe { bindings::xprs_queue_connect(xprt.as_ptr(), delay) };
+        if !held.queue_connect(task, self.cookie(), delay) {
+            sunrpc::warn_once(c_str!("connect without the transport lock"));
+            self.xprt.clear_connecting();
+        }
     }
 
-    pub(super) fn connect_worker(&self) {
+    /// Identifies this transport as the holder of `XPRT_LOCKED` while the
+    /// connect worker has it (`xprt_lock_connect()`).
+    fn cookie(&self) -> *mut c_void {
+        self as *const Self as *mut c_void
+    }
+
+    /// The connect worker, holding the `XPRT_LOCKED` that `connect` handed
+    /// it, which it gives back when done.
+    pub(super) fn connect_worker(&self, mut held: XprtLocked<'_>) {
         let xprt = self.xprt;
-        self.drop_endpoint();
+        self.drop_endpoint(&mut held);
         let mut step = "start";
-        let (setup, mut rc) = match self.establish(&mut step) {
+        let (setup, mut rc) = match self.establish(&held, &mut step) {
             Ok(new) => {
-                let _guard = self.ep_lock.lock();
-                // SAFETY: the worker holds XPRT_LOCKED (xprt_lock_connect)
-                // and `ep_lock`.
-                *unsafe { self.endpoint_slot() } = Some(new);
+                let mut guard = self.lock_ep();
+                // `drop_endpoint` emptied the slot, and only a holder of
+                // `held` fills it: nothing comes back, unless `replace`
+                // refused (and returned) `new`, which then goes.
+                if let Some(old) = guard.replace(&mut held, Some(new)) {
+                    self.teardown(old);
+                }
                 (0, 0)
             }
             Err(e) => {
@@ -134,21 +142,17 @@ impl Transport {
         self.connect_status.store(rc, Ordering::Relaxed);
         xprt.clear_connecting();
         if rc == 0 {
-            xprt.connected_stats();
+            held.connected_stats();
             xprt.set_connected();
             rc = -(bindings::EAGAIN as i32);
         }
-        let cookie = self as *const Self as *mut c_void;
-        // SAFETY: the xprt is valid; we own the connect lock.
-        unsafe {
-            bindings::xprt_unlock_connect(xprt.as_ptr(), cookie);
-            bindings::xprt_wake_pending_tasks(xprt.as_ptr(), rc);
-        }
+        held.unlock_connect(self.cookie());
+        xprt.wake_pending_tasks(rc);
     }
 
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
     /// `step` names the stage that runs, for the log when one fails.
-    fn establish(&self, step: &mut &'static str) -> Result<KBox<Endpoint>> {
+    fn establish(&self, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
         let xprt = self.xprt;
         let ours = self.cfg.ours();
         let events = KBox::new(
@@ -302,7 +306,7 @@ impl Transport {
         self.xprt
             .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
         *step = "connect";
-        match self.connect_endpoint(&mut ep) {
+        match self.connect_endpoint(held, &mut ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
                 self.teardown(ep);
@@ -365,7 +369,7 @@ impl Transport {
         Ok((send_bufs, send_cqes, reps))
     }
 
-    fn connect_endpoint(&self, ep: &mut Endpoint) -> Result {
+    fn connect_endpoint(&self, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
         let me = ep as *mut Endpoint;
         for rep in ep.reps.iter() {
             rep.ep.store(me, Ordering::Release);
@@ -374,7 +378,7 @@ impl Transport {
         let ours = self.cfg.ours();
         let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();
         ep.id.connect(&private)?;
-        self.xprt.raise_reestablish_timeout(5 * self.xprt.hz());
+        held.raise_reestablish_timeout(5 * self.xprt.hz());
         // SAFETY: `done` is initialized and outlives the wait.
         let left = unsafe {
             bindings::wait_for_completion_timeout(

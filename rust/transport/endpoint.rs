@@ -17,7 +17,7 @@ use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::CmId;
-use crate::sunrpc::Xprt;
+use crate::sunrpc::{Xprt, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
@@ -101,14 +101,13 @@ impl Drop for Endpoint {
 }
 
 impl Transport {
-    /// Tears the current endpoint down, if any. The caller holds
-    /// `XPRT_LOCKED` (or is `destroy`).
-    pub(super) fn drop_endpoint(&self) {
-        let _guard = self.ep_lock.lock();
-        // SAFETY: the caller holds XPRT_LOCKED and we hold `ep_lock`.
-        if let Some(old) = unsafe { self.endpoint_slot() }.take() {
+    /// Tears the current endpoint down, if any, under `ep_lock`.
+    pub(super) fn drop_endpoint(&self, held: &mut XprtLocked<'_>) {
+        let mut guard = self.lock_ep();
+        if let Some(old) = guard.replace(held, None) {
             self.teardown(old);
         }
+        drop(guard);
     }
 
     /// Tears an endpoint down (`rpcrdma_xprt_disconnect()`): disconnect,
@@ -166,17 +165,21 @@ impl Transport {
     }
 
     /// `->close` (`xprt_rdma_close()`).
-    pub(super) fn close(&self) {
-        self.drop_endpoint();
-        self.xprt.closed();
+    pub(super) fn close(&self, held: &mut XprtLocked<'_>) {
+        self.drop_endpoint(held);
+        held.closed();
     }
 
-    /// `->inject_disconnect`: drops the connection as a fault would. The
-    /// caller holds `XPRT_LOCKED`.
+    /// `->inject_disconnect`: drops the connection as a fault would.
+    ///
+    /// It reads the endpoint under `ep_lock`, because sunrpc does not
+    /// always hold `XPRT_LOCKED` here: `xprt_end_transmit()` injects also
+    /// for a task that did not take the lock (`call_bc_transmit()` with
+    /// nothing left to send, `rpc_task_handle_transmitted()`).
     pub(super) fn inject_disconnect(&self) {
         trace::op_inject_dsc(self.xprt);
-        // SAFETY: the caller holds XPRT_LOCKED.
-        if let Some(ep) = unsafe { self.endpoint() } {
+        let guard = self.lock_ep();
+        if let Some(ep) = guard.endpoint() {
             // Its DISCONNECTED event does the rest.
             let _ = ep.id.disconnect();
         }

@@ -356,9 +356,8 @@ impl Transport {
     /// ask again).
     pub(super) fn mr_refresh_worker(&self) {
         {
-            let _guard = self.ep_lock.lock();
-            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-            if let (Some(ep), true) = (unsafe { self.endpoint() }, self.xprt.connected()) {
+            let guard = self.lock_ep();
+            if let (Some(ep), true) = (guard.endpoint(), self.xprt.connected()) {
                 let _ = self.mr_refill(ep);
             }
         }

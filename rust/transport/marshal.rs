@@ -17,7 +17,7 @@ use crate::bindings;
 use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
 use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
-use crate::sunrpc::{self, XdrBuf};
+use crate::sunrpc::{self, XdrBuf, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::c_str;
@@ -89,9 +89,8 @@ impl Transport {
             return;
         }
         let posted = {
-            let _guard = self.ep_lock.lock();
-            // SAFETY: `ep_lock` is held (type invariant of `Transport`).
-            let ep = unsafe { self.endpoint() };
+            let guard = self.lock_ep();
+            let ep = guard.endpoint();
             // Pool ids start at 1: without an endpoint every lease is stale.
             if reg.of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
                 return;
@@ -132,7 +131,7 @@ impl Transport {
 
     /// `->send_request`, for Calls and (`xprt_rdma_bc_send_reply()`) for
     /// our replies to callbacks.
-    pub(super) fn send_request(&self, rqst: *mut bindings::rpc_rqst) -> Result {
+    pub(super) fn send_request(&self, rqst: *mut bindings::rpc_rqst, held: &mut XprtLocked<'_>) -> Result {
         let xprt = self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
@@ -149,19 +148,18 @@ impl Transport {
         // replies are sent once and never retransmitted (nor does C check
         // them); their cookie is whatever the pooled rqst held.
         if !backchannel && cookie == xprt.connect_cookie() {
-            self.close();
+            self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
         let req = self.req_of(rqst).ok_or(EINVAL)?;
-        // SAFETY: send_request runs under XPRT_LOCKED.
-        let Some(ep) = (unsafe { self.endpoint() }) else {
+        let Some(ep) = self.endpoint(held) else {
             return Err(err(bindings::ENOTCONN));
         };
         // SAFETY: the caller owns the rqst; no reply handler runs for it
         // (it is not waiting for a reply on this connection yet).
         if unsafe { req.registered() }.of_pool(ep.mrs.id).len() != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
-            self.close();
+            self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
         // From here until the Send is posted no Reply is taken for this
@@ -201,7 +199,7 @@ impl Transport {
                 // Nothing was sent: take back the phase, unless a (forged)
                 // Reply already claimed the req; closing drains either way.
                 req.set_phase(|p| p != Phase::REPLIED, Phase::IDLE);
-                self.close();
+                self.close(held);
                 return Err(err(bindings::ENOTCONN));
             }
         }
@@ -217,7 +215,7 @@ impl Transport {
         // An RPC with no reply throws off credit accounting: reset it.
         // SAFETY: the rqst's task is valid while it transmits.
         if !unsafe { bindings::xprs_rpc_reply_expected((*rqst).rq_task) } {
-            self.close();
+            self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
         Ok(())

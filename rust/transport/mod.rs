@@ -35,7 +35,8 @@
 //!   under it.
 //! - The endpoint (`Transport::ep`) is replaced only by holders of both
 //!   `XPRT_LOCKED` and `ep_lock`, and read by holders of either (type
-//!   invariant of [`Transport`]).
+//!   invariant of [`Transport`]); the types say which is held:
+//!   [`XprtLocked`] and [`EpGuard`].
 //! - The cells of a [`Req`] have one user at a time, as its type
 //!   invariant says.
 //! - Completion handlers reach their endpoint through pointers stored in
@@ -52,10 +53,12 @@ use crate::proto::header::HDRLEN_MIN;
 use crate::proto::lifetime::{Pool, Pooled, ReqId, ReqRef, RpcOwner, SendOwner};
 use crate::proto::offered::Offered;
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy};
-use crate::sunrpc::Xprt;
+use crate::sunrpc::{self, Xprt, XprtLocked};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
+use kernel::c_str;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::{Mutex, SpinLock};
 use kernel::{new_mutex, new_spinlock};
 
@@ -330,9 +333,11 @@ struct Accounting {
 ///
 /// - `xprt` is the transport this state was created for and outlives it.
 /// - `ep` is replaced only by holders of both `XPRT_LOCKED` (the connect
-///   worker, `close`) and `ep_lock`, or by `destroy` once nothing else
-///   runs. It is read by holders of either: `send_request` holds
-///   `XPRT_LOCKED`, `buf_free` holds `ep_lock`.
+///   worker, `close`, `destroy`) and `ep_lock`, and read by holders of
+///   either (`send_request` holds `XPRT_LOCKED`; `buf_free`,
+///   `inject_disconnect` and the MR refresh worker hold `ep_lock`). It is
+///   reached only through [`Transport::endpoint`], which takes an
+///   [`XprtLocked`], and through [`EpGuard`].
 #[pin_data]
 pub(crate) struct Transport {
     xprt: Xprt,
@@ -509,26 +514,72 @@ impl Transport {
         self.reqs.get(id.0 as usize)
     }
 
-    /// Returns the current endpoint, for a reader.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds `XPRT_LOCKED` or `ep_lock` (see the type
-    /// invariant), so nobody replaces the endpoint meanwhile.
-    unsafe fn endpoint(&self) -> Option<&Endpoint> {
-        // SAFETY: the caller excludes writers; readers only share.
+    /// Returns the current endpoint, for a holder of `XPRT_LOCKED`. None
+    /// also when `held` is another transport's (a bug, warned about).
+    fn endpoint<'b>(&'b self, held: &'b XprtLocked<'_>) -> Option<&'b Endpoint> {
+        if !held.is_for(&self.xprt) {
+            sunrpc::warn_once(c_str!("XPRT_LOCKED of another transport"));
+            return None;
+        }
+        // SAFETY: `held` proves that this context holds XPRT_LOCKED of this
+        // transport, so no other context replaces `ep` (type invariant);
+        // this one replaces it only through `&mut XprtLocked`
+        // ([`EpGuard::replace`]), which the shared borrow of `held` for
+        // `'b` excludes.
         unsafe { (*self.ep.get()).as_deref() }
     }
 
-    /// Returns the endpoint's slot, to replace what it holds.
-    ///
-    /// # Safety
-    ///
-    /// The caller holds both `XPRT_LOCKED` and `ep_lock`, which excludes
-    /// every reader and every other writer (type invariant).
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn endpoint_slot(&self) -> &mut Option<KBox<Endpoint>> {
-        // SAFETY: guaranteed by the caller.
-        unsafe { &mut *self.ep.get() }
+    /// Takes `ep_lock`, to read the endpoint or (with `XPRT_LOCKED`)
+    /// replace it.
+    fn lock_ep(&self) -> EpGuard<'_> {
+        // INVARIANT: the guard holds this transport's `ep_lock`.
+        EpGuard {
+            t: self,
+            _guard: self.ep_lock.lock(),
+        }
+    }
+}
+
+/// `ep_lock` of a transport, held: the key to its endpoint, as
+/// `LockedBy`'s owner is, for a value that two locks guard. It reads the
+/// endpoint alone and replaces it with [`XprtLocked`] as well.
+///
+/// # Invariants
+///
+/// `_guard` holds `t.ep_lock`.
+struct EpGuard<'a> {
+    t: &'a Transport,
+    _guard: Guard<'a, (), MutexBackend>,
+}
+
+impl EpGuard<'_> {
+    /// Returns the current endpoint.
+    fn endpoint(&self) -> Option<&Endpoint> {
+        // SAFETY: this context holds `ep_lock` (type invariant), so no
+        // other context replaces `ep` (type invariant of `Transport`); this
+        // one replaces it only through `&mut self` ([`EpGuard::replace`]),
+        // which the borrow of `self` for the result's lifetime excludes.
+        unsafe { (*self.t.ep.get()).as_deref() }
+    }
+
+    /// Installs `new` as the endpoint and returns the one it replaces;
+    /// when `held` is another transport's (a bug, warned about), replaces
+    /// nothing and returns `new`.
+    fn replace(
+        &mut self,
+        held: &mut XprtLocked<'_>,
+        new: Option<KBox<Endpoint>>,
+    ) -> Option<KBox<Endpoint>> {
+        if !held.is_for(&self.t.xprt) {
+            sunrpc::warn_once(c_str!("XPRT_LOCKED of another transport"));
+            return new;
+        }
+        // SAFETY: this context holds `ep_lock` (type invariant) and
+        // XPRT_LOCKED of this transport (`held`, checked above), which
+        // exclude every other context's reader and writer (type invariant
+        // of `Transport`). On this one, a reader holds a shared borrow of
+        // `self` or of a unique `XprtLocked` of this transport, and both
+        // are borrowed mutably here.
+        core::mem::replace(unsafe { &mut *self.t.ep.get() }, new)
     }
 }

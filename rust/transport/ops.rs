@@ -8,7 +8,7 @@
 //! to the C client's ops.
 
 use crate::bindings;
-use crate::sunrpc::Xprt;
+use crate::sunrpc::{Xprt, XprtLocked};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
@@ -36,20 +36,20 @@ extern "C" fn xprs_setup(
 
 fn setup(args: &bindings::xprt_create) -> Result<*mut bindings::rpc_xprt> {
     let cfg = Config::from_params()?;
-    let xprt = Xprt::alloc(args, cfg.max_requests)?;
-    let t = match Transport::new(xprt, cfg) {
+    let mut new = Xprt::alloc(args, cfg.max_requests)?;
+    let t = match Transport::new(new.xprt(), cfg) {
         Ok(t) => t,
         Err(e) => {
-            xprt.free();
+            new.free();
             return Err(e);
         }
     };
     // SAFETY: the transport is never moved out of its box; destroy turns
     // the pointer back into the box.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(t) });
-    xprt.set_priv(raw.cast());
-    xprt.set_max_payload((MAX_DATA_SEGS as usize) << kernel::page::PAGE_SHIFT);
-    Ok(xprt.as_ptr())
+    new.set_priv(raw.cast());
+    new.set_max_payload((MAX_DATA_SEGS as usize) << kernel::page::PAGE_SHIFT);
+    Ok(new.publish())
 }
 
 /// Turns a Rust result into the `int` sunrpc expects.
@@ -90,13 +90,27 @@ extern "C" fn xprs_op_buf_free(task: *mut bindings::rpc_task) {
 extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
     // SAFETY: the rqst belongs to a live transport of this class.
     let t = unsafe { Transport::of((*rqst).rq_xprt) };
-    ret(t.send_request(rqst))
+    // SAFETY: sunrpc calls `->send_request` only from
+    // `xprt_request_transmit()`, which `xprt_transmit()` runs for the task
+    // that took XPRT_LOCKED in `xprt_prepare_transmit()` (Calls in
+    // `call_transmit()`, callback replies in `call_bc_transmit()`) and
+    // releases it after; this is the call's only token.
+    let mut held = unsafe { XprtLocked::new(&t.xprt) };
+    ret(t.send_request(rqst, &mut held))
 }
 
 #[no_mangle]
 extern "C" fn xprs_op_close(xprt: *mut bindings::rpc_xprt) {
     // SAFETY: as above.
-    unsafe { Transport::of(xprt) }.close()
+    let t = unsafe { Transport::of(xprt) };
+    // SAFETY: sunrpc calls `->close` only from `xprt_autoclose()`, the
+    // `task_cleanup` work that `xprt_schedule_autoclose_locked()` and
+    // `xprt_init_autodisconnect()` queue after setting XPRT_LOCKED, and
+    // `xprt_clear_locked()` queues instead of clearing it; the work
+    // releases the lock after `->close` returns. This is the call's only
+    // token.
+    let mut held = unsafe { XprtLocked::new(&t.xprt) };
+    t.close(&mut held)
 }
 
 #[no_mangle]
@@ -135,13 +149,27 @@ extern "C" fn xprs_op_inject_disconnect(xprt: *mut bindings::rpc_xprt) {
 #[no_mangle]
 extern "C" fn xprs_op_connect(xprt: *mut bindings::rpc_xprt, task: *mut bindings::rpc_task) {
     // SAFETY: as above.
-    unsafe { Transport::of(xprt) }.connect(task)
+    let t = unsafe { Transport::of(xprt) };
+    // SAFETY: `xprt_connect()` calls `->connect` only after
+    // `xprt_lock_write()` made `task` the holder of XPRT_LOCKED, and
+    // releases it after. `connect` consumes the token when it hands the
+    // lock to the worker. This is the call's only token.
+    let held = unsafe { XprtLocked::new(&t.xprt) };
+    t.connect(task, held)
 }
 
 #[no_mangle]
 extern "C" fn xprs_connect_worker(xprt: *mut bindings::rpc_xprt) {
     // SAFETY: destroy cancels the worker before freeing the transport.
-    unsafe { Transport::of(xprt) }.connect_worker()
+    let t = unsafe { Transport::of(xprt) };
+    // SAFETY: only `XprtLocked::queue_connect` queues the worker, after
+    // `xprt_lock_connect()` handed XPRT_LOCKED to this transport's cookie,
+    // and consuming the token of the `->connect` that held it. sunrpc
+    // releases a lock held for the cookie only in `xprt_unlock_connect()`,
+    // which `connect_worker` calls last, consuming this token; until then
+    // no other `->connect` runs, so the worker is not queued again.
+    let held = unsafe { XprtLocked::new(&t.xprt) };
+    t.connect_worker(held)
 }
 
 #[no_mangle]
@@ -174,7 +202,11 @@ extern "C" fn xprs_op_destroy(xprt: *mut bindings::rpc_xprt) {
     // transport any more (sunrpc destroys it last), so this is the only
     // reference.
     let t = unsafe { KBox::from_raw(bindings::xprs_xprt_priv(xprt).cast::<Transport>()) };
-    t.drop_endpoint();
+    // SAFETY: `xprt_destroy()` took XPRT_LOCKED (`wait_on_bit_lock()`)
+    // before it queued `xprt_destroy_cb()`, which calls `->destroy`; no
+    // one releases it. This is the call's only token.
+    let mut held = unsafe { XprtLocked::new(&t.xprt) };
+    t.drop_endpoint(&mut held);
     t.account();
     drop(t);
     x.free();
