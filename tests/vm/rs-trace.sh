@@ -96,15 +96,17 @@ check "v4.2: the callback channel is up" test "$state" = UP
 # nfsd 6.12 sends no CB_NULL on a session's backchannel (it counts it UP
 # once the session exists): a callback needs a delegation, recalled here
 # by a write on the server's side while the client holds the file open.
-echo local > /export/tmp/deleg
+# nfsd gave no delegation on a file a local process on the server had
+# just written; one the client wrote itself, then opens to read, gets one.
+echo client > /mnt/v42/deleg
 nfsd_wait_grace
 exec 3< /mnt/v42/deleg
 cat <&3 > /dev/null
 sleep 1
 cat /proc/fs/nfsd/clients/*/states 2>/dev/null | grep -B1 -A3 'type: deleg' || true
-deleg=$(cat /proc/fs/nfsd/clients/*/states 2>/dev/null | grep -c 'type: deleg' || true)
+deleg=$(cat /proc/fs/nfsd/clients/*/states 2>/dev/null | grep -c 'type: deleg.*filename: "/deleg"' || true)
 echo "nfsd: delegations held by the client: $deleg"
-check "nfsd granted the client a read delegation" test "$deleg" -ge 1
+check "nfsd granted the client a read delegation on the file" test "$deleg" = 1
 check "a local write on the server returns (recalling any delegation)" timeout 90 sh -c 'echo more >> /export/tmp/deleg'
 exec 3<&-
 rm -f /mnt/v42/par*
