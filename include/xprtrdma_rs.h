@@ -187,4 +187,14 @@ unsigned int xprs_param_slot_table_entries(void);
 unsigned int xprs_param_max_inline_read(void);
 unsigned int xprs_param_max_inline_write(void);
 
+/*
+ * Registers the sysctls sunrpc.rdma_* (the C client's names, over the
+ * module parameters' variables). Returns 0, or -EEXIST when they cannot
+ * be registered (already there, or no memory). Without CONFIG_SYSCTL it
+ * registers nothing and returns 0.
+ */
+int xprs_sysctl_register(void);
+/* Unregisters them; only after xprs_sysctl_register() returned 0. */
+void xprs_sysctl_unregister(void);
+
 #endif /* XPRTRDMA_RS_H */
