@@ -117,7 +117,7 @@ deps:
 
 kernel: deps
 ifdef OWN_KERNEL
-	$(TOP)/scripts/kernel.sh
+	$(TOP)/scripts/kernel-progress
 endif
 
 module: kernel
