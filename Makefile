@@ -51,11 +51,13 @@ include $(TOP)/scripts/versions.mk
 # that needs other scripts/vm options than the defaults (900 s, 4096 MiB)
 # has them in VM_OPTS.<name>, for vm-suite and vm-test alike.
 #
-# On the production kernel: the C client's reference, our client's data
+# On the production kernel: the C client's reference, the sunrpc.rdma_*
+# sysctls (its guest ran 46 s under TCG), our client's data
 # test (fio 20 s per job; `make vm-test T=tests/vm/rs-data.sh` runs both
 # clients side by side), the short soak, the misbehaving peer (10 s per
 # mode), and the xfstests subset.
-VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-data.sh:rs:20 tests/vm/rs-soak.sh:rs \
+VM_SUITE_PROD ?= tests/vm/reference.sh tests/vm/rs-sysctl.sh tests/vm/rs-data.sh:rs:20 \
+	tests/vm/rs-soak.sh:rs \
 	tests/vm/rs-hostile.sh:rs:100:10 \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
