@@ -59,13 +59,14 @@ include $(TOP)/scripts/versions.mk
 # kmemleak check): a boot costs about 30 s of guest time on the production
 # kernel and 50 s on the debug one. Suite entries are NAME,ARG,...
 #
-# On the production kernel: the C client's reference; our client's data
+# On the production kernel: the C client's reference; the sunrpc.rdma_*
+# sysctls; our client's data
 # test over rxe and over siw (fio 10 s per job; `make vm-test
 # T=tests/vm/rs-data.sh` runs both clients side by side); the short soak;
 # the misbehaving peer (10 s per mode); the trace events; swap over
 # NFS/RDMA. Then the xfstests subset in a boot of its own, for its disks
 # and the fstests share.
-VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-data,rs,10,rxe:rs-data,rs,10,siw:rs-soak,rs:rs-hostile,rs,100,10:rs-trace:rs-swap,rs \
+VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-sysctl:rs-data,rs,10,rxe:rs-data,rs,10,siw:rs-soak,rs:rs-hostile,rs,100,10:rs-trace:rs-swap,rs \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
@@ -128,7 +129,7 @@ deps:
 
 kernel: deps
 ifdef OWN_KERNEL
-	$(TOP)/scripts/kernel.sh
+	$(TOP)/scripts/kernel-progress
 endif
 
 module: kernel

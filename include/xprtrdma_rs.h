@@ -259,4 +259,14 @@ void xprs_trace_mr_unmap(const struct xprs_mr *mr);
 void xprs_trace_cb_call(const struct rpc_xprt *xprt, u32 xid);
 void xprs_trace_cb_reply(const struct rpc_xprt *xprt, u32 xid);
 
+/*
+ * Registers the sysctls sunrpc.rdma_* (the C client's names, over the
+ * module parameters' variables). Returns 0, or -EEXIST when they cannot
+ * be registered (already there, or no memory). Without CONFIG_SYSCTL it
+ * registers nothing and returns 0.
+ */
+int xprs_sysctl_register(void);
+/* Unregisters them; only after xprs_sysctl_register() returned 0. */
+void xprs_sysctl_unregister(void);
+
 #endif /* XPRTRDMA_RS_H */

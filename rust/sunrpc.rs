@@ -35,6 +35,38 @@ impl Drop for TransportClass {
     }
 }
 
+/// The sysctls `sunrpc.rdma_*`, the C client's names for the module
+/// parameters (and three it keeps only for scripts), registered under
+/// `/proc/sys/sunrpc`.
+///
+/// # Invariants
+///
+/// The table is registered for the whole life of this value.
+pub(crate) struct Sysctls(());
+
+impl Sysctls {
+    /// Registers the table, failing with `-EEXIST` when it cannot be: in
+    /// practice because `rpcrdma` loaded without `client=0` registered its
+    /// own.
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: `xprs_sysctl_register` takes no arguments and registers a
+        // static table. It is called only here, and a `Sysctls` exists only
+        // while it is registered (invariant), so it is never registered
+        // twice: module init calls this once.
+        to_result(unsafe { bindings::xprs_sysctl_register() })?;
+        // INVARIANT: registration succeeded above.
+        Ok(Self(()))
+    }
+}
+
+impl Drop for Sysctls {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the table is registered, and this is
+        // the only place that unregisters it.
+        unsafe { bindings::xprs_sysctl_unregister() };
+    }
+}
+
 /// Warns once with a stack trace (`WARN_ONCE`): a broken invariant that
 /// the transport survives by leaking rather than corrupting.
 pub(crate) fn warn_once(what: &kernel::str::CStr) {

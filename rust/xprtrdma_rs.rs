@@ -32,18 +32,31 @@ module! {
 }
 
 struct XprtRdma {
-    // Dropped in declaration order: no new transports, then no client.
+    // Dropped in declaration order: no new transports, then no tunables,
+    // then no client.
     _class: sunrpc::TransportClass,
+    _sysctls: sunrpc::Sysctls,
     _ib_client: ib_client::IbClient,
 }
 
 impl kernel::Module for XprtRdma {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let ib_client = ib_client::IbClient::register()?;
-        let class = sunrpc::TransportClass::register()?;
-        pr_info!("registered transport class \"rdma\" (netids rdma, rdma6)\n");
+        // The class comes last: once it is registered a mount can reach
+        // this module, so nothing after it may fail and unload it again.
+        // Beside rpcrdma loaded without client=0 on a CONFIG_SUNRPC_DEBUG
+        // kernel the sysctls are the first thing refused (-EEXIST), else
+        // the class is.
+        let sysctls = sunrpc::Sysctls::register()?;
+        let class = sunrpc::TransportClass::register().inspect_err(|e| {
+            if *e == EEXIST {
+                pr_err!("transport class \"rdma\" exists: is rpcrdma loaded without client=0?\n");
+            }
+        })?;
+        pr_info!("registered transport class \"rdma\" (netids rdma, rdma6) and sysctls sunrpc.rdma_*\n");
         Ok(Self {
             _class: class,
+            _sysctls: sysctls,
             _ib_client: ib_client,
         })
     }

@@ -254,3 +254,28 @@ xprt_stats() {
 xprt_field() {
 	xprt_stats "$1" | awk -v n="$2" '{ print $(n + 2) }'
 }
+
+# The columns of the "xprt: rdma" line, in xprt_rdma_print_stats()'s order
+# (net/sunrpc/xprtrdma/transport.c; ours: rust/transport/stats.rs): the
+# first ten are sunrpc's, the rest the transport's. xprt_field N is the
+# Nth of these.
+XPRT_RDMA_COLUMNS="port bind_count connect_count connect_time idle_time sends
+	recvs bad_xids req_u bklog_u read_chunk_count write_chunk_count
+	reply_chunk_count total_rdma_request total_rdma_reply pullup_copy_count
+	fixup_copy_count hardway_register_count failed_marshal_count
+	bad_reply_count nomsg_call_count mrs_recycled mrs_orphaned mrs_allocated
+	local_inv_needed empty_sendctx_q reply_waits_for_send"
+
+# xprt_labeled MNT: MNT's transport counters, each with its name, three to
+# a line.
+xprt_labeled() {
+	xprt_stats "$1" | awk -v names="$XPRT_RDMA_COLUMNS" '
+		$2 != "rdma" { print "  (not an rdma transport: " $0 ")"; exit }
+		{
+			n = split(names, name, /[ \t\n]+/)
+			for (i = 1; i <= n; i++) {
+				printf "  %-22s %9s", name[i], $(i + 2)
+				if (i % 3 == 0 || i == n) printf "\n"
+			}
+		}'
+}
