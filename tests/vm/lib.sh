@@ -140,11 +140,11 @@ client_name() {
 	esac
 }
 
-# unload MODULE: rmmod, retried while transports are still being destroyed
-# (sunrpc does that asynchronously after umount).
+# unload MODULE [SECONDS]: rmmod, retried for SECONDS (10) while transports
+# are still being destroyed (sunrpc does that asynchronously after umount).
 unload() {
 	local i
-	for i in $(seq 50); do
+	for i in $(seq $(( ${2:-10} * 5 ))); do
 		[ -d "/sys/module/$1" ] || return 0
 		rmmod "$1" 2> /tmp/rmmod.err && return 0
 		sleep 0.2

@@ -83,9 +83,14 @@ probe_loop() {
 }
 
 # The rs client's pools must balance once the mount is gone (rmmod).
+# SECONDS (10) bounds the wait for the transports' destroy: with the server
+# dead, destroy first waits for the connect worker, whose attempt ends when
+# the CM gives up on its REQ or our 60 s connect timeout fires.
 rs_unload() {
 	[ "$c" = rs ] || return 0
-	check "rmmod xprtrdma_rs is clean" unload xprtrdma_rs
+	local t0=$SECONDS
+	check "rmmod xprtrdma_rs is clean" unload xprtrdma_rs "${1:-10}"
+	echo "rmmod took $((SECONDS - t0)) s"
 	local bad
 	bad=$(destroy_unbalanced "$marker")
 	[ -z "$bad" ] || { echo "$bad"; fail "pool accounting unbalanced"; }
@@ -209,7 +214,7 @@ soft_cut() {
 	result umount_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
 	mountpoint -q "$mnt" && fail "still mounted"
 	echo "ok: the soft mount unmounted with its server dead"
-	rs_unload
+	rs_unload 90
 	result verdict pass
 }
 
