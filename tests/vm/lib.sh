@@ -29,35 +29,27 @@ net_up() {
 	ip link set eth0 up
 }
 
-rxe_up() {
-	modprobe rdma_rxe
-	rdma link add rxe0 type rxe netdev eth0
+# rdma_link_up NAME TYPE: the software RDMA device NAME of TYPE (rxe or
+# siw) on eth0, ACTIVE.
+rdma_link_up() {
+	modprobe "$([ "$2" = rxe ] && echo rdma_rxe || echo siw)"
+	rdma link add "$1" type "$2" netdev eth0
 	local i
 	for i in $(seq 50); do
-		rdma link show rxe0/1 2>/dev/null | grep -q 'state ACTIVE' && return 0
+		rdma link show "$1/1" 2>/dev/null | grep -q 'state ACTIVE' && return 0
 		sleep 0.2
 	done
 	rdma link show
-	fail "rxe0 did not become ACTIVE"
+	fail "$1 did not become ACTIVE"
 }
 
-siw_up() {
-	modprobe siw
-	rdma link add siw0 type siw netdev eth0
-	local i
-	for i in $(seq 50); do
-		rdma link show siw0/1 2>/dev/null | grep -q 'state ACTIVE' && return 0
-		sleep 0.2
-	done
-	rdma link show
-	fail "siw0 did not become ACTIVE"
-}
+rxe_up() { rdma_link_up rxe0 rxe; }
 
 # provider_up: the RDMA device of XPRS_PROVIDER on eth0.
 provider_up() {
 	case $XPRS_PROVIDER in
 	rxe)	rxe_up ;;
-	siw)	siw_up ;;
+	siw)	rdma_link_up siw0 siw ;;
 	*)	fail "XPRS_PROVIDER must be rxe or siw, not '$XPRS_PROVIDER'" ;;
 	esac
 	log "RDMA provider: $XPRS_PROVIDER ($(rdma link show | head -1))"
@@ -108,6 +100,20 @@ nfsd_start() {
 	echo "rdma $NFS_PORT" > /proc/fs/nfsd/portlist
 	pgrep -x rpc.mountd >/dev/null || fail "rpc.mountd is not running"
 	grep -q "^rdma $NFS_PORT" /proc/fs/nfsd/portlist || fail "nfsd is not listening on rdma $NFS_PORT"
+}
+
+# fail_sunrpc_setup: debugfs mounted and sunrpc's fault injection set to
+# disconnect clients only, silently; the caller sets interval, times and
+# probability. Prints the attribute directory.
+fail_sunrpc_setup() {
+	local fs=/sys/kernel/debug/fail_sunrpc
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	[ -d "$fs" ] &&
+		echo Y > "$fs/ignore-server-disconnect" &&
+		echo Y > "$fs/ignore-cache-wait" &&
+		echo N > "$fs/ignore-client-disconnect" &&
+		echo 0 > "$fs/verbose" &&
+		echo "$fs"
 }
 
 # nfsd_wait_grace: wait until the grace periods of nfsd and lockd (10 s

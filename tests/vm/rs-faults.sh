@@ -28,13 +28,8 @@ if ! timeout 100 bash -c ". /xprs/repo/tests/vm/lib.sh; nfs_mount 3 tmp $mnt"; t
 fi
 
 log "1. disconnect injection during fio with crc32c verify"
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-fs=/sys/kernel/debug/fail_sunrpc
-check "fail_sunrpc is available" test -d "$fs"
-echo Y > "$fs/ignore-server-disconnect"
-echo Y > "$fs/ignore-cache-wait"
-echo N > "$fs/ignore-client-disconnect"
-echo 0 > "$fs/verbose"
+fs=$(fail_sunrpc_setup) || fail "fail_sunrpc is not available"
+echo "ok: fail_sunrpc is available"
 echo 300 > "$fs/interval"
 echo -1 > "$fs/times"
 connects=$(xprt_field "$mnt" 3)

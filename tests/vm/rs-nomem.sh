@@ -73,11 +73,7 @@ setfacl -M /tmp/acl250 "$srv/acl-file"
 getfacl -n "$srv/acl-file" > /tmp/acl-expected 2>/dev/null
 check "the server-side ACL has 250 user entries" test "$(grep -c '^user:[0-9]' /tmp/acl-expected)" = 250
 
-fs=/sys/kernel/debug/fail_sunrpc
-echo Y > "$fs/ignore-server-disconnect"
-echo Y > "$fs/ignore-cache-wait"
-echo N > "$fs/ignore-client-disconnect"
-echo 0 > "$fs/verbose"
+fs=$(fail_sunrpc_setup) || fail "fail_sunrpc is not available"
 
 mnt=/mnt/nomem
 # step NAME CMD...: run one step of the workload with a deadline. Prints

@@ -67,12 +67,7 @@ writes_before=$(awk -v m="$mnt" '$1 == "device" { cur = ($5 == m) }
 	cur && $1 == "WRITE:" { print $2; exit }' /proc/self/mountstats)
 connects_before=$(xprt_field "$mnt" 3)
 
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-fs=/sys/kernel/debug/fail_sunrpc
-echo Y > "$fs/ignore-server-disconnect"
-echo Y > "$fs/ignore-cache-wait"
-echo N > "$fs/ignore-client-disconnect"
-echo 0 > "$fs/verbose"
+fs=$(fail_sunrpc_setup) || fail "fail_sunrpc is not available"
 
 cat > /tmp/memhog.py <<'EOF'
 import os, struct, sys, time

@@ -47,13 +47,8 @@ dd if="$mnt/big" of=/tmp/back-big bs=1M count=1 iflag=direct status=none
 check "1 MiB written and read with O_DIRECT bit-exact" cmp /tmp/src-big /tmp/back-big
 
 log "2. disconnect injection"
-mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
-fs=/sys/kernel/debug/fail_sunrpc
-check "fail_sunrpc is available" test -d "$fs"
-echo Y > "$fs/ignore-server-disconnect"
-echo Y > "$fs/ignore-cache-wait"
-echo N > "$fs/ignore-client-disconnect"
-echo 0 > "$fs/verbose"
+fs=$(fail_sunrpc_setup) || fail "fail_sunrpc is not available"
+echo "ok: fail_sunrpc is available"
 echo 20 > "$fs/interval"
 echo 3 > "$fs/times"
 connects=$(xprt_field "$mnt" 3)
