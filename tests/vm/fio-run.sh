@@ -12,26 +12,12 @@ secs=15
 guest_setup "$client"
 nfs_mount 3 tmp /mnt
 
-# terse FILE FIELD: one field of a fio terse (version 3) line: 5 error,
-# 6 read KiB, 8 read IOPS, 48 write KiB/s, 49 write IOPS.
-terse() { cut -d';' -f"$2" "$1"; }
-
-# run_fio NAME FIO-ARGS...: one verified job; its normal output goes to the
-# log, its terse line to /tmp/fio-NAME.terse. Returns fio's status.
+# run_fio NAME FIO-ARGS...: one verified job (fio_job in lib.sh) on /mnt.
+# verify_backlog makes a time-based job check what it wrote while it runs,
+# not only after a full pass it may never finish.
 run_fio() {
-	local name=$1 rc=0; shift
-	log "fio $name, ${secs} s, over NFSv3/RDMA with the $(client_name)"
-	# verify_backlog makes a time-based job check what it wrote while it
-	# runs, not only after a full pass it may never finish.
-	(cd /tmp && fio --name="$name" --directory=/mnt --filename="fio-$name" \
-		--ioengine=libaio --direct=1 --runtime="$secs" --time_based \
-		--verify=crc32c --verify_fatal=1 --verify_state_save=0 \
-		--output-format=normal,terse --output="/tmp/fio-$name.out" "$@") \
-		2> "/tmp/fio-$name.err" || rc=$?
-	grep -v '^3;' "/tmp/fio-$name.out" || true
-	cat "/tmp/fio-$name.err"
-	grep '^3;' "/tmp/fio-$name.out" > "/tmp/fio-$name.terse" || true
-	return $rc
+	log "fio $1, ${secs} s, over NFSv3/RDMA with the $(client_name)"
+	fio_job /mnt "$1" "$secs" "${@:2}"
 }
 
 # verified NAME RC: fio exited 0, left one terse line with err=0, read

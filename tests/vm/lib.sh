@@ -244,6 +244,29 @@ nfs_mount() {
 		"$server:$path" "$mnt"
 }
 
+# terse FILE FIELD: one field of a fio terse (version 3) line: 5 error,
+# 6 read KiB, 8 read IOPS, 48 write KiB/s, 49 write IOPS.
+terse() { cut -d';' -f"$2" "$1"; }
+
+# fio_job DIR NAME SECONDS FIO-ARGS...: one time-based O_DIRECT libaio job
+# on DIR/fio-NAME with crc32c verification; its normal output goes to the
+# log and /tmp/fio-NAME.out, its stderr to /tmp/fio-NAME.err, its terse
+# line to /tmp/fio-NAME.terse. Returns fio's status.
+fio_job() {
+	local dir=$1 name=$2 secs=$3 rc=0; shift 3
+	# fio writes nothing to the working directory with verify_state_save=0;
+	# /tmp anyway, the repo share is read-only.
+	(cd /tmp && fio --name="$name" --directory="$dir" --filename="fio-$name" \
+		--ioengine=libaio --direct=1 --runtime="$secs" --time_based \
+		--verify=crc32c --verify_fatal=1 --verify_state_save=0 \
+		--output-format=normal,terse --output="/tmp/fio-$name.out" "$@") \
+		2> "/tmp/fio-$name.err" || rc=$?
+	grep -v '^3;' "/tmp/fio-$name.out" || true
+	cat "/tmp/fio-$name.err"
+	grep '^3;' "/tmp/fio-$name.out" > "/tmp/fio-$name.terse" || true
+	return $rc
+}
+
 drop_caches() {
 	sync
 	echo 3 > /proc/sys/vm/drop_caches

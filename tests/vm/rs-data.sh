@@ -154,26 +154,12 @@ dir_checks() {	# dir_checks VERS MNT
 	rm -rf "$d"
 }
 
-# terse FILE FIELD: one field of a fio terse (version 3) line.
-terse() {
-	cut -d';' -f"$2" "$1"
-}
-
 # run_fio MNT NAME FIO-ARGS...: one verified fio job; its terse line is left
 # in /tmp/fio-NAME.terse.
 run_fio() {
 	local mnt=$1 name=$2 rc=0; shift 2
 	log "fio $name, ${fio_secs}s"
-	# fio writes nothing to the working directory with verify_state_save=0;
-	# /tmp anyway, the repo share is read-only.
-	(cd /tmp && fio --name="$name" --directory="$mnt" --filename="fio-$name" \
-		--ioengine=libaio --direct=1 --runtime="$fio_secs" --time_based \
-		--verify=crc32c --verify_fatal=1 --verify_state_save=0 \
-		--output-format=normal,terse --output="/tmp/fio-$name.out" "$@") \
-		2> "/tmp/fio-$name.err" || rc=$?
-	grep -v '^3;' "/tmp/fio-$name.out" || true
-	cat "/tmp/fio-$name.err"
-	grep '^3;' "/tmp/fio-$name.out" > "/tmp/fio-$name.terse" || true
+	fio_job "$mnt" "$name" "$fio_secs" "$@" || rc=$?
 	check "fio $name exited with status 0" test "$rc" = 0
 	check "fio $name left a terse result" test "$(wc -l < "/tmp/fio-$name.terse")" = 1
 	check "fio $name: err=0" test "$(terse "/tmp/fio-$name.terse" 5)" = 0
