@@ -28,6 +28,13 @@ slab_bytes() {
 	awk 'NR > 2 { print $1, $2 * $4 }' /proc/slabinfo | sort
 }
 
+# kernel_mem: "field KiB" for the kernel's own memory outside the page
+# cache: unreclaimable slab, per-CPU areas, vmalloc (module text and data
+# included).
+kernel_mem() {
+	awk '/^(SUnreclaim|Percpu|VmallocUsed):/ { sub(":", "", $1); print $1, $2 }' /proc/meminfo | sort
+}
+
 # fio_loop FILE LOG: back-to-back fio write+verify runs until /tmp/stop
 # exists; each run's status goes to LOG.
 fio_loop() {
@@ -147,11 +154,16 @@ run_client() {
 	# Settle, then measure slab around the mount cycles.
 	drop_caches; sleep 2
 	slab_bytes > "/tmp/slab-$c.before"
+	kernel_mem > "/tmp/mem-$c.before"
 	t0=$(date +%s)
 	mount_cycles
 	t1=$(date +%s)
 	drop_caches; sleep 5
 	slab_bytes > "/tmp/slab-$c.after"
+	kernel_mem > "/tmp/mem-$c.after"
+	join "/tmp/mem-$c.before" "/tmp/mem-$c.after" |
+		awk -v c="$c" '{ printf "%s: %s %d -> %d KiB (%+d)\n", c, $1, $2, $3, $3 - $2 }' > "/tmp/mem-$c.growth"
+	cat "/tmp/mem-$c.growth"
 	join "/tmp/slab-$c.before" "/tmp/slab-$c.after" |
 		awk '{ print $1, $3 - $2 }' | sort > "/tmp/slab-$c.growth"
 	local total
