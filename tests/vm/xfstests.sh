@@ -9,7 +9,8 @@
 #                        list=FILE baseline=FILE
 #
 # Lists take spaces or commas (a make VM_SUITE entry has no spaces). list=
-# names a file in the repo with one test a line (# comments). With
+# names a file in the repo with one test a line (# comments), optionally
+# followed by the NFS versions it is limited to. With
 # baseline= (a repo file of "VERS TEST STATUS" lines, the C client's), the
 # run fails if ours fails a test the baseline passes, or on a kernel warning
 # (tools/xfstests-report.py decides; results.md lands in the out share).
@@ -32,11 +33,15 @@ for a in "$@"; do
 	esac
 done
 clients=${clients//,/ } vers=${vers//,/ } tests=${tests//,/ } exclude=${exclude//,/ }
-if [ -n "$list" ]; then
-	[ -f "/xprs/repo/$list" ] || fail "no such list: $list"
-	tests="$tests $(sed 's/#.*//' "/xprs/repo/$list" | xargs)"
-fi
-[ -n "$tests$group" ] || fail "give tests=\"...\" or group=NAME"
+[ -z "$list" ] || [ -f "/xprs/repo/$list" ] || fail "no such list: $list"
+# list_for VERS: the list's tests for NFS version VERS. A line is "TEST
+# [VERS...]": a test that names versions runs only on those.
+list_for() {
+	[ -n "$list" ] || return 0
+	sed 's/#.*//' "/xprs/repo/$list" |
+		awk -v v="$1" 'NF == 1 { print $1 } NF > 1 { for (i = 2; i <= NF; i++) if ($i == v) print $1 }' | xargs
+}
+[ -n "$tests$group$list" ] || fail "give tests=\"...\", group=NAME or list=FILE"
 OUT=/xprs/out
 FST=/var/lib/xfstests
 
@@ -76,8 +81,6 @@ cat /xprs/fstests/SOURCE 2>/dev/null | sed 's/^/fstests source: /'
 exclude_file=/tmp/xfstests.exclude
 : > "$exclude_file"
 for t in $exclude; do echo "$t" >> "$exclude_file"; done
-set -- $tests
-[ -n "$group" ] && set -- -g "$group" "$@"
 
 first=1
 for client in $clients; do
@@ -90,6 +93,9 @@ for client in $clients; do
 	fi
 	for v in $vers; do
 		tag=$client-v$v
+		set -- $tests $(list_for "$v")
+		[ -n "$group" ] && set -- -g "$group" "$@"
+		[ $# -gt 0 ] || fail "$tag: the list has no test for NFS v$v"
 		path=/export
 		case $v in 4*) path= ;; esac
 		opts="-o proto=rdma,port=$NFS_PORT,vers=$v"
