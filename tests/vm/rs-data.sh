@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Data integrity and throughput over proto=rdma, chunks included:
 #
-#   rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw]
+#   rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB]
 #
 # c is the in-tree C client (rpcrdma client=1), rs ours (xprtrdma_rs beside
 # rpcrdma client=0), both runs the whole sequence for c, then for rs, in one
 # boot, over soft-RoCE (rxe, the default) or soft-iWARP (siw), whose device
 # limits differ: one RDMA Read SGE, few send SGEs, no inline data. For each client, on NFSv3 and on NFSv4.0 (tmpfs export): files of
-# 0, 1, 4095, 4096, 4097 bytes, 1 MiB + 7 and 256 MiB of random data are
+# 0, 1, 4095, 4096, 4097 bytes, 1 MiB + 7 and BIG_MIB (256) MiB of random data are
 # written (dd conv=fsync), caches dropped, and read back bit-exact, buffered
 # and O_DIRECT; a directory of 5000 entries with 40-character names lists
 # completely with ls and ls -l. On NFSv3 only, fio with crc32c verification:
@@ -28,16 +28,18 @@
 which=${1:-both}
 fio_secs=${2:-60}
 export XPRS_PROVIDER=${3:-rxe}
+big_mib=${4:-256}
 case $which in
 c|rs)	clients=$which ;;
 both)	clients="c rs" ;;
-*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw]" ;;
+*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB]" ;;
 esac
 case $fio_secs in ''|*[!0-9]*) fail "FIO_SECONDS must be a number, not '$fio_secs'" ;; esac
+case $big_mib in ''|0|*[!0-9]*) fail "BIG_MIB must be a positive number, not '$big_mib'" ;; esac
 
 RES=/tmp/rs-data
 SUMMARY=/xprs/out/rs-data-summary.md
-BIG=$((256 * 1024 * 1024))
+BIG=$((big_mib * 1024 * 1024))
 SMALL="0 1 4095 4096 4097 $((1024 * 1024 + 7))"
 NENTRIES=5000
 
@@ -108,7 +110,7 @@ data_checks() {	# data_checks VERS MNT
 	for n in $SMALL; do
 		dd if="/tmp/src-$n" of="$d/f-$n" bs=1M conv=fsync status=none
 	done
-	check "v$vers: 256 MiB written (dd conv=fsync)" \
+	check "v$vers: $big_mib MiB written (dd conv=fsync)" \
 		timed t dd if="/tmp/src-$BIG" of="$d/f-$BIG" bs=1M conv=fsync status=none
 	metric "v$vers-write-mbps" "$(mbps "$BIG" "$t")"
 
@@ -116,7 +118,7 @@ data_checks() {	# data_checks VERS MNT
 	for n in $SMALL; do
 		check "v$vers: $n bytes, buffered read-back is bit-exact" cmp "/tmp/src-$n" "$d/f-$n"
 	done
-	check "v$vers: 256 MiB, buffered read-back is bit-exact" timed t cmp "/tmp/src-$BIG" "$d/f-$BIG"
+	check "v$vers: $big_mib MiB, buffered read-back is bit-exact" timed t cmp "/tmp/src-$BIG" "$d/f-$BIG"
 	metric "v$vers-read-mbps" "$(mbps "$BIG" "$t")"
 
 	drop_caches
@@ -127,7 +129,7 @@ data_checks() {	# data_checks VERS MNT
 	timed t dd if="$d/f-$BIG" of="/tmp/back-$BIG" bs=1M iflag=direct status=none
 	metric "v$vers-dread-mbps" "$(mbps "$BIG" "$t")"
 	got=$(sha256sum < "/tmp/back-$BIG" | cut -d' ' -f1)
-	check "v$vers: 256 MiB, O_DIRECT read-back matches ($got)" test "$got" = "$BIG_SHA"
+	check "v$vers: $big_mib MiB, O_DIRECT read-back matches ($got)" test "$got" = "$BIG_SHA"
 	rm -f /tmp/back-*
 	rm -rf "$d"
 }
@@ -282,12 +284,12 @@ summary() {
 		for row in \
 			"result:result" \
 			"elapsed-s:run time, s" \
-			"v3-write-mbps:v3 256 MiB write (conv=fsync), MB/s" \
-			"v3-read-mbps:v3 256 MiB buffered read, MB/s" \
-			"v3-dread-mbps:v3 256 MiB O_DIRECT read, MB/s" \
-			"v4.0-write-mbps:v4.0 256 MiB write (conv=fsync), MB/s" \
-			"v4.0-read-mbps:v4.0 256 MiB buffered read, MB/s" \
-			"v4.0-dread-mbps:v4.0 256 MiB O_DIRECT read, MB/s" \
+			"v3-write-mbps:v3 $big_mib MiB write (conv=fsync), MB/s" \
+			"v3-read-mbps:v3 $big_mib MiB buffered read, MB/s" \
+			"v3-dread-mbps:v3 $big_mib MiB O_DIRECT read, MB/s" \
+			"v4.0-write-mbps:v4.0 $big_mib MiB write (conv=fsync), MB/s" \
+			"v4.0-read-mbps:v4.0 $big_mib MiB buffered read, MB/s" \
+			"v4.0-dread-mbps:v4.0 $big_mib MiB O_DIRECT read, MB/s" \
 			"fio-randrw-read-iops:fio 4 KiB randrw QD32, read IOPS (with verify reads)" \
 			"fio-randrw-write-iops:fio 4 KiB randrw QD32, write IOPS" \
 			"fio-seq-write-mbps:fio 1 MiB seq write QD8, MB/s" \
@@ -319,7 +321,7 @@ for n in $SMALL $BIG; do
 	head -c "$n" /dev/urandom > "/tmp/src-$n"
 done
 BIG_SHA=$(sha256sum < "/tmp/src-$BIG" | cut -d' ' -f1)
-echo "256 MiB source: sha256 $BIG_SHA"
+echo "$big_mib MiB source: sha256 $BIG_SHA"
 # 40-character names, so READDIR replies are large; in ls (C locale) order.
 seq -f 'rs-data-directory-entry-%016.0f' "$NENTRIES" > /tmp/names
 

@@ -268,6 +268,8 @@ run_modes() {
 		[ "$hang" = 0 ] && [ "$corrupt" = 0 ] && [ "$other" = 0 ] &&
 			[ "$clean_result" = ok ] || verdict=FAIL
 		[ "$mode" != clean ] || [ "$eio" = 0 ] || verdict=FAIL
+		# A mode that never struck proved nothing.
+		[ "$mode" = clean ] || [ "$n" -gt 0 ] || verdict=FAIL
 		[ "$rs" -le 0 ] || verdict=FAIL
 		[ "$verdict" = pass ] || failures=$((failures + 1))
 		rows+=("| $phase | $mode${filter:+ ($filter)} | $every | $n | $secs | $ok | $eio | $other | $hang | $corrupt | $bad | $con | $rs | $clean_result | $verdict |")
