@@ -32,10 +32,7 @@ LIMIT=${VM2_LIMIT:-420}
 
 link_up client
 : > "$OUT/probe.log"
-# NFSv3 locking needs statd (mount.nfs refuses a v3 mount without it).
-mkdir -p /run/rpcbind
-rpcbind -w
-rpc.statd
+statd_up
 client_load "$c"
 marker="xprs-vm2: $scenario $c start"
 echo "$marker" > /dev/kmsg

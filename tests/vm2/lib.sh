@@ -37,6 +37,14 @@ link_up() {
 	fail "rxe0 did not become ACTIVE"
 }
 
+# statd_up: rpcbind and statd; mount.nfs refuses an NFSv3 mount with
+# locking without them (on the server, nfsd_start starts them).
+statd_up() {
+	mkdir -p /run/rpcbind
+	rpcbind -w
+	rpc.statd
+}
+
 # phase NAME: tell the host where this guest is (it polls $OUT/phase).
 phase() {
 	log "phase: $1"
