@@ -6,7 +6,19 @@
 #
 # Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
 #       ["WORKLOADS"]   (a subset of the workload names below; default all)
-. /xprs/repo/tests/vm/lib.sh
+#       [one|two]       the topology (one by default)
+#
+# one: nfsd, its export, the clients and both ends of rxe in this guest.
+# two (scripts/bench -2, booted by scripts/vm2 bench): this is the client
+# guest of a pair; the server guest (tests/vm2/bench-server.sh, 10.9.0.1)
+# runs nfsd with the same export and perftest's servers, and nothing of
+# it is counted here.
+topology=${8:-one}
+case $topology in
+one)	. /xprs/repo/tests/vm/lib.sh ;;
+two)	. /xprs/repo/tests/vm2/lib.sh ;;	# XPRS_ADDR is the server guest
+*)	echo "FAIL: the topology is one or two, not '$topology'"; exit 1 ;;
+esac
 
 rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0} size=${6:-128M}
 workloads=${7:-randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-1m-qd8 write-1m-qd8 meta}
@@ -15,10 +27,11 @@ mkdir -p "$res"
 MNT=/mnt/bench
 
 # snap FILE: the whole guest's counters now, as key=value lines: busy
-# jiffies (client, server and rxe all run here), the time, context switches,
-# interrupts, and every counter of rxe0's port (packets, retries, RNR and
-# sequence errors; both ends of every connection are in this guest). A
-# script, so that fio can run it too.
+# jiffies (one guest: client, server and rxe all run here; two: the client
+# and its end of rxe), the time, context switches, interrupts, and every
+# counter of rxe0's port (packets, retries, RNR and sequence errors; in one
+# guest both ends of every connection are here). A script, so that fio can
+# run it too.
 SNAP=/tmp/xprs-snap
 cat > "$SNAP" <<'SNAP_EOF'
 #!/bin/sh
@@ -103,23 +116,45 @@ with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
 
 # raw_ceiling ROUND: the raw ceiling of rxe0 (perftest), measured in every
 # round next to the clients' runs, since the host's speed drifts within a boot.
+# In one guest each tool's server runs here too; with two, the server
+# guest's waits for it.
 raw_ceiling() {
 	local t srv
 	log "round $1: raw rxe ceiling (perftest)"
-	for t in ib_read_bw ib_write_bw; do
-		$t -d rxe0 -F -s 1048576 -D "$runtime" > /dev/null 2>&1 & srv=$!
-		sleep 1
-		$t -d rxe0 -F -s 1048576 -D "$runtime" "$XPRS_ADDR" > "$res/r$1-raw-$t.txt" 2>&1
-		wait $srv || true
+	for t in ib_read_bw ib_write_bw ib_send_lat; do
+		srv=
+		if [ "$topology" = one ]; then
+			perftest $t "$runtime" > /dev/null 2>&1 & srv=$!
+			sleep 1
+		fi
+		perftest $t "$runtime" "$XPRS_ADDR" > "$res/r$1-raw-$t.txt" 2>&1
+		[ -z "$srv" ] || wait $srv || true
 	done
-	ib_send_lat -d rxe0 -F -s 4096 -n 2000 > /dev/null 2>&1 & srv=$!
-	sleep 1
-	ib_send_lat -d rxe0 -F -s 4096 -n 2000 "$XPRS_ADDR" > "$res/r$1-raw-ib_send_lat.txt" 2>&1
-	wait $srv || true
+}
+
+# bench_switch c|rs: the other client. One guest: client_switch, which stops
+# and starts nfsd around the reload (svcrdma is rpcrdma's). Two: no nfsd
+# here, only the transports reloaded; unload waits out the destroy of the
+# last mount's transport, which sunrpc does after the umount.
+bench_switch() {
+	if [ "$topology" = one ]; then
+		client_switch "$1"
+		return
+	fi
+	unload xprtrdma_rs && unload rpcrdma || fail "the transports did not unload"
+	client_load "$1"
 }
 
 loaded=${clients%% *}
-guest_setup "$loaded"
+if [ "$topology" = one ]; then
+	guest_setup "$loaded"
+else
+	link_up client
+	statd_up
+	client_load "$loaded"
+	# The host (scripts/vm2) waits for a phase: the benchmark has begun.
+	phase bench
+fi
 
 for round in $(seq "$rounds"); do
 	raw_ceiling "$round"
@@ -129,7 +164,7 @@ for round in $(seq "$rounds"); do
 	[ $((round % 2)) = 1 ] || order=$(printf '%s\n' $clients | tac | xargs)
 	for c in $order; do
 		log "round $round: $c"
-		[ "$c" = "$loaded" ] || { client_switch "$c"; loaded=$c; }
+		[ "$c" = "$loaded" ] || { bench_switch "$c"; loaded=$c; }
 		nfs_mount 3 tmp "$MNT"
 		p=$res/r$round-$c
 		for w in $workloads; do

@@ -267,6 +267,24 @@ fio_job() {
 	return $rc
 }
 
+# perftest TOOL SECONDS [SERVER]: one run of a raw-ceiling tool of the
+# benchmark on rxe0, as its server (no SERVER: it waits for one client) or
+# as the client of SERVER: ib_read_bw and ib_write_bw with 1 MiB messages
+# for SECONDS, ib_send_lat with 2000 messages of 4 KiB. Each tool has a
+# port of its own, so that a server guest can wait for all three at once
+# (tests/vm2/bench-server.sh).
+perftest() {
+	local t=$1 secs=$2
+	shift 2
+	case $t in
+	ib_read_bw)	set -- -s 1048576 -D "$secs" -p 18515 "$@" ;;
+	ib_write_bw)	set -- -s 1048576 -D "$secs" -p 18516 "$@" ;;
+	ib_send_lat)	set -- -s 4096 -n 2000 -p 18517 "$@" ;;
+	*)	fail "perftest: unknown tool $t" ;;
+	esac
+	"$t" -d rxe0 -F "$@"
+}
+
 drop_caches() {
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
