@@ -2,6 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """Turn one `make bench` run (out/bench/<time>/) into results.md and results.png.
 
+    bench-report.py RUN_DIR COMMAND [one|two]
+
+The last argument is the topology: one guest (the default) or two
+(scripts/bench -2: nfsd in a guest of its own, the figures the client
+guest's only).
+
 Every figure is the median over the rounds, with the spread (min..max) beside
 it; ours/C is the ratio of the medians. Numbers from different boots are
 never mixed: everything here comes from the one run directory given.
@@ -239,7 +245,7 @@ def profile_diff(run, data):
                       "rounds; a symbol outside a profile's top 80 counts as 0 there):", ""] + lines)
 
 
-def chart(data, raw, clients, png):
+def chart(data, raw, clients, png, topology):
     panels = [
         ("IOPS, 4 KiB random, QD32", ["randread-4k-qd32:iops", "randwrite-4k-qd32:iops"], ["read", "write"]),
         ("MB/s, 1 MiB sequential, QD8", ["read-1m-qd8:mbs", "write-1m-qd8:mbs"], ["read", "write"]),
@@ -252,8 +258,8 @@ def chart(data, raw, clients, png):
     datfiles, script = [], [
         "set terminal pngcairo size 1400,900 font ',10' noenhanced",
         f"set output '{png}'",
-        "set multiplot layout 2,2 title 'xprtrdma-rs vs the in-tree C client "
-        "(medians, bars: min..max over rounds)'",
+        "set multiplot layout 2,2 title 'xprtrdma-rs vs the in-tree C client, "
+        f"{TOPOLOGY[topology]['short']} (medians, bars: min..max over rounds)'",
         "set style data histograms", "set style histogram errorbars gap 2 lw 1",
         "set style fill solid 0.6 border -1", "set yrange [0:*]", "set offsets 0, 0, graph 0.12, 0",
         "set key top left",
@@ -325,8 +331,37 @@ def events_table(data, clients):
     return "\n".join(lines)
 
 
+# What each topology's figures cover, for the report's words.
+TOPOLOGY = {
+    "one": {
+        "short": "one guest",
+        "line": "one guest (QEMU TCG, 2 vCPUs): the clients, nfsd and both ends of rxe in it",
+        "cpu": "CPU per op is the whole guest's busy\n"
+               "time (client, server and rxe share it) divided by the operations done.",
+        "events": "Events per operation, from the same runs (whole guest: /proc/stat, and rxe0's\n"
+                  "port counters, which count both ends since client and server share rxe0):",
+        "raw": "perftest, at the start of every round of the same boot",
+    },
+    "two": {
+        "short": "two guests",
+        "line": "two guests (QEMU TCG, 1 vCPU each; scripts/vm2's link, a UDP relay on the "
+                "host's loopback): nfsd in the server guest, the clients in the client guest",
+        "cpu": "CPU per op is the **client guest's**\n"
+               "busy time only (the client and its end of rxe; nfsd's guest is not counted) "
+               "divided by the operations done.",
+        "events": "Events per operation, from the same runs (the client guest only: /proc/stat, "
+                  "and its rxe0's\nport counters, which count the client's end of each "
+                  "connection):",
+        "raw": "perftest from the client guest to its servers in the server guest, at the "
+               "start of every round",
+    },
+}
+
+
 def main():
     run, command = sys.argv[1], sys.argv[2]
+    topology = sys.argv[3] if len(sys.argv) > 3 else "one"
+    words = TOPOLOGY[topology]
     data = collect(run)
     raw = raw_ceiling(run)
     clients = [c for c in ("c", "rs") if c in data]
@@ -341,7 +376,8 @@ def main():
     md = [
         "# xprtrdma-rs benchmark", "",
         f"- command: `{command}`",
-        f"- one VM boot (QEMU TCG, 2 vCPUs), NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s); "
+        f"- topology: {words['line']}",
+        f"- NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s) in one boot; "
         "the clients take turns in ABBA order (C, ours; ours, C; ...)",
         f"- guest kernel: {kernel}; xprtrdma_rs: {module}; built from the tree at {rev}",
         f"- clients run: {', '.join(CLIENT_NAMES[c] for c in clients)}",
@@ -350,20 +386,18 @@ def main():
         md.append("- **ours did not run**: xprtrdma_rs has no data path yet, so only the C "
                   "client's figures and the raw ceiling are real; no ratio is given.")
     md += [
-        "", "Each cell: median (min..max) over the rounds. CPU per op is the whole guest's busy",
-        "time (client, server and rxe share it) divided by the operations done.", "",
+        "", "Each cell: median (min..max) over the rounds. " + words["cpu"], "",
         table(data, raw, clients), "",
-        "Events per operation, from the same runs (whole guest: /proc/stat, and rxe0's",
-        "port counters, which count both ends since client and server share rxe0):", "",
+        words["events"], "",
         events_table(data, clients), "",
         profile_diff(run, data), "",
-        "Raw rxe ceiling (perftest, at the start of every round of the same boot; the "
+        f"Raw rxe ceiling ({words['raw']}; the "
         "% column divides each round's figure by that round's ceiling): " + ", ".join(
             f"{t} {cell(v)[0]} {'us' if t == 'ib_send_lat' else 'MB/s'}" for t, v in sorted(raw.items())), "",
     ]
     with open(os.path.join(run, "results.md"), "w") as f:
         f.write("\n".join(md))
-    chart(data, raw, clients, os.path.join(run, "results.png"))
+    chart(data, raw, clients, os.path.join(run, "results.png"), topology)
     print("\n".join(md))
 
 
