@@ -178,9 +178,10 @@ run_client() {
 		local bad
 		bad=$(destroy_unbalanced "$marker")
 		[ -z "$bad" ] || { echo "$bad"; fail "pool accounting unbalanced"; }
-		echo "connect failures by step and status:"
-		dmesg | sed -n "/$marker/,\$p" | grep 'xprtrdma_rs: connect failed' |
-			sed 's/^\[[^]]*\] //' | sort | uniq -c | sort -rn | head -12
+		local failures
+		failures=$(dmesg | sed -n "/$marker/,\$p" | grep 'xprtrdma_rs: connect failed' || true)
+		echo "connect failures by step and status: $(grep -c . <<< "$failures" || true)"
+		[ -z "$failures" ] || sed 's/^\[[^]]*\] //' <<< "$failures" | sort | uniq -c | sort -rn | head -12
 		local unretried
 		unretried=$(unretried_connect_failures "$marker")
 		[ -z "$unretried" ] || { echo "$unretried" | head; fail "a connect failure reached tasks as a status sunrpc does not retry"; }
