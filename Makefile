@@ -113,8 +113,9 @@ SOAK_FLAPS ?= 100
 SOAK_MOUNTS ?= 1000
 # xfstests.sh needs the fstests build (scripts/fstests.sh) as a 9p share and
 # two disks, TEST and SCRATCH; `make xfstests` passes the same itself. In
-# the suite: ours over the 14 tests of tests/xfstests/transport.list (12 per
-# version: fsstress on v4.2 only, fsx O_DIRECT on v3 only) on v3
+# the suite: ours over the 14 tests of tests/xfstests/transport.list (11 on
+# v3, 12 on v4.2: fsstress and fsx buffered on v4.2 only, fsx O_DIRECT on
+# v3 only) on v3
 # and v4.2, failing on a test ours fails (or does not run) that the C
 # client's committed baseline passes. Its guest ran 1049 s under TCG on 2
 # cores beside two other VMs (v3 730 s at load 5, v4.2 304 s); the tests
