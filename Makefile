@@ -7,8 +7,9 @@
 #   make vm-test T=tests/vm/NAME.sh [ARGS="..."] [VM_OPTS="-t s -m MiB"]
 #                         boot the VM and run one guest test
 #   make fuzz [FUZZ_SECONDS=600]      fuzz the reply decoder
-#   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"] [VM2=1]
+#   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"] [VM2=1] [MODE=icount]
 #                         VM2=1: the server in a guest of its own
+#                         MODE=icount: the guest clock counts instructions
 #   make xfstests [CLIENTS="c rs"] [VERS="3 4.2"] [TESTS="generic/001 ..."]
 #                 [GROUP=quick] [EXCLUDE="..."] [FSTESTS_SRC=tree-or-tarball]
 #                         fstests over NFS/RDMA, both clients side by side
@@ -208,7 +209,7 @@ vm2: module image
 # Speed is measured on the production kernel only.
 bench: module image
 	@test $(FLAVOR) = prod || { echo "make bench: the debug kernel measures nothing; FLAVOR=prod"; exit 2; }
-	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p) $(if $(filter 1,$(VM2)),-2)
+	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p) $(if $(filter 1,$(VM2)),-2) $(if $(filter icount,$(MODE)),-i)
 
 # The whole allocation-failure walk on the debug kernel: every N, through
 # failslab and fail_page_alloc (make check walks with a stride).
