@@ -3,7 +3,7 @@
 """Small-file NFS workload for tests/vm/rs-hostile.sh, in one process so
 that a guest under TCG makes many RPCs a second.
 
-    workload.py MNT REFDIR NREF ITERATIONS TAG
+    workload.py MNT REFDIR NREF ITERATIONS TAG [DEADLINE]
 
 Per iteration: each reference file MNT/ref-I read with O_DIRECT (and every
 other iteration buffered, after dropping its pages) and compared with
@@ -15,13 +15,18 @@ ENOENT, ESTALE...), or corrupt (it succeeded with wrong bytes).
 After each iteration one line "counts ok E eio E other E corrupt E"
 is printed and flushed, so a run killed by timeout still reports; the
 first few other errors and corruptions are printed as "msg: ...".
+With DEADLINE (seconds since the epoch), the run ends after the first
+iteration that finishes at or past it, once two iterations (one of them
+with the buffered reads) are done.
 """
 import errno
 import mmap
 import os
 import sys
+import time
 
 mnt, refdir, nref, iters, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+deadline = float(sys.argv[6]) if len(sys.argv) > 6 else None
 refs = [open(os.path.join(refdir, "ref-%d" % i), "rb").read() for i in range(1, nref + 1)]
 wdata = os.urandom(2500)
 buf = mmap.mmap(-1, 16384)
@@ -121,3 +126,5 @@ for it in range(iters):
     except OSError:
         pass
     print("counts ok %(ok)d eio %(eio)d other %(other)d corrupt %(corrupt)d" % counts, flush=True)
+    if deadline is not None and it >= 1 and time.time() >= deadline:
+        break

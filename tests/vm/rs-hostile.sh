@@ -161,15 +161,16 @@ bounded() {
 	wait "$pid"
 }
 
-# workload IT: ITERS rounds of tests/hostile/workload.py (reads compared,
-# stat, listing, write + fsync + read-back), bounded; adds its counts to
-# ok/eio/other/corrupt, and a timeout to hang.
+# workload IT DEADLINE: up to ITERS rounds of tests/hostile/workload.py
+# (reads compared, stat, listing, write + fsync + read-back), bounded; it
+# stops after two once the clock passes DEADLINE (the mode's end). Adds
+# its counts to ok/eio/other/corrupt, and a timeout to hang.
 ITERS=5
 workload() {
 	local rc=0 line
 	: > /tmp/wl.out
 	PROGRESS=/tmp/wl.out bounded $((STEP_TIMEOUT * 2)) python3 /xprs/repo/tests/hostile/workload.py \
-		"$mnt" /tmp "$nref" "$ITERS" "$1" > /tmp/wl.out 2>&1 || rc=$?
+		"$mnt" /tmp "$nref" "$ITERS" "$1" "$2" > /tmp/wl.out 2>&1 || rc=$?
 	grep '^msg:' /tmp/wl.out | sed 's/^/  /' | head -3 || true
 	line=$(grep '^counts' /tmp/wl.out | tail -1 || true)
 	if [ -n "$line" ]; then
@@ -244,7 +245,7 @@ run_modes() {
 		it=0
 		while :; do
 			it=$((it + 1))
-			workload "$it"
+			workload "$it" $((start + MODE_SECONDS))
 			hdump
 			n=$(( $(hval injected "$mode") - inj0 ))
 			[ "$mode" = clean ] && [ "$it" -ge 3 ] && break
