@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Data integrity and throughput over proto=rdma, chunks included:
 #
-#   rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB]
+#   rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB] [VERSIONS]
 #
 # c is the in-tree C client (rpcrdma client=1), rs ours (xprtrdma_rs beside
 # rpcrdma client=0), both runs the whole sequence for c, then for rs, in one
 # boot, over soft-RoCE (rxe, the default) or soft-iWARP (siw), whose device
-# limits differ: one RDMA Read SGE, few send SGEs, no inline data. For each client, on NFSv3 and on NFSv4.0 (tmpfs export): files of
+# limits differ: one RDMA Read SGE, few send SGEs, no inline data. For each
+# client, on each NFS version of VERSIONS ("3+4.0", the default, or one of
+# them; tmpfs export): files of
 # 0, 1, 4095, 4096, 4097 bytes, 1 MiB + 7 and BIG_MIB (256) MiB of random data are
 # written (dd conv=fsync), caches dropped, and read back bit-exact, buffered
 # and O_DIRECT; a directory of 5000 entries with 40-character names lists
@@ -29,10 +31,15 @@ which=${1:-both}
 fio_secs=${2:-60}
 export XPRS_PROVIDER=${3:-rxe}
 big_mib=${4:-256}
+versions=${5:-3+4.0}
 case $which in
 c|rs)	clients=$which ;;
 both)	clients="c rs" ;;
-*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB]" ;;
+*)	fail "usage: rs-data.sh c|rs|both [FIO_SECONDS] [rxe|siw] [BIG_MIB] [VERSIONS]" ;;
+esac
+case $versions in
+3|4.0|3+4.0)	versions=${versions/+/ } ;;
+*)	fail "VERSIONS must be 3, 4.0 or 3+4.0, not '$versions'" ;;
 esac
 case $fio_secs in ''|*[!0-9]*) fail "FIO_SECONDS must be a number, not '$fio_secs'" ;; esac
 case $big_mib in ''|0|*[!0-9]*) fail "BIG_MIB must be a positive number, not '$big_mib'" ;; esac
@@ -239,7 +246,7 @@ run_client() {
 		check "xprtrdma_rs is loaded" test -d /sys/module/xprtrdma_rs ;;
 	esac
 
-	for vers in 3 4.0; do
+	for vers in $versions; do
 		log "NFS v$vers over RDMA with the $(client_name)"
 		mnt=/mnt/v$vers
 		mount_rdma "$vers" "$mnt"
@@ -255,7 +262,7 @@ run_client() {
 	nfsd_stop
 	check "rmmod $mod is clean" unload "$mod"
 	if [ "$c" = rs ]; then
-		destroy_checks 2
+		destroy_checks "$(wc -w <<< "$versions")"
 	fi
 	if [ -s "$RES/$c/missed" ]; then
 		echo "missed with the $(client_name):"
@@ -269,7 +276,7 @@ run_client() {
 summary() {
 	local c row key what
 	{
-		echo "## rs-data: $which over $XPRS_PROVIDER, fio ${fio_secs}s, kernel $(uname -r)"
+		echo "## rs-data: $which over $XPRS_PROVIDER, NFS v${versions// /, v}, fio ${fio_secs}s, kernel $(uname -r)"
 		echo
 		printf '| metric |'
 		for c in $clients; do
