@@ -1,78 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Thin abstractions over the sunrpc client transport API.
+//! The transport (`struct rpc_xprt`), its `XPRT_LOCKED` token, and a value
+//! guarded by that lock and a mutex together.
 
+use super::rqst::{PinnedRqst, RqstSlot};
 use crate::bindings;
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use kernel::error::to_result;
 use kernel::prelude::*;
-use crate::proto::chunk::{Kvec, Piece, Source, XdrShape};
-
-/// The registered `"rdma"` client transport class.
-///
-/// # Invariants
-///
-/// The class is registered with sunrpc for the whole life of this value.
-pub(crate) struct TransportClass(());
-
-impl TransportClass {
-    /// Registers the class, failing with `-EEXIST` when another module (for
-    /// example `rpcrdma` loaded without `client=0`) already provides it.
-    pub(crate) fn register() -> Result<Self> {
-        // SAFETY: `xprs_register_transport` takes no arguments and registers
-        // a static class; it is called once, from module init.
-        to_result(unsafe { bindings::xprs_register_transport() })?;
-        // INVARIANT: registration succeeded above.
-        Ok(Self(()))
-    }
-}
-
-impl Drop for TransportClass {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant the class is registered, and this is
-        // the only place that unregisters it.
-        unsafe { bindings::xprs_unregister_transport() };
-    }
-}
-
-/// The sysctls `sunrpc.rdma_*`, the C client's names for the module
-/// parameters (and three it keeps only for scripts), registered under
-/// `/proc/sys/sunrpc`.
-///
-/// # Invariants
-///
-/// The table is registered for the whole life of this value.
-pub(crate) struct Sysctls(());
-
-impl Sysctls {
-    /// Registers the table, failing with `-EEXIST` when it cannot be: in
-    /// practice because `rpcrdma` loaded without `client=0` registered its
-    /// own.
-    pub(crate) fn register() -> Result<Self> {
-        // SAFETY: `xprs_sysctl_register` takes no arguments and registers a
-        // static table. It is called only here, and a `Sysctls` exists only
-        // while it is registered (invariant), so it is never registered
-        // twice: module init calls this once.
-        to_result(unsafe { bindings::xprs_sysctl_register() })?;
-        // INVARIANT: registration succeeded above.
-        Ok(Self(()))
-    }
-}
-
-impl Drop for Sysctls {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant the table is registered, and this is
-        // the only place that unregisters it.
-        unsafe { bindings::xprs_sysctl_unregister() };
-    }
-}
-
-/// Warns once with a stack trace (`WARN_ONCE`): a broken invariant that
-/// the transport survives by leaking rather than corrupting.
-pub(crate) fn warn_once(what: &kernel::str::CStr) {
-    // SAFETY: `what` is a NUL-terminated string.
-    unsafe { bindings::xprs_warn_once(what.as_char_ptr()) };
-}
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::Mutex;
+use kernel::new_mutex;
 
 /// A `struct rpc_xprt` of this module's class (a `struct xprs_xprt`).
 ///
@@ -279,17 +217,45 @@ impl Xprt {
         unsafe { bindings::xprt_force_disconnect(self.0) };
     }
 
-    /// Unpins a rqst pinned by the reply handler without completing it
-    /// (`rpcrdma_unpin_rqst()`).
+    /// Finds the rqst waiting for the Reply with `xid` and pins it, under
+    /// the queue lock (`xprt_lookup_rqst()`, `xprt_pin_rqst()`).
+    pub(crate) fn lookup_pin(&self, xid: u32) -> Option<PinnedRqst> {
+        self.queue_lock();
+        // SAFETY: valid by the type invariant; the queue lock is held, as
+        // `xprt_lookup_rqst()` requires.
+        let rqst = unsafe { bindings::xprt_lookup_rqst(self.0, xid.to_be()) };
+        let pinned = core::ptr::NonNull::new(rqst).map(|rqst| {
+            // SAFETY: `rqst` is on this transport's receive queue, found
+            // under the queue lock, which is still held: sunrpc releases a
+            // rqst only after taking it off the queue under this lock.
+            unsafe { bindings::xprt_pin_rqst(rqst.as_ptr()) };
+            // SAFETY: just found and pinned, on this transport.
+            unsafe { PinnedRqst::new(*self, rqst) }
+        });
+        self.queue_unlock();
+        pinned
+    }
+
+    /// Hands the idle `rqst` to the first task waiting on the backlog
+    /// (`xprt_wake_up_backlog()`); returns false when none waits.
     ///
     /// # Safety
     ///
-    /// `rqst` belongs to this transport and was pinned by the caller.
-    pub(crate) unsafe fn unpin_rqst(&self, rqst: *mut bindings::rpc_rqst) {
-        self.queue_lock();
-        // SAFETY: guaranteed by the caller; the queue lock is held.
-        unsafe { bindings::xprt_unpin_rqst(rqst) };
-        self.queue_unlock();
+    /// `rqst` belongs to this transport and is the caller's to give: no
+    /// task or handler uses it. When this returns true the woken task owns
+    /// it.
+    pub(crate) unsafe fn wake_up_backlog(&self, rqst: &RqstSlot) -> bool {
+        // SAFETY: valid by the type invariant; the caller guarantees the
+        // rqst.
+        unsafe { bindings::xprt_wake_up_backlog(self.0, rqst.as_ptr()) }
+    }
+
+    /// Makes the transmitting task wait for buffer space
+    /// (`xprt_wait_for_buffer_space()`).
+    pub(crate) fn wait_for_buffer_space(&self) {
+        // SAFETY: valid by the type invariant; it takes the transport lock
+        // and, as `->send_request`'s callers, acts on `snd_task`.
+        unsafe { bindings::xprt_wait_for_buffer_space(self.0) }
     }
 
     /// Sets the congestion window from a credit grant.
@@ -339,24 +305,24 @@ impl Xprt {
     /// # Safety
     ///
     /// `rqst` belongs to this transport, and no RPC or handler uses it.
-    pub(crate) unsafe fn reset_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+    pub(crate) unsafe fn reset_rqst(&self, rqst: &RqstSlot) {
         // SAFETY: valid by the type invariant; the caller guarantees the
         // rqst; all zeroes is an idle `rpc_rqst`.
         unsafe {
             bindings::xprs_transport_lock(self.0);
-            core::ptr::write_bytes(rqst, 0, 1);
+            core::ptr::write_bytes(rqst.as_ptr(), 0, 1);
             bindings::xprs_transport_unlock(self.0);
         }
     }
 
     /// Takes `xprt->queue_lock`.
-    pub(crate) fn queue_lock(&self) {
+    pub(super) fn queue_lock(&self) {
         // SAFETY: valid by the type invariant.
         unsafe { bindings::xprs_queue_lock(self.0) }
     }
 
     /// Releases `xprt->queue_lock`.
-    pub(crate) fn queue_unlock(&self) {
+    pub(super) fn queue_unlock(&self) {
         // SAFETY: valid by the type invariant; the caller holds the lock.
         unsafe { bindings::xprs_queue_unlock(self.0) }
     }
@@ -580,107 +546,100 @@ impl<'a> XprtLocked<'a> {
     }
 }
 
-/// A read-only view of an `xdr_buf` of an RPC the caller owns or has
-/// pinned: its shape for chunk planning, and where each piece lives.
+
+/// A value read by the holder of either `XPRT_LOCKED` of one transport or
+/// a mutex of its own, and replaced only by a holder of both (the
+/// transport's endpoint): `LockedBy` for a value two locks guard.
 ///
 /// # Invariants
 ///
-/// `buf` is a valid `xdr_buf` whose head, tail and page array stay valid
-/// and unchanged for `'a`.
-pub(crate) struct XdrBuf<'a> {
-    buf: &'a bindings::xdr_buf,
+/// `value` is read only through [`XprtMutex::get`] (with an
+/// [`XprtLocked`] of `xprt`) or [`XprtMutexGuard::get`] (with `mutex`
+/// held), and written only through [`XprtMutexGuard::replace`] (with both).
+#[pin_data]
+pub(crate) struct XprtMutex<T> {
+    xprt: Xprt,
+    #[pin]
+    mutex: Mutex<()>,
+    value: UnsafeCell<T>,
 }
 
-/// Where a planned piece of an `xdr_buf` is in memory.
-pub(crate) enum PieceAddr {
-    /// At an offset in a page of the page array.
-    Page(*mut bindings::page, u32),
-    /// At a kernel virtual address (the head or the tail).
-    Virt(*mut core::ffi::c_void),
-}
+// SAFETY: readers on several threads share `&T` (needs `T: Sync`); the one
+// writer, which excludes every reader by holding both locks (type
+// invariant), may drop a value another thread made (needs `T: Send`).
+unsafe impl<T: Send + Sync> Sync for XprtMutex<T> {}
+// SAFETY: the value moves with the cell; the `Xprt` and the mutex may move
+// between threads.
+unsafe impl<T: Send> Send for XprtMutex<T> {}
 
-fn kvec_shape(v: &bindings::kvec) -> Kvec {
-    Kvec {
-        page_offset: (v.iov_base as usize & !kernel::page::PAGE_MASK) as u32,
-        len: u32::try_from(v.iov_len).unwrap_or(u32::MAX),
-    }
-}
-
-impl<'a> XdrBuf<'a> {
-    /// Wraps `buf`.
-    ///
-    /// # Safety
-    ///
-    /// `buf` must satisfy the type invariant for `'a`.
-    pub(crate) unsafe fn new(buf: *const bindings::xdr_buf) -> Self {
-        // SAFETY: guaranteed by the caller.
-        Self { buf: unsafe { &*buf } }
+impl<T> XprtMutex<T> {
+    /// Makes the cell for `xprt`, holding `value`.
+    pub(crate) fn new(xprt: Xprt, value: T) -> impl PinInit<Self> {
+        pin_init!(Self {
+            xprt,
+            mutex <- new_mutex!((), "xprtrdma_rs::ep_lock"),
+            value: UnsafeCell::new(value),
+        })
     }
 
-    /// Returns the buffer's shape.
-    pub(crate) fn shape(&self) -> XdrShape {
-        XdrShape {
-            head: kvec_shape(&self.buf.head[0]),
-            page_base: self.buf.page_base,
-            page_len: self.buf.page_len,
-            tail: kvec_shape(&self.buf.tail[0]),
+    /// Returns the value, for a holder of `XPRT_LOCKED`; None when `held`
+    /// is another transport's.
+    pub(crate) fn get<'b>(&'b self, held: &'b XprtLocked<'_>) -> Option<&'b T> {
+        if !held.is_for(&self.xprt) {
+            return None;
         }
+        // SAFETY: `held` proves that this context holds XPRT_LOCKED of this
+        // transport, so no other context writes the value (type invariant,
+        // `XprtLocked` invariant); this one writes it only through
+        // `&mut XprtLocked` ([`XprtMutexGuard::replace`]), which the shared
+        // borrow of `held` for `'b` excludes.
+        Some(unsafe { &*self.value.get() })
     }
 
-    /// Returns `buflen`.
-    pub(crate) fn buflen(&self) -> u32 {
-        self.buf.buflen
-    }
-
-    /// Returns the `XDRBUF_*` flags.
-    pub(crate) fn flags(&self) -> u32 {
-        self.buf.flags as u32
-    }
-
-    /// Returns where `piece` (planned from this buffer's shape) starts.
-    pub(crate) fn locate(&self, piece: &Piece) -> Option<PieceAddr> {
-        let virt = |v: &bindings::kvec| {
-            let base = v.iov_base as usize & kernel::page::PAGE_MASK;
-            PieceAddr::Virt(base.wrapping_add(piece.page_offset as usize) as *mut _)
-        };
-        match piece.source {
-            Source::Head => Some(virt(&self.buf.head[0])),
-            Source::Tail => Some(virt(&self.buf.tail[0])),
-            Source::Page(index) => {
-                if self.buf.pages.is_null() {
-                    return None;
-                }
-                let last = (self.buf.page_base as usize)
-                    .checked_add(self.buf.page_len as usize)?
-                    .div_ceil(kernel::page::PAGE_SIZE);
-                if index as usize >= last {
-                    return None;
-                }
-                // SAFETY: by the type invariant the page array covers
-                // `page_base + page_len` bytes, so entry `index` exists.
-                let page = unsafe { *self.buf.pages.add(index as usize) };
-                // A sparse page array not yet filled: nothing to map.
-                if page.is_null() {
-                    return None;
-                }
-                Some(PieceAddr::Page(page, piece.page_offset))
-            }
+    /// Takes the mutex, to read the value or (with `XPRT_LOCKED`) replace
+    /// it.
+    pub(crate) fn lock(&self) -> XprtMutexGuard<'_, T> {
+        // INVARIANT: the guard holds `self.mutex`.
+        XprtMutexGuard {
+            cell: self,
+            _guard: self.mutex.lock(),
         }
     }
 }
 
-/// Allocates a zeroed `len`-byte RPC buffer with the RPC layer's
-/// allocation flags (`rpc_task_gfp_mask()`: no retries from rpciod).
-pub(crate) fn rpc_buf(len: usize) -> Result<KVec<u8>> {
-    if len == 0 {
-        return Ok(KVec::new());
+/// The mutex of an [`XprtMutex`], held.
+///
+/// # Invariants
+///
+/// `_guard` holds `cell.mutex`.
+pub(crate) struct XprtMutexGuard<'a, T> {
+    cell: &'a XprtMutex<T>,
+    _guard: Guard<'a, (), MutexBackend>,
+}
+
+impl<T> XprtMutexGuard<'_, T> {
+    /// Returns the value.
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: this context holds the mutex (type invariant), so no
+        // other context writes the value (type invariant of `XprtMutex`);
+        // this one writes it only through `&mut self` (`replace`), which
+        // the borrow of `self` for the result's lifetime excludes.
+        unsafe { &*self.cell.value.get() }
     }
-    // SAFETY: no preconditions.
-    let p = unsafe { bindings::xprs_rpc_buf_alloc(len) };
-    if p.is_null() {
-        return Err(ENOMEM);
+
+    /// Installs `new` and returns the value it replaces, for a holder of
+    /// `XPRT_LOCKED` as well; when `held` is another transport's, replaces
+    /// nothing and gives `new` back.
+    pub(crate) fn replace(&mut self, held: &mut XprtLocked<'_>, new: T) -> core::result::Result<T, T> {
+        if !held.is_for(&self.cell.xprt) {
+            return Err(new);
+        }
+        // SAFETY: this context holds the mutex (type invariant) and
+        // XPRT_LOCKED of this transport (`held`, checked above), which
+        // exclude every other context's reader and writer (type invariant
+        // of `XprtMutex`). On this one, a reader holds a shared borrow of
+        // `self` or of the unique `XprtLocked` of this transport, and both
+        // are borrowed mutably here.
+        Ok(core::mem::replace(unsafe { &mut *self.cell.value.get() }, new))
     }
-    // SAFETY: `p` is a `kzalloc` allocation of `len` initialized bytes;
-    // `KVec` frees it with `kfree`, as its `Kmalloc` allocator does.
-    Ok(unsafe { KVec::from_raw_parts(p.cast(), len, len) })
 }
