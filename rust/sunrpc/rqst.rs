@@ -140,9 +140,22 @@ fn rpc_buf(len: usize) -> Result<KVec<u8>> {
 /// ops from the task itself (`xprt_do_reserve()`, `call_allocate()`,
 /// `xprt_release()`), so the task's `tk_rqstp` and `tk_status` are the
 /// op's to read and write.
-pub(crate) struct Task<'a> {
-    task: NonNull<bindings::rpc_task>,
-    _life: PhantomData<&'a bindings::rpc_task>,
+pub(crate) struct Task<'a>(Lent<'a, bindings::rpc_task>);
+
+/// The address of a C object sunrpc lent an op for `'a`; what the lending
+/// allows is the invariant of the view that holds it.
+struct Lent<'a, T> {
+    ptr: NonNull<T>,
+    _life: PhantomData<&'a T>,
+}
+
+impl<T> Lent<'_, T> {
+    fn new(ptr: *mut T) -> Option<Self> {
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            _life: PhantomData,
+        })
+    }
 }
 
 impl<'a> Task<'a> {
@@ -153,16 +166,13 @@ impl<'a> Task<'a> {
     /// `task` satisfies the type invariant for `'a`.
     pub(crate) unsafe fn from_raw(task: *mut bindings::rpc_task) -> Option<Self> {
         // INVARIANT: guaranteed by the caller.
-        Some(Self {
-            task: NonNull::new(task)?,
-            _life: PhantomData,
-        })
+        Lent::new(task).map(Self)
     }
 
     /// Returns the task's address, for the trace and for sunrpc calls
     /// that only store it.
     pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_task {
-        self.task.as_ptr()
+        self.0.ptr.as_ptr()
     }
 
     /// Returns the rqst the task holds (`tk_rqstp`).
@@ -213,10 +223,7 @@ impl<'a> Task<'a> {
 /// runs for the rqst's owner: its buffers, `rq_snd_buf`, the transmit
 /// fields (`rq_xtime`, `rq_xmit_bytes_sent`) and the receive buffer's page
 /// array are not changed by anyone else while the op runs.
-pub(crate) struct Rqst<'a> {
-    rqst: NonNull<bindings::rpc_rqst>,
-    _life: PhantomData<&'a bindings::rpc_rqst>,
-}
+pub(crate) struct Rqst<'a>(Lent<'a, bindings::rpc_rqst>);
 
 impl<'a> Rqst<'a> {
     /// Wraps the rqst an op was called for.
@@ -226,15 +233,12 @@ impl<'a> Rqst<'a> {
     /// `rqst` satisfies the type invariant for `'a`.
     pub(crate) unsafe fn from_raw(rqst: *mut bindings::rpc_rqst) -> Option<Self> {
         // INVARIANT: guaranteed by the caller.
-        Some(Self {
-            rqst: NonNull::new(rqst)?,
-            _life: PhantomData,
-        })
+        Lent::new(rqst).map(Self)
     }
 
     /// Returns the rqst's address, for the trace and to find its req.
     pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_rqst {
-        self.rqst.as_ptr()
+        self.0.ptr.as_ptr()
     }
 
     /// Returns the transport the rqst belongs to (`rq_xprt`).

@@ -568,9 +568,6 @@ pub(crate) struct XprtMutex<T> {
 // writer, which excludes every reader by holding both locks (type
 // invariant), may drop a value another thread made (needs `T: Send`).
 unsafe impl<T: Send + Sync> Sync for XprtMutex<T> {}
-// SAFETY: the value moves with the cell; the `Xprt` and the mutex may move
-// between threads.
-unsafe impl<T: Send> Send for XprtMutex<T> {}
 
 impl<T> XprtMutex<T> {
     /// Makes the cell for `xprt`, holding `value`.
