@@ -281,8 +281,9 @@ impl<'a> Rqst<'a> {
 
     /// Returns the connect cookie of the rqst's last transmission.
     pub(crate) fn connect_cookie(&self) -> u32 {
-        // SAFETY: live; sunrpc writes it in `xprt_request_transmit()` for
-        // the owner, before `->send_request` (type invariant).
+        // SAFETY: live (type invariant); `xprt_request_transmit()` writes
+        // it after each successful `->send_request`, in the owner's
+        // context, so not while an op of the owner runs.
         unsafe { (*self.as_ptr()).rq_connect_cookie }
     }
 
