@@ -253,8 +253,8 @@ impl Xprt {
     /// Makes the transmitting task wait for buffer space
     /// (`xprt_wait_for_buffer_space()`).
     pub(crate) fn wait_for_buffer_space(&self) {
-        // SAFETY: valid by the type invariant; it takes the transport lock
-        // and, as `->send_request`'s callers, acts on `snd_task`.
+        // SAFETY: valid by the type invariant; it only sets a bit of
+        // `xprt->state` (`XPRT_WRITE_SPACE`), atomically.
         unsafe { bindings::xprt_wait_for_buffer_space(self.0) }
     }
 
