@@ -196,10 +196,12 @@ extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
     // rqst. A reply handler is the req's user only from its claim of a
     // SENT req until it completes or unpins the rqst, and `send_request`
     // marshals only after moving the phase from anything but REPLIED to
-    // MARSHALING, which excludes that claim. Known gap, kept as it was:
-    // `send_request` reads `registered` (`of_pool`) before that phase
-    // check, so a Reply claimed in between, on a new connection, for the
-    // previous transmission (a misbehaving peer) would use it too.
+    // MARSHALING, which excludes that claim; a callback reply's rqst is
+    // never on the receive queue, so no Reply claims it. Known gap, kept
+    // as it was: `send_request` reads `registered` (`of_pool`) before
+    // that phase check, so a Reply claimed in between, on a new
+    // connection, for the previous transmission (a misbehaving peer)
+    // would use it too (Documentation/architecture.md, section 6).
     let key = unsafe { owner_key(t, &rqst) };
     ret(t.send_request(&rqst, key, &mut held))
 }
