@@ -79,6 +79,7 @@ pub(super) struct ReqState {
     pub(super) pieces: KVec<Piece>,
     /// The chunks the current Call offered for its Reply.
     pub(super) offered: Offered,
+    /// The Reply the req's LOCAL_INV chain finishes, while it runs.
     pub(super) pending: Option<PendingReply>,
 }
 
@@ -91,7 +92,9 @@ pub(super) struct ReqState {
 ///   slot allocation to `->free_slot`); the reply handler from its claim
 ///   ([`Phase::SENT`] to [`Phase::REPLIED`]) until it completes or unpins
 ///   the rqst, which the RPC layer waits for before releasing it (it does
-///   not use the state meanwhile: it waits for the Reply); the completion
+///   not use the state meanwhile: it waits for the Reply, or retransmits,
+///   and `send_request` takes the req back by its phase; but see the gap
+///   recorded at `xprs_op_send_request`); the completion
 ///   of a LOCAL_INV chain its poster handed over; the code that routes the
 ///   req between owners. `registered` may hold MRs on a Reply's behalf
 ///   only while the rqst is pinned.
