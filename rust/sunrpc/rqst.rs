@@ -10,7 +10,7 @@
 //! reads or writes the fields its type's invariant gives it.
 
 use super::xdr::XdrBuf;
-use super::xprt::Xprt;
+use super::Xprt;
 use crate::bindings;
 use crate::cell::Foreign;
 use core::marker::PhantomData;
