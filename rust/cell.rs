@@ -6,6 +6,7 @@
 
 use crate::bindings;
 use core::cell::UnsafeCell;
+use core::marker::PhantomData;
 use kernel::types::Opaque;
 
 /// Interior mutability for a value whose users take turns by a protocol
@@ -116,3 +117,78 @@ impl<T> Unshared<T> {
 // and dropped, only by the owner, which needs `T: Send` when the owner
 // moves (the auto `Send` of this type).
 unsafe impl<T> Sync for Unshared<T> {}
+
+/// A value with one user at a time, who proves it with the cell's
+/// [`Key`]: the state of a req, which the RPC layer's task, the reply
+/// handler and a LOCAL_INV completion take turns at by the req's
+/// ownership rules. Keys are made by [`KeyCell::key`], whose callers (the
+/// points where a req changes hands) show that the turn is theirs.
+///
+/// # Invariants
+///
+/// The value is reached only through a [`Key`] for this cell or through
+/// `&mut self`. While one key's borrow of the value lives, no other key
+/// for the cell is used, and uses through different keys are ordered (a
+/// lock, or a Release/Acquire handover).
+pub(crate) struct KeyCell<T>(UnsafeCell<T>);
+
+impl<T> KeyCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        Self(UnsafeCell::new(value))
+    }
+
+    /// Makes a key to the value.
+    ///
+    /// # Safety
+    ///
+    /// From now until the key is dropped, the value is used only through
+    /// it: every use through an earlier key happened before (by a lock or
+    /// a Release/Acquire pair) and none comes while this key lives, except
+    /// after this key's last use, handed over the same way.
+    pub(crate) unsafe fn key(&self) -> Key<'_, T> {
+        // INVARIANT: guaranteed by the caller.
+        Key {
+            cell: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+// SAFETY: a `&KeyCell<T>` reaches the value only through a key, and keys
+// are used one at a time, each use ordered after the previous one (type
+// invariant): what crosses threads is exclusive use of a `T`, handed from
+// one thread to the next, which `T: Send` allows.
+unsafe impl<T: Send> Sync for KeyCell<T> {}
+
+/// Exclusive use of the value of one [`KeyCell`], for as long as the key
+/// lives. Neither `Clone` nor `Copy`, and not `Send`: a key is the turn of
+/// the context that was given it.
+///
+/// # Invariants
+///
+/// The value of `cell` is used only through this key while it lives
+/// (invariant of [`KeyCell`]).
+pub(crate) struct Key<'a, T> {
+    cell: &'a KeyCell<T>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> core::ops::Deref for Key<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the value is used only through this key (type
+        // invariant), and the borrow of `self` excludes a mutable use
+        // through it for the result's lifetime.
+        unsafe { &*self.cell.0.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for Key<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the value is used only through this key (type
+        // invariant), and the mutable borrow of `self` excludes every
+        // other use through it for the result's lifetime.
+        unsafe { &mut *self.cell.0.get() }
+    }
+}

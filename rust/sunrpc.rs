@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Thin abstractions over the sunrpc client transport API.
+//! Thin abstractions over the sunrpc client transport API: the class, its
+//! sysctls and the transport here, the `XPRT_LOCKED` token and the value
+//! it guards with a mutex in `locked`, tasks and rqsts in `rqst`,
+//! `xdr_buf` views in `xdr`.
 
 use crate::bindings;
-use core::marker::PhantomData;
 use kernel::error::to_result;
 use kernel::prelude::*;
-use crate::proto::chunk::{Kvec, Piece, Source, XdrShape};
+use kernel::str::CStr;
+
+mod locked;
+mod rqst;
+mod xdr;
+
+pub(crate) use locked::{XprtLocked, XprtMutex, XprtMutexGuard};
+pub(crate) use rqst::{PinnedRqst, RpcBufs, Rqst, RqstSlot, Task};
+pub(crate) use xdr::{PieceAddr, XdrBuf};
 
 /// The registered `"rdma"` client transport class.
 ///
@@ -69,7 +79,7 @@ impl Drop for Sysctls {
 
 /// Warns once with a stack trace (`WARN_ONCE`): a broken invariant that
 /// the transport survives by leaking rather than corrupting.
-pub(crate) fn warn_once(what: &kernel::str::CStr) {
+pub(crate) fn warn_once(what: &CStr) {
     // SAFETY: `what` is a NUL-terminated string.
     unsafe { bindings::xprs_warn_once(what.as_char_ptr()) };
 }
@@ -279,17 +289,45 @@ impl Xprt {
         unsafe { bindings::xprt_force_disconnect(self.0) };
     }
 
-    /// Unpins a rqst pinned by the reply handler without completing it
-    /// (`rpcrdma_unpin_rqst()`).
+    /// Finds the rqst waiting for the Reply with `xid` and pins it, under
+    /// the queue lock (`xprt_lookup_rqst()`, `xprt_pin_rqst()`).
+    pub(crate) fn lookup_pin(&self, xid: u32) -> Option<PinnedRqst> {
+        self.queue_lock();
+        // SAFETY: valid by the type invariant; the queue lock is held, as
+        // `xprt_lookup_rqst()` requires.
+        let rqst = unsafe { bindings::xprt_lookup_rqst(self.0, xid.to_be()) };
+        let pinned = core::ptr::NonNull::new(rqst).map(|rqst| {
+            // SAFETY: `rqst` is on this transport's receive queue, found
+            // under the queue lock, which is still held: sunrpc releases a
+            // rqst only after taking it off the queue under this lock.
+            unsafe { bindings::xprt_pin_rqst(rqst.as_ptr()) };
+            // SAFETY: just found and pinned, on this transport.
+            unsafe { PinnedRqst::new(*self, rqst) }
+        });
+        self.queue_unlock();
+        pinned
+    }
+
+    /// Hands the idle `rqst` to the first task waiting on the backlog
+    /// (`xprt_wake_up_backlog()`); returns false when none waits.
     ///
     /// # Safety
     ///
-    /// `rqst` belongs to this transport and was pinned by the caller.
-    pub(crate) unsafe fn unpin_rqst(&self, rqst: *mut bindings::rpc_rqst) {
-        self.queue_lock();
-        // SAFETY: guaranteed by the caller; the queue lock is held.
-        unsafe { bindings::xprt_unpin_rqst(rqst) };
-        self.queue_unlock();
+    /// `rqst` belongs to this transport and is the caller's to give: no
+    /// task or handler uses it. When this returns true the woken task owns
+    /// it.
+    pub(crate) unsafe fn wake_up_backlog(&self, rqst: &RqstSlot) -> bool {
+        // SAFETY: valid by the type invariant; the caller guarantees the
+        // rqst.
+        unsafe { bindings::xprt_wake_up_backlog(self.0, rqst.as_ptr()) }
+    }
+
+    /// Makes the transmitting task wait for buffer space
+    /// (`xprt_wait_for_buffer_space()`).
+    pub(crate) fn wait_for_buffer_space(&self) {
+        // SAFETY: valid by the type invariant; it only sets a bit of
+        // `xprt->state` (`XPRT_WRITE_SPACE`), atomically.
+        unsafe { bindings::xprt_wait_for_buffer_space(self.0) }
     }
 
     /// Sets the congestion window from a credit grant.
@@ -339,24 +377,24 @@ impl Xprt {
     /// # Safety
     ///
     /// `rqst` belongs to this transport, and no RPC or handler uses it.
-    pub(crate) unsafe fn reset_rqst(&self, rqst: *mut bindings::rpc_rqst) {
+    pub(crate) unsafe fn reset_rqst(&self, rqst: &RqstSlot) {
         // SAFETY: valid by the type invariant; the caller guarantees the
         // rqst; all zeroes is an idle `rpc_rqst`.
         unsafe {
             bindings::xprs_transport_lock(self.0);
-            core::ptr::write_bytes(rqst, 0, 1);
+            core::ptr::write_bytes(rqst.as_ptr(), 0, 1);
             bindings::xprs_transport_unlock(self.0);
         }
     }
 
     /// Takes `xprt->queue_lock`.
-    pub(crate) fn queue_lock(&self) {
+    fn queue_lock(&self) {
         // SAFETY: valid by the type invariant.
         unsafe { bindings::xprs_queue_lock(self.0) }
     }
 
     /// Releases `xprt->queue_lock`.
-    pub(crate) fn queue_unlock(&self) {
+    fn queue_unlock(&self) {
         // SAFETY: valid by the type invariant; the caller holds the lock.
         unsafe { bindings::xprs_queue_unlock(self.0) }
     }
@@ -436,251 +474,58 @@ impl Xprt {
     }
 }
 
-/// Proof that `XPRT_LOCKED` of one transport is held: sunrpc's transport
-/// write lock, a bit in `xprt->state`. sunrpc holds it around
-/// `->send_request`, `->connect`, `->close` and `->destroy` (not always
-/// around `->inject_disconnect`); `->connect` hands it to the connect
-/// worker ([`XprtLocked::queue_connect`]), which gives it back
-/// ([`XprtLocked::unlock_connect`]). It serializes those entry points and
-/// the fields they write without another lock (`connect_cookie`,
-/// `reestablish_timeout`, the connect statistics), which this module
-/// therefore writes only through this type.
-///
-/// The token neither takes nor releases the lock (sunrpc does); it makes
-/// the code that runs under the lock say so in its types. It names its
-/// transport, so that a proof for one transport cannot pass for another's
-/// ([`XprtLocked::is_for`]); a zero-sized token could not tell them apart,
-/// which is also why `LockedBy` refuses zero-sized owners. It is neither
-/// `Send` nor `Sync`: the lock belongs to the context that runs the entry
-/// point.
+/// The module parameters the transport is sized by, as set at load time
+/// (`xprtrdma_rs.slot_table_entries` and the inline sizes).
+pub(crate) struct Params {
+    pub(crate) slot_table_entries: u32,
+    pub(crate) max_inline_read: u32,
+    pub(crate) max_inline_write: u32,
+}
+
+impl Params {
+    /// Reads the parameters.
+    pub(crate) fn get() -> Self {
+        // SAFETY: the parameter getters have no preconditions.
+        unsafe {
+            Self {
+                slot_table_entries: bindings::xprs_param_slot_table_entries(),
+                max_inline_read: bindings::xprs_param_max_inline_read(),
+                max_inline_write: bindings::xprs_param_max_inline_write(),
+            }
+        }
+    }
+}
+
+/// A `seq_file` sunrpc is printing a transport's statistics to
+/// (`->print_stats`).
 ///
 /// # Invariants
 ///
-/// While the value exists, the context that has it holds `XPRT_LOCKED` of
-/// `xprt`, and no other `XprtLocked` of `xprt` exists. So `&mut
-/// XprtLocked` excludes every other user of what the lock guards, and
-/// `&XprtLocked` every user but the holders of shared borrows of this
-/// token, on this thread.
-pub(crate) struct XprtLocked<'a> {
-    xprt: &'a Xprt,
-    _not_send: PhantomData<*mut ()>,
+/// The `seq_file` is valid for `'a`, and the context that has this value
+/// is the one printing to it.
+pub(crate) struct SeqFile<'a> {
+    seq: *mut bindings::seq_file,
+    _life: core::marker::PhantomData<&'a mut bindings::seq_file>,
 }
 
-impl<'a> XprtLocked<'a> {
-    /// Records that the caller holds `XPRT_LOCKED` of `xprt`.
+impl SeqFile<'_> {
+    /// Wraps the `seq_file` of `->print_stats`.
     ///
     /// # Safety
     ///
-    /// The caller holds `XPRT_LOCKED` of `xprt` until the value is dropped
-    /// or consumed, and makes no other `XprtLocked` of `xprt` meanwhile.
-    pub(crate) unsafe fn new(xprt: &'a Xprt) -> Self {
-        // INVARIANT: guaranteed by the caller; the value stays on this
-        // thread (it is not `Send`).
+    /// `seq` satisfies the type invariant for the chosen lifetime.
+    pub(crate) unsafe fn from_raw(seq: *mut bindings::seq_file) -> Self {
+        // INVARIANT: guaranteed by the caller.
         Self {
-            xprt,
-            _not_send: PhantomData,
+            seq,
+            _life: core::marker::PhantomData,
         }
     }
 
-    /// Returns whether this proves the lock of `xprt`.
-    pub(crate) fn is_for(&self, xprt: &Xprt) -> bool {
-        self.xprt.0 == xprt.0
+    /// Appends `s` (`seq_puts()`).
+    pub(crate) fn puts(&mut self, s: &CStr) {
+        // SAFETY: the seq_file is valid and ours to print to (type
+        // invariant); `s` is NUL-terminated.
+        unsafe { bindings::xprs_seq_puts(self.seq, s.as_char_ptr()) };
     }
-
-    /// Accounts a successful connect (as `xprt_rdma_connect_worker()`).
-    pub(crate) fn connected_stats(&self) {
-        let x = self.xprt.0;
-        // SAFETY: valid by the type invariant of `Xprt`; XPRT_LOCKED, held
-        // by the type invariant, serializes these fields, as in the C
-        // transport, and `Self` is not `Sync`, so no other thread has this
-        // token.
-        unsafe {
-            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
-            (*x).stat.connect_count = (*x).stat.connect_count.wrapping_add(1);
-            let now = bindings::xprs_jiffies();
-            (*x).stat.connect_time = (*x)
-                .stat
-                .connect_time
-                .wrapping_add(now.wrapping_sub((*x).stat.connect_start));
-        }
-    }
-
-    /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
-    pub(crate) fn closed(&self) {
-        let x = self.xprt.0;
-        // SAFETY: as in `connected_stats`; `xprt_disconnect_done` takes
-        // the transport lock itself.
-        unsafe {
-            (*x).reestablish_timeout = 0;
-            (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
-            bindings::xprt_disconnect_done(x);
-        }
-    }
-
-    /// Raises the reestablish timeout to at least `min` jiffies.
-    pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
-        let x = self.xprt.0;
-        // SAFETY: as in `connected_stats`.
-        unsafe {
-            if (*x).reestablish_timeout < min {
-                (*x).reestablish_timeout = min;
-            }
-        }
-    }
-
-    /// `xprt_reconnect_delay()`: how long to wait before the next connect.
-    pub(crate) fn reconnect_delay(&self) -> usize {
-        // SAFETY: valid by the type invariant of `Xprt`; it reads fields
-        // that XPRT_LOCKED (held) serializes.
-        unsafe { bindings::xprt_reconnect_delay(self.xprt.0) }
-    }
-
-    /// `xprt_reconnect_backoff()`: doubles the reestablish timeout, within
-    /// `init_to` and the maximum.
-    pub(crate) fn reconnect_backoff(&self, init_to: usize) {
-        // SAFETY: as in `connected_stats`.
-        unsafe { bindings::xprt_reconnect_backoff(self.xprt.0, init_to) }
-    }
-
-    /// Hands the lock to the connect worker (`xprt_lock_connect()`: from
-    /// `task`, which must hold it, to `cookie`) and queues the worker
-    /// after `delay` jiffies. Returns false, queuing nothing, when `task`
-    /// is not the lock's holder; the lock then stays with `task`.
-    ///
-    /// The worker's own `XprtLocked` relies on this being the only place
-    /// that queues it.
-    pub(crate) fn queue_connect(
-        self,
-        task: *mut bindings::rpc_task,
-        cookie: *mut core::ffi::c_void,
-        delay: usize,
-    ) -> bool {
-        // The token ends here: once handed over, the lock is the worker's.
-        let Self { xprt, .. } = self;
-        let x = xprt.0;
-        // SAFETY: valid by the type invariant of `Xprt`; `task` and
-        // `cookie` are only compared with and stored in `snd_task`, never
-        // dereferenced.
-        if !unsafe { bindings::xprt_lock_connect(x, task, cookie) } {
-            return false;
-        }
-        // SAFETY: valid; the worker was initialized by `Xprt::alloc`.
-        unsafe { bindings::xprs_queue_connect(x, delay) };
-        true
-    }
-
-    /// Gives back the lock the connect worker holds for `cookie`
-    /// (`xprt_unlock_connect()`).
-    pub(crate) fn unlock_connect(self, cookie: *mut core::ffi::c_void) {
-        // The token ends here: once released, the lock may be another's.
-        let Self { xprt, .. } = self;
-        // SAFETY: valid by the type invariant of `Xprt`; the cookie is only
-        // compared with `snd_task`.
-        unsafe { bindings::xprt_unlock_connect(xprt.0, cookie) }
-    }
-}
-
-/// A read-only view of an `xdr_buf` of an RPC the caller owns or has
-/// pinned: its shape for chunk planning, and where each piece lives.
-///
-/// # Invariants
-///
-/// `buf` is a valid `xdr_buf` whose head, tail and page array stay valid
-/// and unchanged for `'a`.
-pub(crate) struct XdrBuf<'a> {
-    buf: &'a bindings::xdr_buf,
-}
-
-/// Where a planned piece of an `xdr_buf` is in memory.
-pub(crate) enum PieceAddr {
-    /// At an offset in a page of the page array.
-    Page(*mut bindings::page, u32),
-    /// At a kernel virtual address (the head or the tail).
-    Virt(*mut core::ffi::c_void),
-}
-
-fn kvec_shape(v: &bindings::kvec) -> Kvec {
-    Kvec {
-        page_offset: (v.iov_base as usize & !kernel::page::PAGE_MASK) as u32,
-        len: u32::try_from(v.iov_len).unwrap_or(u32::MAX),
-    }
-}
-
-impl<'a> XdrBuf<'a> {
-    /// Wraps `buf`.
-    ///
-    /// # Safety
-    ///
-    /// `buf` must satisfy the type invariant for `'a`.
-    pub(crate) unsafe fn new(buf: *const bindings::xdr_buf) -> Self {
-        // SAFETY: guaranteed by the caller.
-        Self { buf: unsafe { &*buf } }
-    }
-
-    /// Returns the buffer's shape.
-    pub(crate) fn shape(&self) -> XdrShape {
-        XdrShape {
-            head: kvec_shape(&self.buf.head[0]),
-            page_base: self.buf.page_base,
-            page_len: self.buf.page_len,
-            tail: kvec_shape(&self.buf.tail[0]),
-        }
-    }
-
-    /// Returns `buflen`.
-    pub(crate) fn buflen(&self) -> u32 {
-        self.buf.buflen
-    }
-
-    /// Returns the `XDRBUF_*` flags.
-    pub(crate) fn flags(&self) -> u32 {
-        self.buf.flags as u32
-    }
-
-    /// Returns where `piece` (planned from this buffer's shape) starts.
-    pub(crate) fn locate(&self, piece: &Piece) -> Option<PieceAddr> {
-        let virt = |v: &bindings::kvec| {
-            let base = v.iov_base as usize & kernel::page::PAGE_MASK;
-            PieceAddr::Virt(base.wrapping_add(piece.page_offset as usize) as *mut _)
-        };
-        match piece.source {
-            Source::Head => Some(virt(&self.buf.head[0])),
-            Source::Tail => Some(virt(&self.buf.tail[0])),
-            Source::Page(index) => {
-                if self.buf.pages.is_null() {
-                    return None;
-                }
-                let last = (self.buf.page_base as usize)
-                    .checked_add(self.buf.page_len as usize)?
-                    .div_ceil(kernel::page::PAGE_SIZE);
-                if index as usize >= last {
-                    return None;
-                }
-                // SAFETY: by the type invariant the page array covers
-                // `page_base + page_len` bytes, so entry `index` exists.
-                let page = unsafe { *self.buf.pages.add(index as usize) };
-                // A sparse page array not yet filled: nothing to map.
-                if page.is_null() {
-                    return None;
-                }
-                Some(PieceAddr::Page(page, piece.page_offset))
-            }
-        }
-    }
-}
-
-/// Allocates a zeroed `len`-byte RPC buffer with the RPC layer's
-/// allocation flags (`rpc_task_gfp_mask()`: no retries from rpciod).
-pub(crate) fn rpc_buf(len: usize) -> Result<KVec<u8>> {
-    if len == 0 {
-        return Ok(KVec::new());
-    }
-    // SAFETY: no preconditions.
-    let p = unsafe { bindings::xprs_rpc_buf_alloc(len) };
-    if p.is_null() {
-        return Err(ENOMEM);
-    }
-    // SAFETY: `p` is a `kzalloc` allocation of `len` initialized bytes;
-    // `KVec` frees it with `kfree`, as its `Kmalloc` allocator does.
-    Ok(unsafe { KVec::from_raw_parts(p.cast(), len, len) })
 }

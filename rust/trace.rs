@@ -14,7 +14,7 @@
 use crate::bindings;
 use crate::ib::{Cid, Mr, Wc};
 use crate::proto::chunk::{Plan, ReplyPlan, SendPlan};
-use crate::sunrpc::Xprt;
+use crate::sunrpc::{PinnedRqst, Rqst, Task, Xprt};
 
 /// A connection attempt ended: `rc` is the result of setting the
 /// endpoint up (0 or a negative errno), `status` what the RPC tasks see
@@ -69,16 +69,12 @@ fn chunk_types(plan: &Plan) -> (u32, u32) {
 
 /// A Call was marshaled with a transport header of `hdrlen` bytes, as
 /// `plan` says.
-///
-/// # Safety
-///
-/// `rqst` is live and owned by the caller, and its `rq_task` is null or
-/// live (a Call being transmitted).
-pub(crate) unsafe fn marshal(rqst: *const bindings::rpc_rqst, hdrlen: usize, plan: &Plan) {
+pub(crate) fn marshal(rqst: &Rqst<'_>, hdrlen: usize, plan: &Plan) {
     let (rtype, wtype) = chunk_types(plan);
     let hdrlen = u32::try_from(hdrlen).unwrap_or(u32::MAX);
-    // SAFETY: guaranteed by the caller.
-    unsafe { bindings::xprs_trace_marshal(rqst, hdrlen, rtype, wtype) }
+    // SAFETY: the rqst and its task are live while the view is (`Rqst`
+    // invariant: a Call being transmitted).
+    unsafe { bindings::xprs_trace_marshal(rqst.as_ptr(), hdrlen, rtype, wtype) }
 }
 
 /// A Send (behind `num_reg` REG_MRs) of `rqst` is posted on the context
@@ -86,7 +82,8 @@ pub(crate) unsafe fn marshal(rqst: *const bindings::rpc_rqst, hdrlen: usize, pla
 ///
 /// # Safety
 ///
-/// As for [`marshal`] (a Call or a callback reply being transmitted).
+/// `rqst` is live and owned by the caller, and its `rq_task` is null or
+/// live (a Call or a callback reply being transmitted).
 pub(crate) unsafe fn post_send(rqst: *const bindings::rpc_rqst, cid: &Cid, signaled: bool, num_reg: usize) {
     let num_reg = u32::try_from(num_reg).unwrap_or(u32::MAX);
     // SAFETY: guaranteed by the caller; `cid` is borrowed for the call.
@@ -97,7 +94,7 @@ pub(crate) unsafe fn post_send(rqst: *const bindings::rpc_rqst, cid: &Cid, signa
 ///
 /// # Safety
 ///
-/// As for [`marshal`].
+/// As for [`post_send`].
 pub(crate) unsafe fn nomrs_err(xprt: Xprt, rqst: *const bindings::rpc_rqst) {
     // SAFETY: guaranteed by the caller; the xprt is live (module
     // documentation).
@@ -105,13 +102,9 @@ pub(crate) unsafe fn nomrs_err(xprt: Xprt, rqst: *const bindings::rpc_rqst) {
 }
 
 /// `task` waits on the backlog for a req.
-///
-/// # Safety
-///
-/// `task` is live (the task `->alloc_slot` was called for).
-pub(crate) unsafe fn backlog_wait(task: *const bindings::rpc_task) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { bindings::xprs_trace_backlog_wait(task) }
+pub(crate) fn backlog_wait(task: &Task<'_>) {
+    // SAFETY: the task is live while the view is (`Task` invariant).
+    unsafe { bindings::xprs_trace_backlog_wait(task.as_ptr()) }
 }
 
 /// Released req `req` went to a task waiting on the backlog.
@@ -162,14 +155,10 @@ pub(crate) struct ReplyLens {
 
 /// A Reply matched `rqst` and passed every check; `credits` is its
 /// grant, as sanitized.
-///
-/// # Safety
-///
-/// `rqst` is live and pinned by the caller, so its `rq_task` is the live
-/// task that waits for this Reply.
-pub(crate) unsafe fn reply(rqst: *const bindings::rpc_rqst, credits: u32, lens: ReplyLens) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { bindings::xprs_trace_reply(rqst, credits, lens.inline_len, lens.write_len, lens.reply_len) }
+pub(crate) fn reply(rqst: &PinnedRqst, credits: u32, lens: ReplyLens) {
+    // SAFETY: the rqst is pinned, so it and its task, which waits for this
+    // Reply, are live (`PinnedRqst` invariant).
+    unsafe { bindings::xprs_trace_reply(rqst.as_ptr(), credits, lens.inline_len, lens.write_len, lens.reply_len) }
 }
 
 /// The check a received message failed.

@@ -242,11 +242,6 @@ impl DmaBuf {
         self.buf.len()
     }
 
-    /// Returns the CPU address, for the kernel's buffer copy helpers.
-    pub(crate) fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.buf.as_mut_ptr()
-    }
-
     /// Returns the buffer for the CPU to fill before a Send.
     pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.buf

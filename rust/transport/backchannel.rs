@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![forbid(unsafe_code)]
+
 //! The backchannel (`backchannel.c`): callbacks the server sends on the
 //! forward connection (NFSv4.1 and later). A callback arrives in a
 //! Receive, is copied into one of the [`BC_SLOTS`] backchannel reqs (the
@@ -8,17 +10,16 @@
 //! req's send buffer and sent by `send_request`; the req goes home at
 //! `->bc_free_rqst`.
 
-use crate::bindings;
 use crate::proto::header::{Body, ChunkLists, Header};
 use crate::proto::lifetime::Pool;
-use crate::sunrpc;
+use crate::sunrpc::{self, Rqst};
 use crate::trace::{self, BadReply};
 use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{Req, Transport};
+use super::{ReqKey, Transport};
 
 /// Backchannel reqs (`RPCRDMA_BACKWARD_WRS >> 1`): how many callbacks the
 /// server may have outstanding, which is also the credit grant of our
@@ -44,66 +45,38 @@ impl Transport {
             sunrpc::warn_once(c_str!("pooled req out of range"));
             return;
         };
-        let owner = match req.kref.take(pooled) {
-            Ok(owner) => owner,
+        // The req just left its pool: it is ours until the callback
+        // service takes the rqst.
+        let mut new = match req.take(pooled) {
+            Ok(new) => new,
             Err((pooled, _)) => {
                 sunrpc::warn_once(c_str!("I5: req left its pool while busy"));
                 self.pool_push(pooled);
                 return;
             }
         };
-        // SAFETY: the req just left its pool: it is ours until the
-        // callback service takes the rqst below.
-        let bufs = unsafe {
-            *req.rpc.get() = Some(owner);
-            &mut *req.bufs.get()
-        };
-        let Some(dst) = bufs.reply.get_mut(..call.len()) else {
+        let Some(dst) = new.key().state().bufs.reply_mut().get_mut(..call.len()) else {
             // Larger than the bc_maxpayload we advertised.
             trace::reply_err(self.xprt, xid, BadReply::Callback);
             add(&self.stats.bad_reply_count, 1);
-            self.free_slot(req.rqst());
+            self.free_slot(new.into_key());
             return;
         };
         dst.copy_from_slice(call);
-        // SAFETY: the rqst is idle (zeroed when it was pooled) and ours;
-        // both buffers belong to the req and outlive the rqst's use.
-        unsafe {
-            bindings::xprs_bc_rqst_init(
-                req.rqst(),
-                self.xprt.as_ptr(),
-                xid.to_be(),
-                bufs.reply.as_mut_ptr().cast(),
-                call.len(),
-                bufs.call.as_mut_ptr().cast(),
-                bufs.call.len(),
-            );
-            // The callback service now owns the rqst until bc_free_rqst.
-            bindings::xprs_bc_enqueue(req.rqst());
-        }
-    }
-
-    /// `->bc_free_rqst` (`xprt_rdma_bc_free_rqst()`).
-    pub(super) fn bc_free_rqst(&self, rqst: *mut bindings::rpc_rqst) {
-        self.free_slot(rqst);
-        // SAFETY: drops the reference `xprs_bc_enqueue` took; nothing of
-        // the transport is used after it.
-        unsafe { bindings::xprt_put(self.xprt.as_ptr()) };
+        // The callback service now owns the rqst until bc_free_rqst.
+        new.enqueue_callback(&self.xprt, xid, call.len());
     }
 
     /// Builds our reply to a callback in the req's send buffer
     /// (`rpcrdma_bc_marshal_reply()`): an RDMA_MSG header granting
     /// [`BC_SLOTS`] credits, then the reply pulled up behind it. Returns
     /// the Send length.
-    pub(super) fn bc_marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
-        let idx = req.kref.id().0 as usize;
-        let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
-        // SAFETY: as in `marshal`: no Send of this req is outstanding (the
-        // callback service sends each reply once), and the caller owns it.
-        let sendbuf = unsafe { &mut *cell.get() };
+    pub(super) fn bc_marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>) -> Result<u32> {
+        // As in `marshal`: no Send of this req is outstanding (the
+        // callback service sends each reply once).
+        let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
-        // SAFETY: the rqst is owned by the caller.
-        let (xid, len) = unsafe { (u32::from_be((*rqst).rq_xid), (*rqst).rq_snd_buf.len) };
+        let (xid, len) = (rqst.xid(), rqst.snd_buf().len());
         trace::cb_reply(self.xprt, xid);
         let hdr = Header {
             xid,

@@ -14,7 +14,7 @@
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
 use crate::bindings;
-use crate::cell::{Foreign, SyncCell};
+use crate::cell::Foreign;
 use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrWr, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
@@ -28,8 +28,9 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::reply::{Placement, Rep};
+use super::req::PendingReply;
 use super::stats::add;
-use super::{plan_err, Phase, Req, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
+use super::{plan_err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
 
 /// MRs created per refill of the MR pool.
 const MR_REFILL_BATCH: usize = 32;
@@ -258,11 +259,10 @@ pub(super) struct InvCtx {
     pub(super) sync: AtomicBool,
     pub(super) done: Foreign<bindings::completion>,
     /// For the async chain of a Reply: the Receive it came in, held (not
-    /// reposted) until the chain is done, and what the Reply puts in the
-    /// rqst once the MRs are unmapped. Written by the reply handler
-    /// before it posts the chain, read by the chain's completion.
+    /// reposted) until the chain is done (the Reply itself waits in the
+    /// req's `pending`). Written by the reply handler before it posts the
+    /// chain, read by the chain's completion.
     pub(super) rep: AtomicPtr<Rep>,
-    pub(super) placement: SyncCell<Result<Placement>>,
 }
 
 ib::impl_has_cqe!(InvCtx, cqe);
@@ -277,15 +277,16 @@ impl Transport {
     pub(super) fn register(
         &self,
         ep: &Endpoint,
-        req: &Req,
+        req: &mut ReqKey<'_>,
         buf: &XdrBuf<'_>,
         kind: ChunkKind,
         writing: bool,
         xid: u32,
         out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
-        // SAFETY: the caller owns the req (type invariant of `Req`).
-        let pieces = unsafe { &mut *req.pieces.get() };
+        let rqst = req.rqst();
+        let state = req.state();
+        let pieces = &mut state.pieces;
         let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
             .map_err(plan_err)?;
         let pieces = pieces.get(..n).ok_or(EIO)?;
@@ -294,13 +295,12 @@ impl Transport {
         }
         let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
-        // SAFETY: the caller owns the req.
-        let reg = unsafe { req.registered() };
+        let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
             let lease = self.mr_get().inspect_err(|_| {
                 // SAFETY: the caller, `marshal`, runs in `send_request`
                 // for the task that transmits the req's rqst.
-                unsafe { trace::nomrs_err(self.xprt, req.rqst()) }
+                unsafe { trace::nomrs_err(self.xprt, rqst) }
             })?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
@@ -392,9 +392,8 @@ impl Transport {
     /// Unmaps a req's MRs and returns them to the pool (`frwr_mr_put()`).
     /// The caller makes sure neither the HCA nor the peer can use them:
     /// they were never posted, were invalidated, or the QP is dead.
-    pub(super) fn release_mrs(&self, ep: &Endpoint, req: &Req) {
-        // SAFETY: the caller is the req's current user (type invariant).
-        let reg = unsafe { req.registered() }.of_pool(ep.mrs.id);
+    pub(super) fn release_mrs(&self, ep: &Endpoint, req: &mut ReqKey<'_>) {
+        let reg = req.registered().of_pool(ep.mrs.id);
         if reg.len() != 0 {
             let mut shared = self.shared.lock();
             while let Some(mut lease) = reg.pop() {
@@ -412,27 +411,25 @@ impl Transport {
     /// Forgets a req's MRs without returning them to the pool: the peer
     /// may still reach them. Teardown, after the drain, unmaps and frees
     /// them with the endpoint's pool and counts them in `mrs_orphaned`.
-    pub(super) fn orphan_mrs(&self, req: &Req) {
+    pub(super) fn orphan_mrs(&self, req: &mut ReqKey<'_>) {
         // The leases are dropped: no one can reach their MRs any more.
-        // SAFETY: the caller is the req's current user (type invariant).
-        *unsafe { req.registered() } = Registered::EMPTY;
+        *req.registered() = Registered::EMPTY;
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
     /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
-    pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &Req) -> Result {
-        // SAFETY: the caller is the req's current user (type invariant).
-        let reg = unsafe { req.registered() };
+    pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &mut ReqKey<'_>) -> Result {
+        let inv = &req.req().inv;
+        let reg = req.registered();
         let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
         let n = reg.len();
         for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let last = k.saturating_add(1) == n;
-            *wr = mr.inv_wr(last.then(|| Cqe::ptr_of(&req.inv)), last);
+            *wr = mr.inv_wr(last.then(|| Cqe::ptr_of(inv)), last);
         }
         add(&self.stats.local_inv_needed, n as u64);
-        req.inv
-            .ep
+        inv.ep
             .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
         let qp = ep.id.qp().ok_or(EIO)?;
         let wrs = wrs.get(..n).ok_or(EIO)?;
@@ -455,9 +452,15 @@ impl Transport {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
             return;
         };
+        // SAFETY: the chain's poster (the reply handler, or `buf_free`)
+        // handed the req's turn to this completion when it posted the
+        // chain, and does not use the req's state again: `buf_free` only
+        // waits for `done`, and the reply handler left its Reply in
+        // `pending` and returned.
+        let mut key = unsafe { req.key() };
         // Send queue ordering: every earlier LOCAL_INV of the chain has
         // completed, so all the MRs are fenced.
-        self.release_mrs(ep, req);
+        self.release_mrs(ep, &mut key);
         if !ok {
             self.fault();
         }
@@ -466,16 +469,16 @@ impl Transport {
             unsafe { bindings::complete(req.inv.done.get()) };
             return;
         }
-        let rqst = req.rqst();
         let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
         // SAFETY: the reply handler held this rep for the chain: the
         // endpoint it belongs to is drained, so this handler has run,
         // before its reps are freed.
         let rep = unsafe { rep.as_ref() };
+        let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
+            sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
+            return;
+        };
         if ok {
-            // SAFETY: written by the reply handler before it posted the
-            // chain; the req is still the reply path's (phase REPLIED).
-            let placement = unsafe { *req.inv.placement.get() };
             let result = match rep {
                 Some(rep) => {
                     // The rep is held, not posted: the HCA does not write
@@ -485,16 +488,15 @@ impl Transport {
                         Ok(Placement::Inline { end, .. }) => end,
                         _ => 0,
                     };
-                    placement.and_then(|p| self.place(rqst, p, buf.synced(end)))
+                    placement.and_then(|p| self.place(&mut rqst, p, buf.synced(end)))
                 }
                 None => Err(EIO),
             };
-            self.complete_rqst(Some(req), rqst, result);
+            self.complete_rqst(Some(&mut key), rqst, result);
         } else {
             // Flushed: the RPC is retransmitted after the reconnect.
             req.phase.store(Phase::IDLE, Ordering::Release);
-            // SAFETY: the reply handler pinned it before posting the chain.
-            unsafe { self.xprt.unpin_rqst(rqst) };
+            rqst.unpin();
         }
         // The held Receive goes back to the QP, unless it is being torn
         // down (a flush means it is).

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![forbid(unsafe_code)]
+
 //! The send path (`rpc_rdma.c`, and `xprt_rdma_allocate()` and
 //! `xprt_rdma_free()` of `transport.c`): the req's call and reply buffers,
 //! `->send_request`, and marshaling a Call: plan it, register its chunks,
@@ -17,16 +19,15 @@ use crate::bindings;
 use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
 use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
-use crate::sunrpc::{self, XdrBuf, XprtLocked};
+use crate::sunrpc::{self, Rqst, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::c_str;
-use kernel::error::Error;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, Req, Transport, MAX_HDR_SEGS};
+use super::{err, Phase, ReqKey, Transport, MAX_HDR_SEGS};
 
 impl Transport {
     /// Gives back the MRs a failed send attempt registered. With `wait`
@@ -36,39 +37,29 @@ impl Transport {
     ///
     /// A refill of the MR pool that `mr_get` asked for is queued after the
     /// wait is set, so that the worker's wakeup cannot come before it.
-    fn unwind_send(&self, ep: &Endpoint, req: &Req, wait: bool) {
-        self.release_mrs(ep, req);
+    fn unwind_send(&self, ep: &Endpoint, key: &mut ReqKey<'_>, wait: bool) {
+        self.release_mrs(ep, key);
         if wait {
-            // SAFETY: the xprt is valid.
-            unsafe { bindings::xprt_wait_for_buffer_space(self.xprt.as_ptr()) };
+            self.xprt.wait_for_buffer_space();
             if self.mr_refresh_wanted.swap(false, Ordering::Relaxed) {
                 self.xprt.queue_mr_refresh();
             }
         }
     }
 
-    pub(super) fn buf_alloc(&self, task: *mut bindings::rpc_task) -> Result {
-        // SAFETY: `task` is valid and owns `tk_rqstp`.
-        let rqst = unsafe { (*task).tk_rqstp };
-        let req = self.req_of(rqst).ok_or(EINVAL)?;
-        // SAFETY: the RPC layer owns the rqst (type invariant of `Req`).
-        let (callsize, rcvsize) = unsafe { ((*rqst).rq_callsize, (*rqst).rq_rcvsize) };
-        // SAFETY: as above: the buffers belong to the owner.
-        let bufs = unsafe { &mut *req.bufs.get() };
+    /// `->buf_alloc` (`xprt_rdma_allocate()`) for `rqst`, the rqst of
+    /// `key`'s req.
+    pub(super) fn buf_alloc(&self, rqst: &Rqst<'_>, key: &mut ReqKey<'_>) -> Result {
+        let (callsize, rcvsize) = rqst.buffer_sizes();
+        let bufs = &mut key.state().bufs;
         // Regbufs grow on demand and are kept for the req's next RPC.
-        if bufs.call.len() < callsize {
-            bufs.call = sunrpc::rpc_buf(callsize)?;
+        if bufs.grow_call(callsize)? {
             add(&self.stats.hardway_register_count, callsize as u64);
         }
-        if bufs.reply.len() < rcvsize {
-            bufs.reply = sunrpc::rpc_buf(rcvsize)?;
+        if bufs.grow_reply(rcvsize)? {
             add(&self.stats.hardway_register_count, rcvsize as u64);
         }
-        // SAFETY: as above.
-        unsafe {
-            (*rqst).rq_buffer = bufs.call.as_mut_ptr().cast();
-            (*rqst).rq_rbuffer = bufs.reply.as_mut_ptr().cast();
-        }
+        rqst.set_buffers(bufs);
         Ok(())
     }
 
@@ -76,27 +67,20 @@ impl Transport {
     /// reply (a signal, a soft timeout) may still have registered MRs;
     /// invalidate them and wait (`frwr_unmap_sync()`) so the server can no
     /// longer reach pages the RPC layer is about to release.
-    pub(super) fn buf_free(&self, task: *mut bindings::rpc_task) {
-        // SAFETY: `task` is valid and owns `tk_rqstp`.
-        let rqst = unsafe { (*task).tk_rqstp };
-        let Some(req) = self.req_of(rqst) else {
-            return;
-        };
-        // SAFETY: the RPC layer owns the rqst and no reply handler runs
-        // for it any more (the rqst is unpinned before release).
-        let reg = unsafe { req.registered() };
-        if reg.len() == 0 {
+    pub(super) fn buf_free(&self, mut key: ReqKey<'_>) {
+        if key.registered().len() == 0 {
             return;
         }
+        let req = key.req();
         let posted = {
             let guard = self.lock_ep();
             let ep = guard.endpoint();
             // Pool ids start at 1: without an endpoint every lease is stale.
-            if reg.of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
+            if key.registered().of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
                 return;
             }
             match ep {
-                Some(ep) => self.start_unmap_sync(ep, req),
+                Some(ep) => self.start_unmap_sync(ep, key),
                 None => false,
             }
         };
@@ -105,43 +89,47 @@ impl Transport {
         // behind them). Teardown drains the QP, which completes the
         // chain, flushed, before it frees the endpoint.
         if posted {
-            // SAFETY: `done` is initialized; the chain's last completion
-            // signals it, also when it is flushed.
-            unsafe { bindings::wait_for_completion(req.inv.done.get()) };
+            req.wait_unmap();
         }
         req.inv.sync.store(false, Ordering::Relaxed);
     }
 
     /// Posts the LOCAL_INV chain of `frwr_unmap_sync()` for a req's MRs;
-    /// returns whether the caller must wait for its last completion.
-    fn start_unmap_sync(&self, ep: &Endpoint, req: &Req) -> bool {
-        req.inv.sync.store(true, Ordering::Relaxed);
-        // SAFETY: `done` was initialized in `new`; no chain is in flight.
-        unsafe { bindings::xprs_reinit_completion(req.inv.done.get()) };
-        if self.post_local_inv(ep, req).is_ok() {
+    /// returns whether the caller must wait for its last completion. A
+    /// posted chain's completion takes the req's turn: the key ends here.
+    fn start_unmap_sync(&self, ep: &Endpoint, mut key: ReqKey<'_>) -> bool {
+        key.inv.sync.store(true, Ordering::Relaxed);
+        key.arm_unmap_wait();
+        if self.post_local_inv(ep, &mut key).is_ok() {
             return true;
         }
         // As `frwr_unmap_sync()`: a failed post does not mean the QP is
         // dead, so the MRs are not reused; they go when the QP has
         // drained, after the disconnect forced here.
-        self.orphan_mrs(req);
+        self.orphan_mrs(&mut key);
         self.xprt.force_disconnect();
         false
     }
 
     /// `->send_request`, for Calls and (`xprt_rdma_bc_send_reply()`) for
     /// our replies to callbacks.
-    pub(super) fn send_request(&self, rqst: *mut bindings::rpc_rqst, held: &mut XprtLocked<'_>) -> Result {
+    ///
+    /// `key` is the key of `rqst`'s req, None when `rqst` is not one of
+    /// ours.
+    pub(super) fn send_request(
+        &self,
+        rqst: &Rqst<'_>,
+        key: Option<ReqKey<'_>>,
+        held: &mut XprtLocked<'_>,
+    ) -> Result {
         let xprt = self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
         }
-        // SAFETY: the xprt and rqst are valid.
-        if !unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), rqst) } {
+        if !rqst.get_cong(&xprt) {
             return Err(err(bindings::EBADSLT));
         }
-        // SAFETY: the rqst is owned by the caller.
-        let (backchannel, cookie) = unsafe { ((*rqst).rq_buffer.is_null(), (*rqst).rq_connect_cookie) };
+        let (backchannel, cookie) = (!rqst.has_call_buffer(), rqst.connect_cookie());
         // A retransmit on the same connection would reuse a send buffer
         // the HCA may still read, and throws off credit accounting: drop
         // the connection instead, before touching the buffer. Callback
@@ -151,13 +139,12 @@ impl Transport {
             self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
-        let req = self.req_of(rqst).ok_or(EINVAL)?;
+        let mut key = key.ok_or(EINVAL)?;
+        let req = key.req();
         let Some(ep) = self.endpoint(held) else {
             return Err(err(bindings::ENOTCONN));
         };
-        // SAFETY: the caller owns the rqst; no reply handler runs for it
-        // (it is not waiting for a reply on this connection yet).
-        if unsafe { req.registered() }.of_pool(ep.mrs.id).len() != 0 {
+        if key.registered().of_pool(ep.mrs.id).len() != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
             self.close(held);
             return Err(err(bindings::ENOTCONN));
@@ -171,28 +158,27 @@ impl Transport {
         }
         // Only backchannel rqsts come without a call buffer.
         let marshaled = if backchannel {
-            self.bc_marshal(ep, req, rqst)
+            self.bc_marshal(ep, &mut key, rqst)
         } else {
-            self.marshal(ep, req, rqst)
+            self.marshal(ep, &mut key, rqst)
         };
         let len = match marshaled {
             Ok(len) => len,
             Err(e) => {
                 req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
-                self.unwind_send(ep, req, e == EAGAIN);
+                self.unwind_send(ep, &mut key, e == EAGAIN);
                 if e != EAGAIN {
                     add(&self.stats.failed_marshal_count, 1);
                 }
                 return Err(e);
             }
         };
-        // SAFETY: the rqst is owned by the caller.
-        unsafe { (*rqst).rq_xtime = bindings::ktime_get() };
-        match self.post(ep, req, len) {
+        rqst.set_xtime_now();
+        match self.post(ep, &mut key, len) {
             Ok(()) => {}
             Err(e) if e == EAGAIN => {
                 req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
-                self.unwind_send(ep, req, true);
+                self.unwind_send(ep, &mut key, true);
                 return Err(e);
             }
             Err(_) => {
@@ -206,15 +192,9 @@ impl Transport {
         if backchannel {
             return Ok(());
         }
-        // SAFETY: as above.
-        unsafe {
-            (*rqst).rq_xmit_bytes_sent = (*rqst)
-                .rq_xmit_bytes_sent
-                .saturating_add((*rqst).rq_snd_buf.len as usize);
-        }
+        rqst.add_sent_bytes();
         // An RPC with no reply throws off credit accounting: reset it.
-        // SAFETY: the rqst's task is valid while it transmits.
-        if !unsafe { bindings::xprs_rpc_reply_expected((*rqst).rq_task) } {
+        if !rqst.reply_expected() {
             self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
@@ -224,28 +204,15 @@ impl Transport {
     /// Plans the RPC, registers its chunks, and builds the transport
     /// header plus the inline part of the Call in the req's send buffer
     /// (`rpcrdma_marshal_req()`). Returns the Send length.
-    fn marshal(&self, ep: &Endpoint, req: &Req, rqst: *mut bindings::rpc_rqst) -> Result<u32> {
-        let idx = req.kref.id().0 as usize;
-        let cell = ep.send_bufs.get(idx).ok_or(EINVAL)?;
-        // SAFETY: `Req` invariant: no Send of this req is outstanding on
-        // this connection (retransmits drop it), and the caller owns it.
-        let sendbuf = unsafe { &mut *cell.get() };
+    fn marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>) -> Result<u32> {
+        // The send buffer is the req's, and no Send of this req is
+        // outstanding on this connection (retransmits drop it); it is
+        // taken after registering, which needs the key too.
+        ep.send_bufs.get(key.kref.id().0 as usize).ok_or(EINVAL)?;
         // A sparse receive page array (NFSv3 GETACL) is filled before the
         // reply chunk maps it or an inline reply is copied into it.
-        // SAFETY: the rqst and its receive buffer are owned by the caller.
-        let rc = unsafe { bindings::xprs_alloc_sparse_pages(&mut (*rqst).rq_rcv_buf) };
-        if rc != 0 {
-            return Err(Error::from_errno(rc));
-        }
-        // SAFETY: the rqst is owned by the caller, and so are its buffers.
-        let (xid, snd, rcv, ddp_allowed) = unsafe {
-            (
-                u32::from_be((*rqst).rq_xid),
-                XdrBuf::new(&(*rqst).rq_snd_buf),
-                XdrBuf::new(&(*rqst).rq_rcv_buf),
-                bindings::xprs_rqst_ddp_allowed(rqst),
-            )
-        };
+        rqst.alloc_sparse_rcv_pages()?;
+        let (xid, snd, rcv, ddp_allowed) = (rqst.xid(), rqst.snd_buf(), rqst.rcv_buf(), rqst.ddp_allowed());
         let snd_shape = snd.shape();
         let rpc = chunk::Rpc {
             snd: snd_shape,
@@ -258,10 +225,6 @@ impl Transport {
             reply_read_payload: rcv.flags() & bindings::XDRBUF_READ != 0,
         };
         let plan = chunk::plan(&rpc, &ep.th);
-        // SAFETY: `offered` is the marshaling send path's (type invariant
-        // of `Req`: the phase is MARSHALING). What a failed marshal leaves
-        // in it is never read: the phase goes back to IDLE.
-        let offered = unsafe { &mut *req.offered.get() };
 
         let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
         let mut nread = 0;
@@ -273,7 +236,7 @@ impl Transport {
         if let Some(kind) = read_kind {
             let position = kind.read_position(&snd_shape);
             let mut segs = [Segment::default(); MAX_HDR_SEGS];
-            nread = self.register(ep, req, &snd, kind, false, xid, &mut segs)?;
+            nread = self.register(ep, key, &snd, kind, false, xid, &mut segs)?;
             for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
                 *item = ReadSegment { position, segment };
             }
@@ -292,7 +255,7 @@ impl Transport {
             ReplyPlan::Inline => {}
             ReplyPlan::WriteChunk { pad } => {
                 let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
-                nwrite = self.register(ep, req, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                nwrite = self.register(ep, key, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
                     let pad = ep.write_pad.as_ref().ok_or(EIO)?;
@@ -301,13 +264,17 @@ impl Transport {
                 }
             }
             ReplyPlan::ReplyChunk => {
-                nreply = self.register(ep, req, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
+                nreply = self.register(ep, key, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
                 self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
             }
         }
 
         let write_chunk = write.get(..nwrite).ok_or(EIO)?;
-        offered
+        // `offered` is the marshaling send path's: the phase is MARSHALING.
+        // What a failed marshal leaves in it is never read: the phase goes
+        // back to IDLE.
+        key.state()
+            .offered
             .set(write_chunk, reply.get(..nreply).ok_or(EIO)?)
             .map_err(|_| EIO)?;
         let write_list = [write_chunk];
@@ -329,12 +296,11 @@ impl Transport {
                 Body::Msg(lists)
             },
         };
+        let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
-        // SAFETY: the rqst is owned by the caller, `send_request`, run by
-        // the task that transmits it.
-        unsafe { trace::marshal(rqst, hdrlen, &plan) };
+        trace::marshal(rqst, hdrlen, &plan);
 
         // The inline part: (offset in the xdr_buf, length) runs.
         let head = snd_shape.head.len;
@@ -364,7 +330,7 @@ impl Transport {
     /// buffer at `at`, within `limit`. Returns the end of the copy.
     pub(super) fn pull_up(
         &self,
-        rqst: *mut bindings::rpc_rqst,
+        rqst: &Rqst<'_>,
         sendbuf: &mut DmaBuf,
         limit: usize,
         at: usize,
@@ -377,17 +343,10 @@ impl Transport {
         if end > limit.min(sendbuf.len()) {
             return Err(EIO);
         }
-        // SAFETY: `at + len` bytes fit in the send buffer (checked above).
-        let dst = unsafe { sendbuf.as_mut_ptr().add(at) };
-        // SAFETY: the caller owns the rqst, whose call holds `offset + len`
-        // bytes (planned from its shape); `dst` has room for `len`.
-        let rc = unsafe { bindings::read_bytes_from_xdr_buf(&(*rqst).rq_snd_buf, offset, dst.cast(), len) };
-        if rc != 0 {
-            return Err(EIO);
-        }
+        let dst = sendbuf.as_mut_slice().get_mut(at..end).ok_or(EIO)?;
+        rqst.read_call(offset, dst)?;
         // As C counts it: what lies beyond the head.
-        // SAFETY: the caller owns the rqst.
-        let head = unsafe { (*rqst).rq_snd_buf.head[0].iov_len };
+        let head = rqst.snd_buf().head_len();
         let beyond = (offset as usize)
             .saturating_add(len as usize)
             .saturating_sub((offset as usize).max(head));

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![forbid(unsafe_code)]
+
 //! The receive path (`rpc_rdma.c`): the Receive buffers ([`Rep`]), their
 //! completion, and the reply handler, which matches a Reply to its rqst,
 //! checks it against what the Call offered, fences the req's MRs (by remote
@@ -13,22 +15,24 @@
 //! posted (its type invariant); no Receive is reposted once teardown
 //! began.
 
-use crate::bindings;
-use crate::ib::{self, Cid, Cqe, CqeHandler, DmaBuf, Wc};
+use crate::ib::{CqeHandler, Wc};
 use crate::proto::credits::Credits;
 use crate::proto::header::{Fixed, Limits, ReplyBody};
 use crate::proto::lifetime;
 use crate::proto::offered::Offered;
 use crate::proto::xdr;
-use crate::sunrpc::{self, XdrBuf};
+use crate::sunrpc::{self, PinnedRqst};
 use crate::trace::{self, BadReply, ReplyLens};
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
+use super::req::PendingReply;
 use super::stats::add;
-use super::{Phase, Req, Transport};
+use super::{Phase, ReqKey, Transport};
+
+pub(super) use super::rep::Rep;
 
 /// What a checked Reply puts in its rqst's receive buffer. It is placed
 /// only once the req's MRs are fenced and DMA-unmapped
@@ -72,28 +76,6 @@ fn wire_xid(msg: &[u8]) -> u32 {
     msg.first_chunk::<4>().map_or(0, |w| u32::from_be_bytes(*w))
 }
 
-/// A Receive buffer and its completion context (`rpcrdma_rep`).
-///
-/// # Invariants
-///
-/// `posted` is true from `post` until the Receive's completion: the HCA
-/// owns `buf` exactly then. `transport` points to the transport that owns
-/// the endpoint this rep belongs to; a transport drops its endpoints
-/// before it is freed.
-pub(super) struct Rep {
-    pub(super) cqe: Cqe<Rep>,
-    /// The completion id of Receives posted on this rep.
-    pub(super) cid: Cid,
-    pub(super) buf: DmaBuf,
-    pub(super) transport: AtomicPtr<Transport>,
-    pub(super) ep: AtomicPtr<Endpoint>,
-    pub(super) qp: AtomicPtr<bindings::ib_qp>,
-    pub(super) lkey: u32,
-    pub(super) posted: AtomicBool,
-}
-
-ib::impl_has_cqe!(Rep, cqe);
-
 impl Transport {
     /// Handles one received message (`rpcrdma_reply_handler()`): find its
     /// rqst and check the reply, fence the req's MRs, either now or by
@@ -116,35 +98,28 @@ impl Transport {
                 return false;
             }
         }
-        xprt.queue_lock();
-        // SAFETY: the xprt is valid and its queue lock is held.
-        let rqst = unsafe { bindings::xprt_lookup_rqst(xprt.as_ptr(), fixed.xid.to_be()) };
-        if rqst.is_null() {
-            xprt.queue_unlock();
+        // Pinning keeps the rqst from being released while we work
+        // without the queue lock.
+        let Some(mut rqst) = xprt.lookup_pin(fixed.xid) else {
             // A late Reply to an RPC that gave up, or an unsolicited one.
             trace::reply_err(xprt, fixed.xid, BadReply::Unmatched);
             add(&self.stats.replies_unmatched, 1);
             return false;
-        }
-        // SAFETY: the rqst was found under the queue lock; pinning keeps
-        // it from being released while we work without the lock.
-        unsafe { bindings::xprt_pin_rqst(rqst) };
-        xprt.queue_unlock();
-        let Some(req) = self.req_of(rqst) else {
+        };
+        let Some(req) = self.req_of(rqst.as_ptr()) else {
             self.complete_rqst(None, rqst, Err(EIO));
             return false;
         };
         // Only the first Reply to a Call that was sent is taken: not a
         // duplicate, not one while the first one's LOCAL_INV chain runs,
         // not one for a Call still being marshaled.
-        if !req.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+        let Some(mut key) = req.claim_reply(&rqst) else {
             trace::reply_err(xprt, fixed.xid, BadReply::Dropped);
             add(&self.stats.replies_dropped, 1);
             add(&self.stats.bad_reply_count, 1);
-            // SAFETY: pinned above.
-            unsafe { xprt.unpin_rqst(rqst) };
+            rqst.unpin();
             return false;
-        }
+        };
         // Credits come only from a Reply that matched a Call
         // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
         let credits = Credits::sanitize(fixed.credits, ep.max_requests);
@@ -158,14 +133,11 @@ impl Transport {
             xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
         }
 
-        // SAFETY: the phase swap made the reply path the req's user; the
-        // Call's `offered` was written before its Release store of SENT.
-        let offered = unsafe { &*req.offered.get() };
-        let placement = match self.check_reply(ep, rqst, offered, &fixed, msg) {
+        // The phase swap made the reply path the req's user; the Call's
+        // `offered` was written before its Release store of SENT.
+        let placement = match self.check_reply(ep, &rqst, &key.state().offered, &fixed, msg) {
             Ok(placement) => {
-                // SAFETY: the rqst is pinned above, and its task waits for
-                // this Reply.
-                unsafe { trace::reply(rqst, credits.get(), placement.lens()) };
+                trace::reply(&rqst, credits.get(), placement.lens());
                 Ok(placement)
             }
             Err(why) => {
@@ -173,36 +145,33 @@ impl Transport {
                 Err(EIO)
             }
         };
-        // SAFETY: the rqst is pinned and waits for this reply: the reply
-        // path is the req's user now (type invariant of `Req`).
-        unsafe { req.registered() }.of_pool(ep.mrs.id);
+        key.registered().of_pool(ep.mrs.id);
         if let Some(rkey) = inv_rkey {
-            self.remote_invalidated(ep, req, rkey);
+            self.remote_invalidated(ep, &mut key, rkey);
         }
-        // SAFETY: as above.
-        if unsafe { req.registered() }.len() == 0 {
-            let result = placement.and_then(|p| self.place(rqst, p, msg));
-            self.complete_rqst(Some(req), rqst, result);
+        if key.registered().len() == 0 {
+            let result = placement.and_then(|p| self.place(&mut rqst, p, msg));
+            self.complete_rqst(Some(&mut key), rqst, result);
             return false;
         }
-        // SAFETY: the reply path is the req's user (see above); the
-        // chain's completion reads this after the post below.
-        unsafe { *req.inv.placement.get() = placement };
+        // The chain's completion finishes the Reply after the post below.
+        key.state().pending = Some(PendingReply { rqst, placement });
         req.inv
             .rep
             .store(rep as *const Rep as *mut Rep, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
-        if self.post_local_inv(ep, req).is_err() {
+        if self.post_local_inv(ep, &mut key).is_err() {
             req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
             // A failed post (ENOMEM, or part of the chain) does not mean
             // the QP is dead: the peer may still reach these MRs. They
             // stay out of circulation until the drain; the reconnect
             // fences everything, and the retransmission handles the RPC.
-            self.orphan_mrs(req);
+            self.orphan_mrs(&mut key);
             xprt.force_disconnect();
             req.phase.store(Phase::IDLE, Ordering::Release);
-            // SAFETY: pinned above.
-            unsafe { xprt.unpin_rqst(rqst) };
+            if let Some(pending) = key.state().pending.take() {
+                pending.rqst.unpin();
+            }
             return false;
         }
         // The LOCAL_INV completion places the reply, completes the RPC
@@ -216,14 +185,12 @@ impl Transport {
     fn check_reply(
         &self,
         ep: &Endpoint,
-        rqst: *mut bindings::rpc_rqst,
+        rqst: &PinnedRqst,
         offered: &Offered,
         fixed: &Fixed,
         msg: &[u8],
     ) -> core::result::Result<Placement, BadReply> {
-        // SAFETY: pinned by the caller; the transport owns the receive
-        // buffer until the RPC completes.
-        let rcv = unsafe { XdrBuf::new(&(*rqst).rq_rcv_buf) };
+        let rcv = rqst.rcv_buf();
         let limits = Limits::for_client(ep.th.max_rdma_segs, rcv.buflen());
         match fixed.decode_reply_body(msg, &limits) {
             Ok(ReplyBody::Msg(m)) => {
@@ -256,7 +223,7 @@ impl Transport {
     /// Places a checked reply (`msg` is the whole received message) in
     /// the rqst's receive buffer, once the MRs are unmapped. Returns the
     /// length the RPC layer sees.
-    pub(super) fn place(&self, rqst: *mut bindings::rpc_rqst, placement: Placement, msg: &[u8]) -> Result<i32> {
+    pub(super) fn place(&self, rqst: &mut PinnedRqst, placement: Placement, msg: &[u8]) -> Result<i32> {
         match placement {
             Placement::Inline {
                 offset,
@@ -273,20 +240,13 @@ impl Transport {
     /// write chunk the payload already sits in the pages, so the rest goes
     /// after it, past the XDR pad. An overestimated head is trimmed
     /// instead of moving directly placed data.
-    fn inline_fixup(&self, rqst: *mut bindings::rpc_rqst, body: &[u8], writelist: u32) -> Result<i32> {
+    fn inline_fixup(&self, rqst: &mut PinnedRqst, body: &[u8], writelist: u32) -> Result<i32> {
         let copy_len = u32::try_from(body.len()).map_err(|_| EIO)?;
-        // SAFETY: the rqst is pinned by the caller and its receive buffers
-        // belong to the transport until it completes.
-        let (rcv, private) = unsafe { (&mut (*rqst).rq_rcv_buf, &mut (*rqst).rq_private_buf) };
-        let head_len = u32::try_from(rcv.head[0].iov_len).map_err(|_| EIO)?;
+        let head_len = u32::try_from(rqst.rcv_head_len()).map_err(|_| EIO)?;
         let mut first = head_len;
         if first > copy_len {
             if writelist != 0 {
-                let delta = first - copy_len;
-                rcv.head[0].iov_len = copy_len as usize;
-                private.head[0].iov_len = copy_len as usize;
-                rcv.buflen = rcv.buflen.saturating_sub(delta);
-                private.buflen = private.buflen.saturating_sub(delta);
+                rqst.trim_rcv_head(copy_len as usize);
             }
             first = copy_len;
         }
@@ -297,7 +257,7 @@ impl Transport {
             let aligned = u32::try_from(xdr::align_size(writelist)).map_err(|_| EIO)?;
             first.checked_add(aligned).ok_or(EIO)?
         };
-        let room = private.buflen;
+        let room = rqst.private_buflen();
         let mut copied = 0u64;
         for (into_pages, offset, bytes) in [(false, 0, head), (true, after, rest)] {
             let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
@@ -305,14 +265,8 @@ impl Transport {
             if len == 0 {
                 continue;
             }
-            // SAFETY: `offset + len` is within the buffer's `buflen`; the
-            // kernel copies at most `len` readable bytes of `bytes`.
-            let rc = unsafe {
-                bindings::write_bytes_to_xdr_buf(private, offset, bytes.as_ptr().cast_mut().cast(), len)
-            };
-            if rc != 0 {
-                return Err(EIO);
-            }
+            // `offset + len` is within the buffer's `buflen`.
+            rqst.write_private(offset, bytes.get(..len as usize).ok_or(EIO)?)?;
             // As C counts it: the bytes that go to the pages and tail.
             if into_pages {
                 copied = copied.saturating_add(u64::from(len));
@@ -325,9 +279,8 @@ impl Transport {
 
     /// The peer invalidated `rkey` with its Send (`frwr_reminv()`): that
     /// MR needs no LOCAL_INV.
-    fn remote_invalidated(&self, ep: &Endpoint, req: &Req, rkey: u32) {
-        // SAFETY: the caller is the req's current user (type invariant).
-        let reg = unsafe { req.registered() };
+    fn remote_invalidated(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rkey: u32) {
+        let reg = key.registered();
         let Some(mut lease) =
             reg.take(|lease| ep.mrs.get_mut(lease).is_some_and(|mr| mr.rkey() == rkey))
         else {
@@ -341,59 +294,22 @@ impl Transport {
     }
 
     /// Completes a pinned rqst with `result` and unpins it
-    /// (`rpcrdma_complete_rqst()`).
-    pub(super) fn complete_rqst(&self, req: Option<&Req>, rqst: *mut bindings::rpc_rqst, result: Result<i32>) {
-        if let Some(req) = req {
+    /// (`rpcrdma_complete_rqst()`); `key` is the turn at its req, if it is
+    /// ours.
+    pub(super) fn complete_rqst(&self, key: Option<&mut ReqKey<'_>>, rqst: PinnedRqst, result: Result<i32>) {
+        if let Some(key) = key {
             // I3: every MR was invalidated and unmapped before the RPC
             // layer may look at the pages.
-            // SAFETY: the caller is the req's current user.
-            let n = unsafe { req.registered() }.len();
+            let n = key.registered().len();
             if !lifetime::i3_mrs_fenced(u32::try_from(n).unwrap_or(u32::MAX)) {
                 sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
             }
+            key.phase.store(Phase::IDLE, Ordering::Release);
         }
-        if let Some(req) = req {
-            req.phase.store(Phase::IDLE, Ordering::Release);
+        if result.is_err() {
+            add(&self.stats.bad_reply_count, 1);
         }
-        let xprt = self.xprt;
-        xprt.queue_lock();
-        // SAFETY: the rqst is pinned and the queue lock is held.
-        unsafe {
-            match result {
-                Ok(n) => bindings::xprt_complete_rqst((*rqst).rq_task, n),
-                Err(e) => {
-                    add(&self.stats.bad_reply_count, 1);
-                    (*(*rqst).rq_task).tk_status = e.to_errno();
-                    bindings::xprt_complete_rqst((*rqst).rq_task, 0);
-                }
-            }
-            bindings::xprt_unpin_rqst(rqst);
-        }
-        xprt.queue_unlock();
-    }
-}
-
-impl Rep {
-    pub(super) fn post(&self) -> Result {
-        // I1: a rep handed to the HCA is not still owned by it (its last
-        // Receive completed and the reply handler is done with it).
-        let was_posted = self.posted.swap(true, Ordering::AcqRel);
-        if !lifetime::i1_rep_postable(was_posted) {
-            sunrpc::warn_once(c_str!("I1: Receive posted twice"));
-            return Err(EIO);
-        }
-        let buf = &self.buf;
-        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        let qp = self.qp.load(Ordering::Relaxed);
-        // SAFETY: the rep is not posted (checked above), so no Receive uses
-        // its buffer or cqe. The QP lives as long as the endpoint that owns
-        // this rep, which drains the QP before dropping its reps, so the
-        // rep also outlives the Receive.
-        let rc = unsafe { ib::post_recv(qp, Cqe::ptr_of(self), buf.addr(), len, self.lkey) };
-        if rc.is_err() {
-            self.posted.store(false, Ordering::Release);
-        }
-        rc
+        rqst.complete(result);
     }
 }
 
@@ -402,18 +318,14 @@ impl CqeHandler for Rep {
     fn done(&self, wc: &Wc<'_>) {
         trace::wc_receive(wc, &self.cid);
         self.posted.store(false, Ordering::Release);
-        // SAFETY: set when the endpoint was built; the transport outlives
-        // its endpoints (type invariant).
-        let t = unsafe { &*self.transport.load(Ordering::Relaxed) };
+        let t = self.transport();
         if !wc.is_success() {
             if wc.fatal() {
                 t.fault();
             }
             return;
         }
-        // SAFETY: set before the rep was first posted; the endpoint is
-        // drained (so this handler has returned) before it is freed.
-        let Some(ep) = (unsafe { self.ep.load(Ordering::Acquire).as_ref() }) else {
+        let Some(ep) = self.endpoint() else {
             return;
         };
         let inv_rkey = wc.invalidated_rkey();

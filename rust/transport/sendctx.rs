@@ -19,7 +19,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, Req, Transport, MAX_MRS_PER_REQ};
+use super::{err, Phase, ReqKey, Transport, MAX_MRS_PER_REQ};
 
 /// Ring storage: the sendctx ring needs slices of slots.
 pub(super) struct Slots(pub(super) KVec<Slot>);
@@ -56,10 +56,9 @@ ib::impl_has_cqe!(SendCqe, cqe);
 impl Transport {
     /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
     /// and the Send.
-    pub(super) fn post(&self, ep: &Endpoint, req: &Req, len: u32) -> Result {
-        let idx = req.kref.id().0 as usize;
-        // SAFETY: the caller owns the req.
-        let reg = unsafe { req.registered() };
+    pub(super) fn post(&self, ep: &Endpoint, key: &mut ReqKey<'_>, len: u32) -> Result {
+        let req = key.req();
+        let reg = key.registered();
         let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
         for (lease, wr) in reg.iter_mut().zip(regs.iter_mut()) {
             *wr = ep.mrs.get_mut(lease).ok_or(EIO)?.reg_wr();
@@ -73,8 +72,7 @@ impl Transport {
                 add(&self.stats.empty_sendctx_q, 1);
                 return Err(EAGAIN);
             };
-            // SAFETY: the caller owns the req and its owner cell.
-            let Some(rpc) = (unsafe { (*req.rpc.get()).as_ref() }) else {
+            let Some(rpc) = key.state().rpc.as_ref() else {
                 shared.ring.cancel(claim);
                 return Err(EIO);
             };
@@ -93,9 +91,7 @@ impl Transport {
             }
             (slot, shared.policy.signal(false, num_wrs))
         };
-        let sendbuf_cell = ep.send_bufs.get(idx).ok_or(EIO)?;
-        // SAFETY: read-only use of the mapping's address and length.
-        let sendbuf = unsafe { &*sendbuf_cell.get() };
+        let sendbuf = key.send_buf(ep).ok_or(EIO)?;
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;

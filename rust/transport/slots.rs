@@ -1,45 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![forbid(unsafe_code)]
+
 //! Slot allocation (`->alloc_slot`, `->free_slot`): reqs of the forward
 //! pool go to tasks, tasks wait on the backlog when none is free, and a
 //! req whose last owner let go goes to a backlog waiter or back to its
 //! pool (`rpcrdma_req_release()`).
 //!
 //! Who holds a req is told by the tokens of `proto::lifetime` ([`Pooled`],
-//! [`RpcOwner`], [`Released`]). The idle reqs (`Shared::free`) are under the
+//! `RpcOwner`, [`Released`]); who uses it, by its key ([`ReqKey`]). The idle reqs (`Shared::free`) are under the
 //! `shared` spinlock, which is not held while a backlog waiter is woken.
 //! Forward reqs with an id from `req_limit` on (beyond what the current
 //! connection's device holds) are not handed out; released, they rest in
 //! the pool.
 
-use crate::bindings;
-use crate::proto::lifetime::{self, Pool, Pooled, Released, RpcOwner};
-use crate::sunrpc;
+use crate::proto::lifetime::{self, Pool, Pooled, Released};
+use crate::sunrpc::{self, Task};
 use crate::trace;
 use core::sync::atomic::Ordering;
 use kernel::c_str;
 
-use super::{Phase, Req, Transport};
+use super::req::NewReq;
+use super::{Phase, Req, ReqKey, Transport};
 
 impl Transport {
     /// Gives a pooled req to `task`, or puts the task on the backlog.
-    fn give(&self, task: *mut bindings::rpc_task, pooled: Pooled) -> bool {
+    fn give(&self, task: &Task<'_>, pooled: Pooled) -> bool {
         let Some(req) = self.req(pooled.req()) else {
             sunrpc::warn_once(c_str!("pooled req out of range"));
             return false;
         };
-        match req.kref.take(pooled) {
-            Ok(owner) => {
+        match req.take(pooled) {
+            Ok(new) => {
                 // A new RPC: no Reply is expected until its Call is sent.
                 req.phase.store(Phase::IDLE, Ordering::Release);
-                // SAFETY: the req just left the pool: nobody else uses
-                // its owner cell (type invariant of `Req`).
-                unsafe { *req.rpc.get() = Some(owner) };
-                // SAFETY: `task` is the task the RPC layer passed in.
-                unsafe {
-                    (*task).tk_rqstp = req.rqst();
-                    (*task).tk_status = 0;
-                }
+                new.give_to(task);
                 true
             }
             Err((pooled, _)) => {
@@ -73,26 +68,20 @@ impl Transport {
         }
     }
 
-    pub(super) fn alloc_slot(&self, task: *mut bindings::rpc_task) {
+    pub(super) fn alloc_slot(&self, task: &Task<'_>) {
         if let Some(pooled) = self.pool_pop(Pool::Free) {
             if self.give(task, pooled) {
                 return;
             }
         }
-        // SAFETY: `task` is valid; the RPC layer expects -EAGAIN and the
-        // task on the backlog when no slot is free.
-        unsafe {
-            (*task).tk_status = -(bindings::EAGAIN as i32);
-            bindings::xprt_add_backlog_noncongested(self.xprt.as_ptr(), task);
-        }
-        // SAFETY: `task` is the live task the RPC layer passed in.
-        unsafe { trace::backlog_wait(task) };
+        task.wait_on_backlog(&self.xprt);
+        trace::backlog_wait(task);
         // A req freed between the pop and joining the backlog would have
         // found no waiter: look again now that the task waits.
         if let Some(pooled) = self.pool_pop(Pool::Free) {
             if let Some(req) = self.req(pooled.req()) {
-                match req.kref.take(pooled) {
-                    Ok(owner) => self.hand_to_backlog(req, owner),
+                match req.take(pooled) {
+                    Ok(new) => self.hand_to_backlog(new),
                     Err((pooled, _)) => self.pool_push(pooled),
                 }
             }
@@ -101,31 +90,23 @@ impl Transport {
 
     /// Offers an owned req to the first backlog waiter, or returns it to
     /// the pool.
-    fn hand_to_backlog(&self, req: &Req, owner: RpcOwner) {
+    fn hand_to_backlog(&self, mut new: NewReq<'_>) {
+        let req = new.key().req();
         req.phase.store(Phase::IDLE, Ordering::Release);
-        // SAFETY: the caller owns the req; nobody else uses its owner
-        // cell until the RPC layer receives the rqst below.
-        unsafe { *req.rpc.get() = Some(owner) };
-        // SAFETY: the xprt and rqst are valid.
-        if unsafe { bindings::xprt_wake_up_backlog(self.xprt.as_ptr(), req.rqst()) } {
+        let Err(new) = new.offer_to_backlog(&self.xprt) else {
             trace::backlog_wake(self.xprt, req.kref.id().0);
             return;
-        }
-        // SAFETY: no waiter took the rqst: the caller still owns it.
-        let Some(owner) = (unsafe { (*req.rpc.get()).take() }) else {
-            return;
         };
-        match req.kref.put_rpc(owner) {
-            Ok(Some(released)) => self.to_pool(req, released, Pool::Free),
-            Ok(None) => {}
-            Err(_) => sunrpc::warn_once(c_str!("req refcount underflow")),
+        // No waiter took the rqst: the RPC owner lets go again.
+        match new.into_key().put_rpc() {
+            Some(Ok(Some(released))) => self.to_pool(req, released, Pool::Free),
+            Some(Ok(None)) | None => {}
+            Some(Err(_)) => sunrpc::warn_once(c_str!("req refcount underflow")),
         }
     }
 
     fn to_pool(&self, req: &Req, released: Released, pool: Pool) {
-        // SAFETY: the req is released: no RPC or handler uses its rqst.
-        unsafe { self.xprt.reset_rqst(req.rqst()) };
-        match req.kref.to_pool(released, pool) {
+        match req.to_pool(&self.xprt, released, pool) {
             Ok(pooled) => self.pool_push(pooled),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
         }
@@ -152,28 +133,20 @@ impl Transport {
             self.to_pool(req, released, Pool::Free);
             return;
         }
-        match req.kref.to_backlog(released) {
-            Ok(owner) => self.hand_to_backlog(req, owner),
+        match req.to_backlog(released) {
+            Ok(new) => self.hand_to_backlog(new),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
         }
     }
 
     /// `->free_slot`, and for backchannel rqsts `->bc_free_rqst`: the RPC
     /// layer lets go of the req.
-    pub(super) fn free_slot(&self, rqst: *mut bindings::rpc_rqst) {
-        let Some(req) = self.req_of(rqst) else {
-            sunrpc::warn_once(c_str!("free_slot of a foreign rqst"));
-            return;
-        };
-        // SAFETY: the RPC layer owns the rqst until this call.
-        let Some(owner) = (unsafe { (*req.rpc.get()).take() }) else {
-            sunrpc::warn_once(c_str!("free_slot of an unowned rqst"));
-            return;
-        };
-        match req.kref.put_rpc(owner) {
-            Ok(Some(released)) => self.release(released),
-            Ok(None) => {}
-            Err(_) => sunrpc::warn_once(c_str!("req refcount underflow")),
+    pub(super) fn free_slot(&self, key: ReqKey<'_>) {
+        match key.put_rpc() {
+            None => sunrpc::warn_once(c_str!("free_slot of an unowned rqst")),
+            Some(Ok(Some(released))) => self.release(released),
+            Some(Ok(None)) => {}
+            Some(Err(_)) => sunrpc::warn_once(c_str!("req refcount underflow")),
         }
     }
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![forbid(unsafe_code)]
+
 //! Transport statistics: the rdma columns of `xprt: rdma`
 //! (`xprt_rdma_print_stats()`), and the pool accounting logged at destroy.
 //! The counters are relaxed atomics, bumped by [`add`] in any context.
 
-use crate::bindings;
-use crate::sunrpc;
+use crate::sunrpc::{self, SeqFile};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::{c_str, fmt, str::CString};
@@ -55,7 +56,7 @@ pub(super) fn add(counter: &AtomicU64, n: u64) {
 }
 
 impl Transport {
-    pub(super) fn print_stats(&self, seq: *mut bindings::seq_file) {
+    pub(super) fn print_stats(&self, seq: &mut SeqFile<'_>) {
         let x = self.xprt;
         let s = &self.stats;
         let st = x.stat();
@@ -95,8 +96,7 @@ impl Transport {
             v(&s.empty_sendctx_q),
         ));
         if let Ok(line) = line {
-            // SAFETY: `seq` is the seq_file the caller is printing to.
-            unsafe { bindings::xprs_seq_puts(seq, line.as_char_ptr()) };
+            seq.puts(&line);
         }
     }
 

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! RPC tasks and rqsts as the transport sees them: the storage of the
+//! rqsts it owns ([`RqstSlot`]), the task or rqst sunrpc passes to an op
+//! ([`Task`], [`Rqst`]), a rqst the reply handler found and pinned
+//! ([`PinnedRqst`]), and the call and reply buffers ([`RpcBufs`]).
+//!
+//! No reference to a whole `rpc_rqst` or `rpc_task` is made: sunrpc writes
+//! other fields of them concurrently under its own rules. Each method
+//! reads or writes the fields its type's invariant gives it.
+
+use super::xdr::XdrBuf;
+use super::Xprt;
+use crate::bindings;
+use crate::cell::Foreign;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::error::Error;
+use kernel::prelude::*;
+
+/// The storage of one `rpc_rqst` the transport owns, embedded in its req.
+/// Whoever the req's ownership rules make the rqst's user reaches it
+/// through the typed views below, or hands it to sunrpc.
+pub(crate) struct RqstSlot(Foreign<bindings::rpc_rqst>);
+
+impl RqstSlot {
+    /// An idle rqst: all zeroes, as sunrpc's own slot allocation leaves
+    /// one.
+    pub(crate) fn new() -> Self {
+        // SAFETY: all zeroes is a valid, idle `rpc_rqst` (no pointer set,
+        // no list linked).
+        Self(Foreign::new(unsafe { core::mem::zeroed() }))
+    }
+
+    /// Returns the address of the rqst.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_rqst {
+        self.0.get()
+    }
+
+    /// Returns whether `rqst` is this one.
+    pub(crate) fn is(&self, rqst: *const bindings::rpc_rqst) -> bool {
+        core::ptr::eq(self.as_ptr(), rqst)
+    }
+
+    /// Fills this idle rqst with a callback that arrived on `xprt` (`xid`,
+    /// its first `call_len` bytes in `bufs`' reply buffer; our reply goes
+    /// in its call buffer), and queues it for the callback service
+    /// (`rpcrdma_bc_receive_call()`), which owns it until
+    /// `->bc_free_rqst`.
+    ///
+    /// # Safety
+    ///
+    /// The rqst belongs to `xprt` and is the caller's: no task, handler or
+    /// callback service uses it. `bufs` stays allocated, and is not
+    /// grown, until `->bc_free_rqst`.
+    pub(crate) unsafe fn enqueue_callback(&self, xprt: &Xprt, xid: u32, bufs: &mut RpcBufs, call_len: usize) {
+        let call_len = call_len.min(bufs.reply.len());
+        // SAFETY: the rqst is idle and ours, and the buffers outlive its
+        // use (guaranteed by the caller); `call_len` bytes of the reply
+        // buffer hold the callback.
+        unsafe {
+            bindings::xprs_bc_rqst_init(
+                self.as_ptr(),
+                xprt.as_ptr(),
+                xid.to_be(),
+                bufs.reply.as_mut_ptr().cast(),
+                call_len,
+                bufs.call.as_mut_ptr().cast(),
+                bufs.call.len(),
+            );
+            bindings::xprs_bc_enqueue(self.as_ptr());
+        }
+    }
+}
+
+/// The call and reply buffers of one req (`rq_buffer`, `rq_rbuffer`).
+/// They grow on demand and are kept for the req's next RPC.
+pub(crate) struct RpcBufs {
+    call: KVec<u8>,
+    reply: KVec<u8>,
+}
+
+impl RpcBufs {
+    /// Allocates both buffers, of `size` zeroed bytes each.
+    pub(crate) fn new(size: usize) -> Result<Self> {
+        Ok(Self {
+            call: KVec::from_elem(0u8, size, GFP_KERNEL)?,
+            reply: KVec::from_elem(0u8, size, GFP_KERNEL)?,
+        })
+    }
+
+    /// Makes the call buffer at least `len` bytes (with the RPC layer's
+    /// allocation flags); returns whether it had to grow.
+    pub(crate) fn grow_call(&mut self, len: usize) -> Result<bool> {
+        grow(&mut self.call, len)
+    }
+
+    /// Makes the reply buffer at least `len` bytes; returns whether it had
+    /// to grow.
+    pub(crate) fn grow_reply(&mut self, len: usize) -> Result<bool> {
+        grow(&mut self.reply, len)
+    }
+
+    /// Returns the reply buffer, where a callback is copied.
+    pub(crate) fn reply_mut(&mut self) -> &mut [u8] {
+        &mut self.reply
+    }
+}
+
+fn grow(buf: &mut KVec<u8>, len: usize) -> Result<bool> {
+    if buf.len() >= len {
+        return Ok(false);
+    }
+    *buf = rpc_buf(len)?;
+    Ok(true)
+}
+
+/// Allocates a zeroed `len`-byte RPC buffer with the RPC layer's
+/// allocation flags (`rpc_task_gfp_mask()`: no retries from rpciod).
+fn rpc_buf(len: usize) -> Result<KVec<u8>> {
+    if len == 0 {
+        return Ok(KVec::new());
+    }
+    // SAFETY: no preconditions.
+    let p = unsafe { bindings::xprs_rpc_buf_alloc(len) };
+    if p.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `p` is a `kzalloc` allocation of `len` initialized bytes;
+    // `KVec` frees it with `kfree`, as its `Kmalloc` allocator does.
+    Ok(unsafe { KVec::from_raw_parts(p.cast(), len, len) })
+}
+
+/// The RPC task sunrpc passed to an op (`->alloc_slot`, `->buf_alloc`,
+/// `->buf_free`).
+///
+/// # Invariants
+///
+/// The task is live for `'a`, and the op runs for it: sunrpc calls these
+/// ops from the task itself (`xprt_do_reserve()`, `call_allocate()`,
+/// `xprt_release()`), so the task's `tk_rqstp` and `tk_status` are the
+/// op's to read and write.
+pub(crate) struct Task<'a>(Lent<'a, bindings::rpc_task>);
+
+/// The address of a C object sunrpc lent an op for `'a`; what the lending
+/// allows is the invariant of the view that holds it.
+struct Lent<'a, T> {
+    ptr: NonNull<T>,
+    _life: PhantomData<&'a T>,
+}
+
+impl<T> Lent<'_, T> {
+    fn new(ptr: *mut T) -> Option<Self> {
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            _life: PhantomData,
+        })
+    }
+}
+
+impl<'a> Task<'a> {
+    /// Wraps the task an op was called for.
+    ///
+    /// # Safety
+    ///
+    /// `task` satisfies the type invariant for `'a`.
+    pub(crate) unsafe fn from_raw(task: *mut bindings::rpc_task) -> Option<Self> {
+        // INVARIANT: guaranteed by the caller.
+        Lent::new(task).map(Self)
+    }
+
+    /// Returns the task's address, for the trace and for sunrpc calls
+    /// that only store it.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_task {
+        self.0.ptr.as_ptr()
+    }
+
+    /// Returns the rqst the task holds (`tk_rqstp`).
+    pub(crate) fn rqst(&self) -> Option<Rqst<'a>> {
+        // SAFETY: the task is live and the op's (type invariant).
+        let rqst = unsafe { (*self.as_ptr()).tk_rqstp };
+        // SAFETY: a task that holds a rqst owns it until `xprt_release()`
+        // has called `->free_slot`, which comes after every op that reads
+        // `tk_rqstp`; it is a rqst of the transport the op was called on.
+        unsafe { Rqst::from_raw(rqst) }
+    }
+
+    /// Gives the task `rqst` (`tk_rqstp`, status 0): the end of a
+    /// successful `->alloc_slot`.
+    ///
+    /// # Safety
+    ///
+    /// The rqst belongs to the transport the op was called on and is the
+    /// caller's to give: no other task or handler uses it.
+    pub(crate) unsafe fn assign(&self, rqst: &RqstSlot) {
+        // SAFETY: the fields are the op's (type invariant); the caller
+        // gives the rqst up.
+        unsafe {
+            (*self.as_ptr()).tk_rqstp = rqst.as_ptr();
+            (*self.as_ptr()).tk_status = 0;
+        }
+    }
+
+    /// Puts the task on `xprt`'s backlog with `-EAGAIN`, as `->alloc_slot`
+    /// does when no slot is free (`xprt_add_backlog_noncongested()`).
+    pub(crate) fn wait_on_backlog(&self, xprt: &Xprt) {
+        // SAFETY: the task is live and the op's (type invariant); the RPC
+        // layer expects -EAGAIN and the task on the backlog.
+        unsafe {
+            (*self.as_ptr()).tk_status = -(bindings::EAGAIN as i32);
+            bindings::xprt_add_backlog_noncongested(xprt.as_ptr(), self.as_ptr());
+        }
+    }
+}
+
+/// A rqst of this transport that sunrpc passed to an op for the task that
+/// owns it (`->buf_alloc`, `->buf_free`, `->send_request`, `->free_slot`,
+/// `->bc_free_rqst`).
+///
+/// # Invariants
+///
+/// For `'a` the rqst is live, its `rq_task` (when set) is live, and the op
+/// runs for the rqst's owner: its buffers, `rq_snd_buf`, the transmit
+/// fields (`rq_xtime`, `rq_xmit_bytes_sent`) and the receive buffer's page
+/// array are not changed by anyone else while the op runs.
+pub(crate) struct Rqst<'a>(Lent<'a, bindings::rpc_rqst>);
+
+impl<'a> Rqst<'a> {
+    /// Wraps the rqst an op was called for.
+    ///
+    /// # Safety
+    ///
+    /// `rqst` satisfies the type invariant for `'a`.
+    pub(crate) unsafe fn from_raw(rqst: *mut bindings::rpc_rqst) -> Option<Self> {
+        // INVARIANT: guaranteed by the caller.
+        Lent::new(rqst).map(Self)
+    }
+
+    /// Returns the rqst's address, for the trace and to find its req.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_rqst {
+        self.0.ptr.as_ptr()
+    }
+
+    /// Returns the transport the rqst belongs to (`rq_xprt`).
+    pub(crate) fn xprt_ptr(&self) -> *mut bindings::rpc_xprt {
+        // SAFETY: live (type invariant); set before the rqst reaches an op.
+        unsafe { (*self.as_ptr()).rq_xprt }
+    }
+
+    /// Returns the xid, in host order.
+    pub(crate) fn xid(&self) -> u32 {
+        // SAFETY: live (type invariant); set before the rqst is encoded.
+        u32::from_be(unsafe { (*self.as_ptr()).rq_xid })
+    }
+
+    /// Returns the sizes of the call and reply buffers the RPC needs
+    /// (`rq_callsize`, `rq_rcvsize`).
+    pub(crate) fn buffer_sizes(&self) -> (usize, usize) {
+        // SAFETY: live and the owner's (type invariant).
+        unsafe { ((*self.as_ptr()).rq_callsize, (*self.as_ptr()).rq_rcvsize) }
+    }
+
+    /// Points the rqst's call and reply buffers (`rq_buffer`,
+    /// `rq_rbuffer`) at `bufs`. sunrpc uses them until the RPC ends; the
+    /// req keeps `bufs` and grows them only in a later `->buf_alloc`, for
+    /// its next RPC.
+    pub(crate) fn set_buffers(&self, bufs: &mut RpcBufs) {
+        // SAFETY: live and the owner's (type invariant).
+        unsafe {
+            (*self.as_ptr()).rq_buffer = bufs.call.as_mut_ptr().cast();
+            (*self.as_ptr()).rq_rbuffer = bufs.reply.as_mut_ptr().cast();
+        }
+    }
+
+    /// Returns whether the rqst has a call buffer: a callback reply (a
+    /// backchannel rqst) comes without one.
+    pub(crate) fn has_call_buffer(&self) -> bool {
+        // SAFETY: live and the owner's (type invariant).
+        !unsafe { (*self.as_ptr()).rq_buffer }.is_null()
+    }
+
+    /// Returns the connect cookie of the rqst's last transmission.
+    pub(crate) fn connect_cookie(&self) -> u32 {
+        // SAFETY: live (type invariant); `xprt_request_transmit()` writes
+        // it after each successful `->send_request`, in the owner's
+        // context, so not while an op of the owner runs.
+        unsafe { (*self.as_ptr()).rq_connect_cookie }
+    }
+
+    /// Takes a congestion slot of `xprt` (`xprt_request_get_cong()`);
+    /// returns false when the window is full.
+    pub(crate) fn get_cong(&self, xprt: &Xprt) -> bool {
+        // SAFETY: the rqst is live and belongs to `xprt`, which is live
+        // (`Xprt` invariant); the call takes the transport lock.
+        unsafe { bindings::xprt_request_get_cong(xprt.as_ptr(), self.as_ptr()) }
+    }
+
+    /// Records the transmit time (`rq_xtime`).
+    pub(crate) fn set_xtime_now(&self) {
+        // SAFETY: live and the owner's (type invariant).
+        unsafe { (*self.as_ptr()).rq_xtime = bindings::ktime_get() };
+    }
+
+    /// Counts the call's bytes as sent (`rq_xmit_bytes_sent`).
+    pub(crate) fn add_sent_bytes(&self) {
+        // SAFETY: live and the owner's (type invariant).
+        unsafe {
+            let r = self.as_ptr();
+            (*r).rq_xmit_bytes_sent = (*r).rq_xmit_bytes_sent.saturating_add((*r).rq_snd_buf.len as usize);
+        }
+    }
+
+    /// Returns whether the RPC waits for a reply
+    /// (`rpc_reply_expected()`).
+    pub(crate) fn reply_expected(&self) -> bool {
+        // SAFETY: live; a rqst being transmitted has its live task (type
+        // invariant).
+        unsafe { bindings::xprs_rpc_reply_expected((*self.as_ptr()).rq_task) }
+    }
+
+    /// Returns whether the RPC's credential allows direct data placement.
+    pub(crate) fn ddp_allowed(&self) -> bool {
+        // SAFETY: live (type invariant); the credential is held for the
+        // RPC's life.
+        unsafe { bindings::xprs_rqst_ddp_allowed(self.as_ptr()) }
+    }
+
+    /// Fills a sparse receive page array (NFSv3 GETACL) before the reply
+    /// chunk maps it or an inline reply is copied into it.
+    pub(crate) fn alloc_sparse_rcv_pages(&self) -> Result {
+        // SAFETY: live, and the receive buffer's page array is the
+        // owner's (type invariant).
+        let rc = unsafe { bindings::xprs_alloc_sparse_pages(&mut (*self.as_ptr()).rq_rcv_buf) };
+        if rc != 0 {
+            return Err(Error::from_errno(rc));
+        }
+        Ok(())
+    }
+
+    /// Returns the call (`rq_snd_buf`).
+    pub(crate) fn snd_buf(&self) -> XdrBuf<'_> {
+        // SAFETY: live, and the call does not change while the owner's op
+        // runs (type invariant).
+        unsafe { XdrBuf::new(&(*self.as_ptr()).rq_snd_buf) }
+    }
+
+    /// Returns the receive buffer (`rq_rcv_buf`).
+    pub(crate) fn rcv_buf(&self) -> XdrBuf<'_> {
+        // SAFETY: live, and the receive buffer's shape and page array do
+        // not change while the owner's op runs (type invariant).
+        unsafe { XdrBuf::new(&(*self.as_ptr()).rq_rcv_buf) }
+    }
+
+    /// Copies the `dst.len()` bytes at `offset` of the call into `dst`
+    /// (`read_bytes_from_xdr_buf()`).
+    pub(crate) fn read_call(&self, offset: u32, dst: &mut [u8]) -> Result {
+        let len = u32::try_from(dst.len()).map_err(|_| EIO)?;
+        // SAFETY: live, the call is stable (type invariant); the kernel
+        // writes at most `len` bytes into `dst`, and checks `offset + len`
+        // against the buffer.
+        let rc = unsafe {
+            bindings::read_bytes_from_xdr_buf(&(*self.as_ptr()).rq_snd_buf, offset, dst.as_mut_ptr().cast(), len)
+        };
+        if rc != 0 {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+}
+
+/// A rqst the reply handler found by its xid and pinned
+/// ([`Xprt::lookup_pin`]): sunrpc does not release it until it is unpinned,
+/// and its task waits for the Reply. Consumed by [`PinnedRqst::complete`]
+/// or [`PinnedRqst::unpin`]; it may be kept, in its req, while a LOCAL_INV
+/// chain runs.
+///
+/// # Invariants
+///
+/// `rqst` is a rqst of `xprt` that this value pinned and that is still
+/// pinned; its `rq_task` is live. The receive buffers (`rq_rcv_buf`,
+/// `rq_private_buf`) are the reply path's until the rqst is completed or
+/// unpinned (the transport's req protocol: the owner's send path and the
+/// reply path take turns by the req's phase).
+#[must_use = "a pinned rqst must be completed or unpinned"]
+pub(crate) struct PinnedRqst {
+    xprt: Xprt,
+    rqst: NonNull<bindings::rpc_rqst>,
+}
+
+// SAFETY: the pin is sunrpc's, not a thread's: any thread may complete or
+// unpin the rqst, as the LOCAL_INV completion does for the reply handler.
+// The fields the value touches are guarded by the queue lock it takes, or
+// by the reply path's turn (type invariant), which does not depend on the
+// thread.
+unsafe impl Send for PinnedRqst {}
+
+impl PinnedRqst {
+    /// # Safety
+    ///
+    /// `rqst` was found on `xprt`'s receive queue and pinned by the
+    /// caller, who gives that pin to the new value.
+    pub(super) unsafe fn new(xprt: Xprt, rqst: NonNull<bindings::rpc_rqst>) -> Self {
+        // INVARIANT: guaranteed by the caller; a rqst on the receive queue
+        // has its task, which waits for the Reply.
+        Self { xprt, rqst }
+    }
+
+    /// Returns the rqst's address, for the trace and to find its req.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rpc_rqst {
+        self.rqst.as_ptr()
+    }
+
+    /// Returns the receive buffer (`rq_rcv_buf`).
+    pub(crate) fn rcv_buf(&self) -> XdrBuf<'_> {
+        // SAFETY: pinned, and the receive buffer is the reply path's (type
+        // invariant): nothing changes it while `self` is borrowed.
+        unsafe { XdrBuf::new(&(*self.as_ptr()).rq_rcv_buf) }
+    }
+
+    /// Returns the length of the receive buffer's head.
+    pub(crate) fn rcv_head_len(&self) -> usize {
+        // SAFETY: as in `rcv_buf`.
+        unsafe { (*self.as_ptr()).rq_rcv_buf.head[0].iov_len }
+    }
+
+    /// Shortens the head of the receive buffer and of its private copy to
+    /// `len` bytes, and their `buflen` by as much, when `len` is shorter
+    /// (an overestimated head, trimmed rather than moving data placed
+    /// directly in the pages).
+    pub(crate) fn trim_rcv_head(&mut self, len: usize) {
+        let delta = self.rcv_head_len().saturating_sub(len);
+        let delta = u32::try_from(delta).unwrap_or(u32::MAX);
+        if delta == 0 {
+            return;
+        }
+        // SAFETY: pinned, the receive buffers are the reply path's (type
+        // invariant), and `&mut self` excludes every view of them.
+        unsafe {
+            let (rcv, private) = (&mut (*self.as_ptr()).rq_rcv_buf, &mut (*self.as_ptr()).rq_private_buf);
+            rcv.head[0].iov_len = len;
+            private.head[0].iov_len = len;
+            rcv.buflen = rcv.buflen.saturating_sub(delta);
+            private.buflen = private.buflen.saturating_sub(delta);
+        }
+    }
+
+    /// Returns the room of the private receive buffer (`buflen`).
+    pub(crate) fn private_buflen(&self) -> u32 {
+        // SAFETY: as in `rcv_buf`.
+        unsafe { (*self.as_ptr()).rq_private_buf.buflen }
+    }
+
+    /// Copies `bytes` into the private receive buffer at `offset`
+    /// (`write_bytes_to_xdr_buf()`).
+    pub(crate) fn write_private(&mut self, offset: u32, bytes: &[u8]) -> Result {
+        let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
+        // SAFETY: pinned, the receive buffers are the reply path's (type
+        // invariant); the kernel reads at most `len` bytes of `bytes` and
+        // writes within the buffer.
+        let rc = unsafe {
+            bindings::write_bytes_to_xdr_buf(
+                &mut (*self.as_ptr()).rq_private_buf,
+                offset,
+                bytes.as_ptr().cast_mut().cast(),
+                len,
+            )
+        };
+        if rc != 0 {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+
+    /// Completes the RPC with `result` (the reply length, or the errno its
+    /// task sees with a length of 0) and unpins the rqst, under the queue
+    /// lock (`xprt_complete_rqst()`, `xprt_unpin_rqst()`).
+    pub(crate) fn complete(self, result: core::result::Result<i32, Error>) {
+        self.xprt.queue_lock();
+        // SAFETY: pinned, so the rqst and its waiting task are live (type
+        // invariant); the queue lock is held, as both calls require. The
+        // task's status is written under it before the task is woken.
+        unsafe {
+            let task = (*self.as_ptr()).rq_task;
+            match result {
+                Ok(n) => bindings::xprt_complete_rqst(task, n),
+                Err(e) => {
+                    (*task).tk_status = e.to_errno();
+                    bindings::xprt_complete_rqst(task, 0);
+                }
+            }
+            bindings::xprt_unpin_rqst(self.as_ptr());
+        }
+        self.xprt.queue_unlock();
+    }
+
+    /// Unpins the rqst without completing it (`rpcrdma_unpin_rqst()`).
+    pub(crate) fn unpin(self) {
+        self.xprt.queue_lock();
+        // SAFETY: pinned by this value (type invariant); the queue lock is
+        // held.
+        unsafe { bindings::xprt_unpin_rqst(self.as_ptr()) };
+        self.xprt.queue_unlock();
+    }
+}

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The reqs (`rpcrdma_req`) and whose turn it is to use one: the ownership
+//! abstraction under the transport logic. A req's mutable state
+//! ([`ReqState`]) sits in a [`KeyCell`]; its user proves its turn with a
+//! [`ReqKey`], made only here and in the `ops` adapter, at the points
+//! where the req changes hands:
+//!
+//! - sunrpc hands the rqst to an op for the task that owns it (`ops`);
+//! - a req leaves its pool for a task or a callback ([`Req::take`],
+//!   [`Req::to_backlog`]: the RPC owner of `proto::lifetime` is made);
+//! - a Reply claims the req it was sent for ([`Req::claim_reply`]);
+//! - a LOCAL_INV chain's completion takes over from its poster
+//!   ([`Req::key`], in `frwr`).
+//!
+//! Keys end where the req leaves the context: the RPC owner lets go
+//! ([`ReqKey::put_rpc`]), the rqst goes to a task or the callback service
+//! ([`NewReq`]), or the holder returns.
+
+use crate::cell::{Foreign, Key, KeyCell};
+use crate::ib::{Cqe, DmaBuf};
+use crate::proto::chunk::{self, Piece};
+use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
+use crate::proto::offered::Offered;
+use crate::sunrpc::{PinnedRqst, RpcBufs, RqstSlot, Task, Xprt};
+use crate::bindings;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use kernel::prelude::*;
+
+use super::backchannel::BC_BUF_SIZE;
+use super::endpoint::Endpoint;
+use super::frwr::{InvCtx, Registered};
+use super::reply::Placement;
+use super::{Config, RPC_BUF_SIZE};
+
+/// Where a forward req is in one transmission of its RPC, kept in
+/// [`Req::phase`]. Only a req in [`Phase::SENT`] takes a Reply, and the
+/// reply handler claims it by moving it to [`Phase::REPLIED`] with one
+/// compare-and-swap, so a duplicate or forged Reply for the same XID, one
+/// that arrives while the req's LOCAL_INV chain runs, or one for a
+/// predictable XID before the Call was marshaled, finds the req in another
+/// phase and is dropped (and counted in `bad_reply_count`).
+///
+/// ```text
+///   IDLE --send_request--> MARSHALING --post--> SENT --Reply--> REPLIED
+///    ^                        |  (unwind)         |                |
+///    +------------------------+-------------------+  complete/unpin+
+/// ```
+pub(super) struct Phase;
+
+impl Phase {
+    /// Given to a task, or its reply handled: no Reply is expected.
+    pub(super) const IDLE: u8 = 0;
+    /// `send_request` is registering chunks and building the Call.
+    pub(super) const MARSHALING: u8 = 1;
+    /// The Call is posted (or about to be): a Reply may come.
+    pub(super) const SENT: u8 = 2;
+    /// A reply handler owns the req until it completes or unpins the rqst.
+    pub(super) const REPLIED: u8 = 3;
+}
+
+/// A Reply whose req's MRs a LOCAL_INV chain is fencing: its rqst, pinned,
+/// and what it puts there once the MRs are unmapped. The reply handler
+/// leaves it in the req for the chain's completion.
+pub(super) struct PendingReply {
+    pub(super) rqst: PinnedRqst,
+    pub(super) placement: Result<Placement>,
+}
+
+/// The part of a req its current user alone reaches, through a
+/// [`ReqKey`].
+pub(super) struct ReqState {
+    /// The RPC owner, while the RPC layer (a task or the callback service)
+    /// holds the req.
+    pub(super) rpc: Option<RpcOwner>,
+    pub(super) bufs: RpcBufs,
+    pub(super) registered: Registered,
+    /// Scratch for planning a chunk (`rl_segments`).
+    pub(super) pieces: KVec<Piece>,
+    /// The chunks the current Call offered for its Reply.
+    pub(super) offered: Offered,
+    /// The Reply the req's LOCAL_INV chain finishes, while it runs.
+    pub(super) pending: Option<PendingReply>,
+}
+
+/// One request slot (`rpcrdma_req`).
+///
+/// # Invariants
+///
+/// - `state` has one user at a time, holding a [`ReqKey`]: the RPC layer,
+///   for the ops sunrpc calls on the rqst while it holds the req (from
+///   slot allocation to `->free_slot`); the reply handler from its claim
+///   ([`Phase::SENT`] to [`Phase::REPLIED`]) until it completes or unpins
+///   the rqst, which the RPC layer waits for before releasing it (it does
+///   not use the state meanwhile: it waits for the Reply, or retransmits,
+///   and `send_request` takes the req back by its phase; but see the gap
+///   recorded at `xprs_op_send_request`); the completion
+///   of a LOCAL_INV chain its poster handed over; the code that routes the
+///   req between owners. `registered` may hold MRs on a Reply's behalf
+///   only while the rqst is pinned.
+/// - The req's send buffer (`Endpoint::send_bufs`, indexed by its id) is
+///   used only through [`ReqKey::send_buf`], by `send_request`, which the
+///   RPC layer runs for a rqst it owns under `XPRT_LOCKED`, and written
+///   only while no Send of this req is outstanding on the current
+///   connection.
+/// - `offered` is written by `send_request` while `phase` is
+///   [`Phase::MARSHALING`], and read by the reply handler only after its
+///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the
+///   swap) made it the req's user.
+/// - `inv.done` is initialized, and the req does not move: it is made only
+///   inside [`Reqs::new`].
+pub(super) struct Req {
+    rqst: RqstSlot,
+    pub(super) kref: ReqRef<AtomicU32>,
+    state: KeyCell<ReqState>,
+    /// A [`Phase`] value.
+    pub(super) phase: AtomicU8,
+    pub(super) inv: InvCtx,
+}
+
+impl Req {
+    /// Returns the address of the req's rqst.
+    pub(super) fn rqst(&self) -> *mut bindings::rpc_rqst {
+        self.rqst.as_ptr()
+    }
+
+    /// Moves the req to phase `to` if its current phase passes `from`;
+    /// returns whether it did.
+    pub(super) fn set_phase(&self, from: impl Fn(u8) -> bool, to: u8) -> bool {
+        self.phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| from(p).then_some(to))
+            .is_ok()
+    }
+
+    /// Makes the key of the current user of the req.
+    ///
+    /// # Safety
+    ///
+    /// The caller's context has the req's turn (type invariant) until the
+    /// key is dropped, as [`KeyCell::key`] requires.
+    pub(super) unsafe fn key(&self) -> ReqKey<'_> {
+        ReqKey {
+            req: self,
+            // SAFETY: guaranteed by the caller.
+            state: unsafe { self.state.key() },
+        }
+    }
+
+    /// Makes the key for the new RPC owner `rpc`, just made for this req
+    /// by [`ReqRef::take`] or [`ReqRef::to_backlog`].
+    fn new_owner(&self, rpc: RpcOwner) -> NewReq<'_> {
+        // SAFETY: `rpc` was just made from a pooled or released req, so no
+        // RPC layer and no Send held the req: every key of theirs was
+        // consumed by `put_rpc`, or ended with its op, before the count
+        // went to 0 (AcqRel, so those uses happen before this one), and
+        // the reply path and LOCAL_INV completions end with the unpin that
+        // comes before `->free_slot`. No one else has the req's turn.
+        let mut key = unsafe { self.key() };
+        key.state.rpc = Some(rpc);
+        // INVARIANT: the key of a req that just left its pool or owner.
+        NewReq(key)
+    }
+
+    /// Takes the req out of its pool for a new RPC owner (checking I5).
+    pub(super) fn take(&self, pooled: Pooled) -> core::result::Result<NewReq<'_>, (Pooled, LifetimeError)> {
+        self.kref.take(pooled).map(|rpc| self.new_owner(rpc))
+    }
+
+    /// Re-arms a released req for a task waiting on the backlog.
+    pub(super) fn to_backlog(&self, released: Released) -> core::result::Result<NewReq<'_>, LifetimeError> {
+        match self.kref.to_backlog(released) {
+            Ok(rpc) => Ok(self.new_owner(rpc)),
+            Err((_, e)) => Err(e),
+        }
+    }
+
+    /// Returns a released req to `pool`, its rqst reset to idle, all
+    /// zeroes, under `xprt`'s transport lock.
+    pub(super) fn to_pool(
+        &self,
+        xprt: &Xprt,
+        released: Released,
+        pool: Pool,
+    ) -> core::result::Result<Pooled, (Released, LifetimeError)> {
+        if released.req() != self.kref.id() {
+            return Err((released, LifetimeError::WrongReq));
+        }
+        // SAFETY: `released` is this req's: both owners let go, so no RPC
+        // or handler uses its rqst, and the rqst is a rqst of `xprt`.
+        unsafe { xprt.reset_rqst(&self.rqst) };
+        self.kref.to_pool(released, pool)
+    }
+
+    /// Claims the req for the Reply that found `pinned`, by moving its
+    /// phase from [`Phase::SENT`] to [`Phase::REPLIED`]. None when
+    /// `pinned` is not this req's rqst or the req awaits no Reply.
+    pub(super) fn claim_reply(&self, pinned: &PinnedRqst) -> Option<ReqKey<'_>> {
+        if !self.rqst.is(pinned.as_ptr()) || !self.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+            return None;
+        }
+        // SAFETY: the send path stored SENT (Release) after its last use
+        // of the state for this transmission, and the swap (Acquire) makes
+        // this context the req's user until it completes or unpins the
+        // rqst (type invariant): the task waits for the Reply, and sunrpc
+        // releases the pinned rqst, and with it the req, only after the
+        // unpin. A second Reply finds the phase REPLIED and fails.
+        Some(unsafe { self.key() })
+    }
+
+    /// Rearms the completion `buf_free` waits on, before its LOCAL_INV
+    /// chain is posted.
+    pub(super) fn arm_unmap_wait(&self) {
+        // SAFETY: `done` is initialized (type invariant); no chain of this
+        // req is in flight, as its poster alone rearms it.
+        unsafe { bindings::xprs_reinit_completion(self.inv.done.get()) };
+    }
+
+    /// Waits until the LOCAL_INV chain of `buf_free` has completed.
+    pub(super) fn wait_unmap(&self) {
+        // SAFETY: `done` is initialized (type invariant); the chain's last
+        // completion signals it, also when it is flushed.
+        unsafe { bindings::wait_for_completion(self.inv.done.get()) };
+    }
+}
+
+/// The user's turn at one req: exclusive use of its [`ReqState`].
+///
+/// # Invariants
+///
+/// `state` is a key to `req.state`.
+pub(super) struct ReqKey<'a> {
+    req: &'a Req,
+    state: Key<'a, ReqState>,
+}
+
+impl<'a> ReqKey<'a> {
+    /// Returns the req, for as long as it lives (not only while the key is
+    /// borrowed).
+    pub(super) fn req(&self) -> &'a Req {
+        self.req
+    }
+
+    /// Returns the req's state.
+    pub(super) fn state(&mut self) -> &mut ReqState {
+        &mut self.state
+    }
+
+    /// Returns the req's registered MRs.
+    pub(super) fn registered(&mut self) -> &mut Registered {
+        &mut self.state.registered
+    }
+
+    /// Returns the req's send buffer on `ep` (`Endpoint::send_bufs`, by
+    /// the req's id).
+    pub(super) fn send_buf<'b>(&'b mut self, ep: &'b Endpoint) -> Option<&'b mut DmaBuf> {
+        let cell = ep.send_bufs.get(self.req.kref.id().0 as usize)?;
+        // SAFETY: a req's send buffer is used only by the holder of the
+        // req's key, in `send_request` and the post it makes (type
+        // invariant of `Req`), and the mutable borrow of this key for `'b`
+        // excludes every other use through it; the endpoint, borrowed for
+        // `'b`, keeps the buffer allocated.
+        Some(unsafe { &mut *cell.get() })
+    }
+
+    /// The RPC layer lets go of the req (`->free_slot`, or a rqst no one
+    /// took). Returns `None` when it held no RPC owner (a bug), else the
+    /// outcome of [`ReqRef::put_rpc`]. The turn ends: once the count drops,
+    /// another context may take the req.
+    pub(super) fn put_rpc(mut self) -> Option<core::result::Result<Option<Released>, LifetimeError>> {
+        let rpc = self.state.rpc.take()?;
+        Some(self.req.kref.put_rpc(rpc))
+    }
+}
+
+impl core::ops::Deref for ReqKey<'_> {
+    type Target = Req;
+
+    fn deref(&self) -> &Req {
+        self.req
+    }
+}
+
+/// The key of a req that just left its pool or its last owner, whose rqst
+/// is idle and not given to anyone: it goes to a task, a backlog waiter or
+/// the callback service, or its RPC owner lets go.
+///
+/// # Invariants
+///
+/// The key is the req's only one, made by `Req::new_owner`; the rqst is
+/// used by no task, handler or callback service.
+pub(super) struct NewReq<'a>(ReqKey<'a>);
+
+impl<'a> NewReq<'a> {
+    /// Returns the key.
+    pub(super) fn key(&mut self) -> &mut ReqKey<'a> {
+        &mut self.0
+    }
+
+    /// Returns the key, giving up the rqst's idleness: for a req that no
+    /// one took, whose RPC owner then lets go.
+    pub(super) fn into_key(self) -> ReqKey<'a> {
+        self.0
+    }
+
+    /// Gives the rqst to `task`, the end of `->alloc_slot`.
+    pub(super) fn give_to(self, task: &Task<'_>) {
+        // SAFETY: the rqst is idle and ours (type invariant), a rqst of the
+        // transport `->alloc_slot` runs on; the task owns it from here (the
+        // key ends).
+        unsafe { task.assign(&self.0.req.rqst) };
+    }
+
+    /// Offers the rqst to the first task on `xprt`'s backlog; gives the
+    /// req back when none waits.
+    pub(super) fn offer_to_backlog(self, xprt: &Xprt) -> core::result::Result<(), Self> {
+        // SAFETY: the rqst is idle and ours (type invariant); when a task
+        // takes it, the key ends here.
+        if unsafe { xprt.wake_up_backlog(&self.0.req.rqst) } {
+            return Ok(());
+        }
+        Err(self)
+    }
+
+    /// Queues the callback `xid` of `call_len` bytes, already copied into
+    /// the req's reply buffer, for the callback service, which owns the
+    /// rqst until `->bc_free_rqst`.
+    pub(super) fn enqueue_callback(mut self, xprt: &Xprt, xid: u32, call_len: usize) {
+        let req = self.0.req;
+        // SAFETY: the rqst is idle and ours (type invariant) and belongs to
+        // `xprt`; the buffers live in the req, which the transport keeps,
+        // and grow only in `->buf_alloc`, which sunrpc never calls for a
+        // backchannel rqst. The key ends here.
+        unsafe { req.rqst.enqueue_callback(xprt, xid, &mut self.0.state.bufs, call_len) };
+    }
+}
+
+/// All reqs of a transport: the forward pool's, then the backchannel's,
+/// indexed by id. Made once; they do not move afterwards.
+pub(super) struct Reqs(KVVec<Req>);
+
+impl Reqs {
+    /// Makes the reqs of `cfg`, each starting in its home pool; returns
+    /// them with the pool tokens.
+    pub(super) fn new(cfg: &Config) -> Result<(Self, KVec<Option<Pooled>>)> {
+        let n = cfg.all_reqs();
+        // Past a few thousand slots the reqs outgrow kmalloc's largest size.
+        let mut reqs = KVVec::with_capacity(n, GFP_KERNEL)?;
+        let mut free = KVec::with_capacity(n, GFP_KERNEL)?;
+        let max_pieces = cfg.page.max_segs() as usize;
+        for i in 0..u32::try_from(n)? {
+            let pool = cfg.home(ReqId(i));
+            let (kref, pooled) = ReqRef::new(ReqId(i), pool);
+            let size = match pool {
+                Pool::Free => RPC_BUF_SIZE,
+                Pool::Backchannel => BC_BUF_SIZE,
+            };
+            let empty = Piece {
+                source: chunk::Source::Head,
+                page_offset: 0,
+                len: 0,
+            };
+            let state = ReqState {
+                rpc: None,
+                bufs: RpcBufs::new(size)?,
+                registered: Registered::EMPTY,
+                pieces: KVec::from_elem(empty, max_pieces, GFP_KERNEL)?,
+                offered: Offered::NONE,
+                pending: None,
+            };
+            reqs.push(
+                Req {
+                    rqst: RqstSlot::new(),
+                    kref,
+                    state: KeyCell::new(state),
+                    phase: AtomicU8::new(Phase::IDLE),
+                    inv: InvCtx {
+                        cqe: Cqe::new(),
+                        transport: AtomicPtr::new(core::ptr::null_mut()),
+                        req: i,
+                        ep: AtomicPtr::new(core::ptr::null_mut()),
+                        sync: AtomicBool::new(false),
+                        done: Foreign::uninit(),
+                        rep: AtomicPtr::new(core::ptr::null_mut()),
+                    },
+                },
+                GFP_KERNEL,
+            )?;
+            free.push(Some(pooled), GFP_KERNEL)?;
+        }
+        // The reqs no longer move: their completions can be initialized.
+        for req in reqs.iter() {
+            // SAFETY: `done` lives in the reqs' final heap buffer: the
+            // vector had its capacity from the start, and `Reqs` neither
+            // grows it nor moves a req out of it.
+            unsafe { bindings::xprs_init_completion(req.inv.done.get()) };
+        }
+        // INVARIANT: every req was made here and its completion initialized.
+        Ok((Self(reqs), free))
+    }
+
+    /// Returns the req `id`.
+    pub(super) fn get(&self, id: ReqId) -> Option<&Req> {
+        self.0.get(id.0 as usize)
+    }
+
+    /// Returns the req whose rqst is `rqst`, if it is one of these.
+    pub(super) fn of(&self, rqst: *const bindings::rpc_rqst) -> Option<&Req> {
+        let first = self.0.first()?.rqst() as usize;
+        let size = core::mem::size_of::<Req>();
+        let off = (rqst as usize).checked_sub(first)?;
+        let req = self.0.get(off / size)?;
+        req.rqst.is(rqst).then_some(req)
+    }
+
+    pub(super) fn iter(&self) -> core::slice::Iter<'_, Req> {
+        self.0.iter()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
