@@ -15,7 +15,7 @@
 
 use crate::bindings;
 use crate::cell::{Foreign, SyncCell};
-use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrWr, Wc};
+use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
@@ -314,23 +314,21 @@ impl Transport {
             let run = pieces.get(range.first..end).ok_or(EIO)?;
             for (k, piece) in run.iter().enumerate() {
                 let k = u32::try_from(k).map_err(|_| EIO)?;
-                if k >= mr.depth() {
-                    return Err(EIO);
-                }
                 // The MR is leased to this req and not mapped (MRs on the
-                // free list are unmapped).
+                // free list are unmapped); `set_page`/`set_buf` check both
+                // that and `k` against its depth.
                 match buf.locate(piece).ok_or(EIO)? {
-                    // SAFETY: the MR is ours and unmapped (above); the page
-                    // is the rqst's, owned by the caller until MR release.
+                    // SAFETY: the page is the rqst's, owned by the caller
+                    // until MR release.
                     PieceAddr::Page(page, offset) => unsafe {
-                        mr.set_page(k, page, offset, piece.len)
+                        mr.set_page(k, page, offset, piece.len)?
                     },
                     // SAFETY: as above, for the rqst's head or tail.
-                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len) },
+                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len)? },
                 }
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
-            *seg = mr.map(&ep.dev, nents, writing, xid)?.to_wire();
+            *seg = mr.map(nents, writing, xid)?.to_wire();
         }
         Ok(nranges)
     }
@@ -377,9 +375,7 @@ impl Transport {
         let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
         let made = ep.mrs.grow(
             MR_REFILL_BATCH,
-            // SAFETY: the MR lives in the endpoint's pool; the transport
-            // outlives its endpoints.
-            |index| unsafe { Mr::new(pd, sg_gaps, depth, self, u32::from(index)) },
+            |index| Mr::new(pd, sg_gaps, depth, self, u32::from(index)),
             |lease| self.mr_put(lease),
         )?;
         if made == 0 {
@@ -423,26 +419,24 @@ impl Transport {
     pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &Req) -> Result {
         // SAFETY: the caller is the req's current user (type invariant).
         let reg = unsafe { req.registered() };
-        let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
         let n = reg.len();
-        for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
+        for (k, lease) in reg.iter_mut().enumerate() {
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let last = k.saturating_add(1) == n;
-            *wr = mr.inv_wr(last.then(|| Cqe::ptr_of(&req.inv)), last);
+            chain.local_inv(mr, last.then_some(&req.inv))?;
         }
         add(&self.stats.local_inv_needed, n as u64);
         req.inv
             .ep
             .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
         let qp = ep.id.qp().ok_or(EIO)?;
-        let wrs = wrs.get(..n).ok_or(EIO)?;
-        // SAFETY: the work requests belong to the MRs this req leases;
-        // they live in the endpoint, which is drained before it is freed.
-        // The last one completes on the req's `inv`, which lives as long
-        // as the transport.
-        let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
-        // SAFETY: as above; the QP is live while the endpoint exists.
-        unsafe { ib::post_chain(qp, first) }
+        // SAFETY: the MRs are this req's leases in the endpoint's pool, and
+        // their handler is this transport: the endpoint frees the QP and
+        // its CQs before its pool, and the transport outlives its
+        // endpoints. The last request completes on the req's `inv`, which
+        // lives as long as the transport.
+        unsafe { qp.post_send(chain) }
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`

@@ -8,7 +8,7 @@
 //! wake a backlog waiter.
 
 use crate::bindings;
-use crate::ib::{self, Cid, Cqe, CqeHandler, Wc};
+use crate::ib::{self, Cid, Cqe, CqeHandler, SendChain, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
 use crate::sunrpc;
@@ -60,12 +60,12 @@ impl Transport {
         let idx = req.kref.id().0 as usize;
         // SAFETY: the caller owns the req.
         let reg = unsafe { req.registered() };
-        let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
-        for (lease, wr) in reg.iter_mut().zip(regs.iter_mut()) {
-            *wr = ep.mrs.get_mut(lease).ok_or(EIO)?.reg_wr();
+        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
+        for lease in reg.iter_mut() {
+            chain.reg(ep.mrs.get_mut(lease).ok_or(EIO)?)?;
         }
-        let regs = regs.get(..reg.len()).ok_or(EIO)?;
-        let num_wrs = u32::try_from(regs.len()).map_err(|_| EIO)?.saturating_add(1);
+        let num_regs = chain.len();
+        let num_wrs = u32::try_from(num_regs).map_err(|_| EIO)?.saturating_add(1);
         let (slot, signaled) = {
             let mut shared = self.shared.lock();
             let Some(claim) = shared.ring.claim() else {
@@ -102,15 +102,17 @@ impl Transport {
         // SAFETY: the rqst is owned by the caller, `send_request`, run by
         // the task that transmits it; traced before the post, after which
         // a Reply may complete it.
-        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, regs.len()) };
-        let (cqe, addr, lkey) = (Cqe::ptr_of(cqe), sendbuf.addr(), ep.lkey);
+        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, num_regs) };
+        chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
         // The Reply may complete before the post returns. Release: the
         // reply handler sees what marshaling wrote (`offered`, the MRs).
         req.phase.store(Phase::SENT, Ordering::Release);
-        // SAFETY: live QP; the cqe's owner is in the endpoint, which drains
-        // the QP before it is freed; the buffer stays mapped
-        // until its Send owner is released; the REG_MRs are this req's.
-        unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
+        // SAFETY: the cqe's owner, the send buffer and the MR pool are the
+        // endpoint's, which frees the QP and its CQs before them; the
+        // buffer is not written until its Send owner is released (type
+        // invariant of `Req`); the MRs' handler is this transport, which
+        // outlives its endpoints.
+        unsafe { qp.post_send(chain) }
     }
 
     fn put_send(&self, owner: SendOwner) {
