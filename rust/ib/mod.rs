@@ -13,9 +13,11 @@ use kernel::prelude::*;
 
 mod cqe;
 mod mr;
+mod mr_table;
 
 pub(crate) use cqe::{impl_has_cqe, Cid, Cqe, CqeHandler, HasCqe, Wc};
 pub(crate) use mr::{BufferMr, Mr, MrHandler, MrSegment, MrWr};
+pub(crate) use mr_table::{MrLease, MrTable};
 
 /// Converts an `ERR_PTR`-or-pointer return into a `Result`.
 fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
