@@ -91,6 +91,15 @@ unsafe extern "C" fn cm_trampoline<H: CmHandler>(
     0
 }
 
+/// Proof that a connection's QP was drained and destroyed and its CQs
+/// freed: none of its work requests is outstanding, and no completion
+/// handler of it runs any more.
+///
+/// # Invariants
+///
+/// Made only by [`CmId::drain_and_destroy_qp`], once it has done so.
+pub(crate) struct QpGone(());
+
 /// An `rdma_cm_id` for an RC connection, whose events go to its `H`.
 ///
 /// # Invariants
@@ -226,11 +235,17 @@ impl<H: CmHandler> CmId<H> {
         unsafe { bindings::rdma_disconnect(self.id.as_ptr()) }
     }
 
-    /// Flushes and waits for every posted Receive, then every Send.
-    pub(crate) fn drain(&self) {
+    /// Flushes and waits for every posted Receive, then every Send, then
+    /// destroys the QP and frees its CQs (`rpcrdma_xprt_drain()`, then
+    /// `rdma_destroy_qp()` and `ib_free_cq()`). The token it returns lets
+    /// the caller release what the QP's work requests used.
+    pub(crate) fn drain_and_destroy_qp(&mut self) -> QpGone {
         if let Some(qp) = &self.qp {
             qp.drain();
         }
+        self.destroy_qp();
+        // INVARIANT: the QP, if any, was drained and destroyed above.
+        QpGone(())
     }
 
     /// Destroys the QP, if any, then frees its CQs (freeing a CQ waits for

@@ -120,10 +120,9 @@ impl Transport {
         ep.events.closing.store(true, Ordering::Release);
         let rc = ep.id.disconnect();
         trace::disconnect(self.xprt, rc, ep.events.status.load(Ordering::Acquire));
-        ep.id.drain();
-        // The QP, then the send and the receive CQ.
-        ep.id.destroy_qp();
-        self.release_ring(None);
+        // Drain, then the QP, then the send and the receive CQ.
+        let gone = ep.id.drain_and_destroy_qp();
+        self.release_unsignaled(&gone);
         // Credits are valid for one connection only (`rpcrdma_req_reset()`):
         // RPCs sent on this one give up their congestion slots, so their
         // retransmits take new ones under the next connection's grant.

@@ -11,6 +11,7 @@ use crate::bindings;
 use crate::ib::{self, Cid, Cqe, CqeHandler, SendChain, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
+use crate::rdma_cm::QpGone;
 use crate::sunrpc;
 use crate::trace;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -127,9 +128,16 @@ impl Transport {
         }
     }
 
+    /// Releases the Send owners of the last unsignaled Sends, which no
+    /// signaled completion will release: the QP they were posted on is
+    /// drained and gone, so the HCA no longer reads their buffers.
+    pub(super) fn release_unsignaled(&self, _gone: &QpGone) {
+        self.release_ring(None);
+    }
+
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
     /// the Send owners found, outside the lock.
-    pub(super) fn release_ring(&self, slot: Option<usize>) {
+    fn release_ring(&self, slot: Option<usize>) {
         let mut shared = self.shared.lock();
         let Some(mut batch) = shared.batch.take() else {
             drop(shared);
