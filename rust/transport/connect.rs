@@ -11,16 +11,17 @@
 //! ([`connect_status`]). An endpoint that fails part way is torn down, or
 //! dropped in the order of the type invariant of `Endpoint`.
 
+#![forbid(unsafe_code)]
+
 use crate::bindings;
-use crate::cell::{SyncCell, Unshared};
+use crate::cell::SyncCell;
 use crate::completion::Completion;
-use crate::ib::{self, BufferMr, Cid, Cq, Cqe, DmaBuf, Pd, SendChain};
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
 use crate::proto::credits::{Credits, QueueFit};
 use crate::proto::sendctx::SignalPolicy;
-use crate::proto::xdr;
 use crate::rdma_cm::CmId;
 use crate::sunrpc::{self, XprtLocked};
 use crate::trace;
@@ -32,7 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{Endpoint, EpEvents, WritePad};
+use super::endpoint::{Endpoint, EpEvents};
 use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
@@ -403,26 +404,5 @@ impl Transport {
         self.create_write_pad(ep)?;
         // The first batch of MRs (`rpcrdma_mrs_create()`).
         self.mr_refill(ep)
-    }
-
-    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
-    /// a small buffer the peer may write the pad of an unaligned payload
-    /// into. Its REG_MR is posted unsignaled.
-    fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
-        let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let mut mr = BufferMr::new(pd, self, u32::MAX, xdr::XDR_UNIT as u32)?;
-        let seg = mr.map(true, 0)?;
-        let qp = ep.id.qp().ok_or(EIO)?;
-        let mut chain = SendChain::<1>::new();
-        chain.reg_buffer(&mut mr)?;
-        // SAFETY: the MR is kept in the endpoint, which frees the QP and
-        // its CQs before it; its handler is this transport, which outlives
-        // its endpoints.
-        unsafe { qp.post_send(chain)? };
-        ep.write_pad = Some(WritePad {
-            seg: seg.to_wire(),
-            _mr: Unshared::new(mr),
-        });
-        Ok(())
     }
 }

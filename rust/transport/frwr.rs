@@ -14,19 +14,20 @@
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
 use crate::bindings;
-use crate::cell::{Foreign, SyncCell};
+use crate::cell::{Foreign, SyncCell, Unshared};
 pub(super) use crate::ib::MrLease;
-use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
+use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
+use crate::proto::xdr;
 use crate::sunrpc::{self, PieceAddr, XdrBuf};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, WritePad};
 use super::reply::{Placement, Rep};
 use super::stats::add;
 use super::{plan_err, Phase, Req, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
@@ -284,6 +285,27 @@ impl Transport {
             return Err(ENOMEM);
         }
         add(&self.stats.mrs_allocated, made as u64);
+        Ok(())
+    }
+
+    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
+    /// a small buffer the peer may write the pad of an unaligned payload
+    /// into. Its REG_MR is posted unsignaled.
+    pub(super) fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let mut mr = BufferMr::new(pd, self, u32::MAX, xdr::XDR_UNIT as u32)?;
+        let seg = mr.map(true, 0)?;
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let mut chain = SendChain::<1>::new();
+        chain.reg_buffer(&mut mr)?;
+        // SAFETY: the MR is kept in the endpoint, which frees the QP and
+        // its CQs before it; its handler is this transport, which outlives
+        // its endpoints.
+        unsafe { qp.post_send(chain)? };
+        ep.write_pad = Some(WritePad {
+            seg: seg.to_wire(),
+            _mr: Unshared::new(mr),
+        });
         Ok(())
     }
 
