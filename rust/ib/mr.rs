@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! FRWR memory regions ([`Mr`], `struct rpcrdma_mr`) and the handler of
-//! their own completions ([`MrHandler`]).
+//! FRWR memory regions ([`Mr`], `struct rpcrdma_mr`; [`BufferMr`], one
+//! over a buffer of its own) and the handler of their own completions
+//! ([`MrHandler`]).
 
 use super::{from_err_ptr, Pd, Wc};
 use crate::bindings;
@@ -271,7 +272,6 @@ impl Drop for Mr {
 // thread, which is all that moving the owner to another thread does.
 unsafe impl Send for Mr {}
 
-
 /// An MR over a buffer of its own, mapped once and kept (the write pad,
 /// `re_write_pad_mr`).
 ///
@@ -287,8 +287,13 @@ pub(crate) struct BufferMr {
 
 impl BufferMr {
     /// Allocates a one-entry MR on `pd` over a zeroed buffer of `len`
-    /// bytes; its own completions go to `owner.mr_done(index, ..)`.
+    /// bytes (`EINVAL` for none); its own completions go to
+    /// `owner.mr_done(index, ..)`.
     pub(crate) fn new<H: MrHandler>(pd: &Pd, owner: &H, index: u32, len: u32) -> Result<Self> {
+        // An empty `KVec` has no allocation to map.
+        if len == 0 {
+            return Err(EINVAL);
+        }
         let mut mr = Mr::new(pd, false, 1, owner, index)?;
         let mut buf = KVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
         // SAFETY: the buffer is kmalloc'ed, so directly mapped, and is
