@@ -120,8 +120,8 @@ pub(crate) struct CmId<H: CmHandler> {
 unsafe impl<H: CmHandler> Send for CmId<H> {}
 // SAFETY: the `&self` methods call rdma_cm and verbs functions made to be
 // called concurrently on one id (they take the id's and the QP's own
-// locks), and read `device`, which address resolution sets and callers
-// wait for; `qp` changes only through `&mut self`.
+// locks), and read `device` (volatile: address resolution writes it);
+// `qp` changes only through `&mut self`.
 unsafe impl<H: CmHandler> Sync for CmId<H> {}
 
 impl<H: CmHandler> CmId<H> {
@@ -169,9 +169,12 @@ impl<H: CmHandler> CmId<H> {
     /// Returns the device the address resolved to, if any, for as long as
     /// the id is borrowed.
     pub(crate) fn device(&self) -> Option<Device<'_>> {
-        // SAFETY: the id is valid (invariant); `device` is set by address
-        // resolution, which the caller waited for.
-        let dev = NonNull::new(unsafe { (*self.id.as_ptr()).device })?;
+        // SAFETY: the id is valid (invariant). `device` is written by
+        // address resolution, which callers wait for; read as `READ_ONCE()`
+        // in case one does not.
+        let dev = NonNull::new(unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.id.as_ptr()).device))
+        })?;
         // SAFETY: the id holds a reference on its device until it is
         // destroyed, which the borrow of `self` excludes.
         Some(unsafe { Device::from_raw(dev) })
