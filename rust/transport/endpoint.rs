@@ -9,6 +9,8 @@
 //! `tearing_down` keeps the flushes from asking for another close, and
 //! `EpEvents::closing` keeps Receives from being reposted.
 
+#![forbid(unsafe_code)]
+
 use crate::bindings;
 use crate::cell::{SyncCell, Unshared};
 use crate::completion::Completion;
@@ -29,7 +31,7 @@ use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::stats::add;
-use super::{err, Req, Transport, RESOLVE_TIMEOUT_MS};
+use super::{err, Transport, RESOLVE_TIMEOUT_MS};
 
 /// `IB_CM_REJ_STALE_CONN` (`ib_cm_rej_reason`): the peer still holds our
 /// previous connection.
@@ -122,14 +124,7 @@ impl Transport {
         trace::disconnect(self.xprt, rc, ep.events.status.load(Ordering::Acquire));
         // Drain, then the QP, then the send and the receive CQ.
         let gone = ep.id.drain_and_destroy_qp();
-        self.release_unsignaled(&gone);
-        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
-        // RPCs sent on this one give up their congestion slots, so their
-        // retransmits take new ones under the next connection's grant.
-        // Otherwise those slots outlive the `cong = 0` of the next connect
-        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
-        // SAFETY: the reqs' rqsts live as long as this transport.
-        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+        self.release_sends(&gone);
 
         // Pool accounting: after the drain every Receive has completed,
         // and every MR not on the free list is held by an RPC that will

@@ -128,11 +128,20 @@ impl Transport {
         }
     }
 
-    /// Releases the Send owners of the last unsignaled Sends, which no
-    /// signaled completion will release: the QP they were posted on is
-    /// drained and gone, so the HCA no longer reads their buffers.
-    pub(super) fn release_unsignaled(&self, _gone: &QpGone) {
+    /// Forgets what the Sends of a connection that is gone still hold:
+    /// the Send owners of its last unsignaled Sends, which no signaled
+    /// completion will release (the QP is drained and destroyed, so the
+    /// HCA no longer reads their buffers), then the congestion slots of
+    /// the RPCs sent on it.
+    pub(super) fn release_sends(&self, _gone: &QpGone) {
         self.release_ring(None);
+        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
+        // RPCs sent on this one give up their congestion slots, so their
+        // retransmits take new ones under the next connection's grant.
+        // Otherwise those slots outlive the `cong = 0` of the next connect
+        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
+        // SAFETY: the reqs' rqsts live as long as this transport.
+        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
     }
 
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
