@@ -47,9 +47,10 @@ impl Completion {
     /// Forgets completions not yet waited for (`reinit_completion()`),
     /// before the next step that will complete it.
     pub(crate) fn reinit(&self) {
-        // SAFETY: initialized (type invariant); `reinit_completion()` only
-        // clears the count, which a concurrent `complete()` may set again,
-        // as in C.
+        // SAFETY: initialized (type invariant). `reinit_completion()` is a
+        // plain store of 0 to the count, which the wait-queue lock guards
+        // elsewhere: a `complete()` racing with it may be forgotten, as for
+        // its C callers, but nothing else is touched.
         unsafe { bindings::xprs_reinit_completion(self.inner.get()) };
     }
 
