@@ -16,6 +16,7 @@ use core::ffi::c_void;
 use kernel::c_str;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 /// Registration of the `ib_client`.
@@ -45,7 +46,7 @@ impl Drop for IbClient {
 }
 
 /// Something to tell when its device is being removed.
-pub(crate) trait RemovalNotify {
+pub(crate) trait RemovalNotify: Send + Sync {
     /// The device is going away: stop using it and drop the watch soon.
     /// Called under the devices lock, so it must not sleep on it.
     fn device_removed(&self);
@@ -103,8 +104,9 @@ impl DevicesGuard {
     /// or is past its removal.
     #[allow(clippy::mut_from_ref)]
     fn data(&self, device: *mut bindings::ib_device) -> Option<&mut DeviceData> {
-        // SAFETY: callers pass a device that is registered with ib_core
-        // (held by an rdma_cm id or by the removal in progress).
+        // SAFETY: callers pass a device that is registered with ib_core:
+        // borrowed from an rdma_cm id (`Device`), held by a watch (whose
+        // removal waits for it), or the one being removed.
         let data = unsafe { bindings::xprs_ib_client_data(device) }.cast::<DeviceData>();
         // SAFETY: the devices lock is held: a published pointer stays valid
         // and its fields are ours (type invariant of `DeviceData`).
@@ -119,56 +121,60 @@ impl Drop for DevicesGuard {
     }
 }
 
-/// A connection's registration for removal notification on its device.
+/// A connection's registration for removal notification on its device:
+/// `target.device_removed()` is called when the device is removed, and
+/// the removal waits until the watch is dropped.
 ///
 /// # Invariants
 ///
-/// `ctx` is one entry of the `watchers` of `device`'s data until drop.
-pub(crate) struct RemovalWatch {
+/// `target` (its address) is one entry of the `watchers` of `device`'s
+/// data until drop, and `device` is valid until then: the removal of a
+/// device waits for its watches.
+pub(crate) struct RemovalWatch<T: RemovalNotify> {
     device: *mut bindings::ib_device,
-    ctx: *const c_void,
+    target: Arc<T>,
 }
 
-// SAFETY: the watch is two addresses; its use is serialized by the
-// devices lock.
-unsafe impl Send for RemovalWatch {}
-// SAFETY: as above.
-unsafe impl Sync for RemovalWatch {}
+// SAFETY: the watch is the address of a device, whose use is serialized by
+// the devices lock, and an `Arc<T>`, whose `T` is `Send + Sync`.
+unsafe impl<T: RemovalNotify> Send for RemovalWatch<T> {}
+// SAFETY: `&RemovalWatch` gives access to nothing.
+unsafe impl<T: RemovalNotify> Sync for RemovalWatch<T> {}
 
-impl RemovalWatch {
+impl<T: RemovalNotify> RemovalWatch<T> {
     /// Asks for `target.device_removed()` when `device` is removed. Fails
     /// with `ENETUNREACH` if the device is already going away.
-    ///
-    /// # Safety
-    ///
-    /// `target` must outlive the returned watch, and `device` must stay
-    /// registered with ib_core (for example held by an rdma_cm id) while
-    /// the watch exists.
-    pub(crate) unsafe fn new<T: RemovalNotify>(device: &Device, target: &T) -> Result<Self> {
-        let ctx = (target as *const T).cast::<c_void>();
+    pub(crate) fn new(device: &Device<'_>, target: Arc<T>) -> Result<Self> {
         let guard = DevicesGuard::lock();
         let unreachable = Error::from_errno(-(bindings::ENETUNREACH as i32));
+        // The device is valid while borrowed (`Device` invariant).
         let data = guard.data(device.as_ptr()).ok_or(unreachable)?;
         if data.removing {
             return Err(unreachable);
         }
         let watcher = Watcher {
-            ctx,
+            ctx: Self::ctx(&target),
             notify: notify_trampoline::<T>,
         };
         match data.watchers.iter_mut().find(|w| w.is_none()) {
             Some(free) => *free = Some(watcher),
             None => data.watchers.push(Some(watcher), GFP_KERNEL)?,
         }
-        // INVARIANT: registered above, under the lock.
+        // INVARIANT: registered above, under the lock, for a device not
+        // being removed: its removal now waits for this watch.
         Ok(Self {
             device: device.as_ptr(),
-            ctx,
+            target,
         })
+    }
+
+    /// The watcher context of `target`: the address of its `T`.
+    fn ctx(target: &Arc<T>) -> *const c_void {
+        (&**target as *const T).cast()
     }
 }
 
-impl Drop for RemovalWatch {
+impl<T: RemovalNotify> Drop for RemovalWatch<T> {
     fn drop(&mut self) {
         let guard = DevicesGuard::lock();
         // The data outlives every watch (type invariant of `DeviceData`).
@@ -176,10 +182,11 @@ impl Drop for RemovalWatch {
             crate::sunrpc::warn_once(c_str!("removal watch outlived its device data"));
             return;
         };
+        let ctx = Self::ctx(&self.target);
         if let Some(w) = data
             .watchers
             .iter_mut()
-            .find(|w| w.as_ref().is_some_and(|w| w.ctx == self.ctx))
+            .find(|w| w.as_ref().is_some_and(|w| w.ctx == ctx))
         {
             *w = None;
         }

@@ -1,74 +1,162 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Thin abstraction over an RDMA connection manager identifier and the QP
-//! it owns.
+//! Thin abstraction over an RDMA connection manager identifier: its typed
+//! events ([`CmEvent`], delivered to a [`CmHandler`] the id owns), the
+//! device it resolved to, and the QP it owns.
 
 use crate::bindings;
-use crate::ib::{Cq, Device, Pd};
+use crate::ib::{Cq, Device, Pd, Qp};
+use crate::sunrpc::Xprt;
 use core::ptr::NonNull;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
-/// The signature of an rdma_cm event handler.
-pub(crate) type Handler =
-    unsafe extern "C" fn(*mut bindings::rdma_cm_id, *mut bindings::rdma_cm_event) -> i32;
+/// An rdma_cm event, as a [`CmHandler`] sees it (`struct rdma_cm_event`).
+/// Only the events an RC client gets are told apart.
+pub(crate) enum CmEvent<'a> {
+    AddrResolved,
+    AddrError,
+    RouteResolved,
+    RouteError,
+    /// The connection is up; `private_data` is the peer's, if it sent any.
+    Established { private_data: Option<&'a [u8]> },
+    ConnectError,
+    Unreachable,
+    /// The peer refused; `status` is the CM's reject reason.
+    Rejected { status: i32 },
+    AddrChange,
+    Disconnected,
+    /// Any other event (device removal, time-wait exit, ...).
+    Other,
+}
 
-/// An `rdma_cm_id` for an RC connection.
+impl<'a> CmEvent<'a> {
+    fn new(event: &'a bindings::rdma_cm_event) -> Self {
+        match event.event {
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED => Self::AddrResolved,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR => Self::AddrError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => Self::RouteResolved,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR => Self::RouteError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => {
+                // SAFETY: for ESTABLISHED the `conn` member of the union is
+                // the valid one (`struct rdma_cm_event`), and its private
+                // data, when not null, holds `private_data_len` bytes that
+                // live as long as the event.
+                let private_data = unsafe {
+                    let conn = &event.param.conn;
+                    (!conn.private_data.is_null()).then(|| {
+                        core::slice::from_raw_parts(
+                            conn.private_data.cast::<u8>(),
+                            usize::from(conn.private_data_len),
+                        )
+                    })
+                };
+                Self::Established { private_data }
+            }
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR => Self::ConnectError,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_UNREACHABLE => Self::Unreachable,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => Self::Rejected {
+                status: event.status,
+            },
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE => Self::AddrChange,
+            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => Self::Disconnected,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// What the events of a [`CmId`] go to. `event` runs on rdma_cm's work
+/// (process context, under the id's handler mutex), hence `Sync`.
+pub(crate) trait CmHandler: Send + Sync {
+    fn event(&self, event: CmEvent<'_>);
+}
+
+/// The event handler of every `CmId<H>`: finds the `H` and calls it.
+///
+/// # Safety
+///
+/// Called by rdma_cm for an id made by [`CmId::new`] with an `H`, with an
+/// event valid for the call.
+unsafe extern "C" fn cm_trampoline<H: CmHandler>(
+    id: *mut bindings::rdma_cm_id,
+    event: *mut bindings::rdma_cm_event,
+) -> i32 {
+    // SAFETY: `CmId::new` set the context to the `H` of its `Arc`, which
+    // the `CmId` keeps until `rdma_destroy_id()` returned, and that waits
+    // for running handlers; the event is valid for the call (the caller).
+    let (handler, event) = unsafe { (&*(*id).context.cast::<H>(), &*event) };
+    handler.event(CmEvent::new(event));
+    // 0: rdma_cm keeps the id.
+    0
+}
+
+/// Proof that a connection's QP was drained and destroyed and its CQs
+/// freed: none of its work requests is outstanding, and no completion
+/// handler of it runs any more.
 ///
 /// # Invariants
 ///
-/// `id` was returned by `rdma_create_id` and is destroyed only by `drop`.
-/// `has_qp` is true exactly when a QP was created on it and not destroyed.
-pub(crate) struct CmId {
+/// Made only by [`CmId::drain_and_destroy_qp`], once it has done so.
+pub(crate) struct QpGone(());
+
+/// An `rdma_cm_id` for an RC connection, whose events go to its `H`.
+///
+/// # Invariants
+///
+/// `id` was returned by `rdma_create_id` with `handler` as its context
+/// and `cm_trampoline::<H>` as its event handler, and is destroyed only by
+/// `drop`. `qp` is the QP created on it, until it is destroyed.
+pub(crate) struct CmId<H: CmHandler> {
     id: NonNull<bindings::rdma_cm_id>,
-    has_qp: bool,
+    qp: Option<Qp>,
+    _handler: Arc<H>,
 }
 
 // SAFETY: a `CmId` owns its `rdma_cm_id` (type invariant), which is not
 // tied to a thread: rdma_cm runs its event handler on its own workqueue,
-// and `rdma_destroy_id` may run on any thread but that handler's.
-unsafe impl Send for CmId {}
+// and `rdma_destroy_id` may run on any thread but that handler's. The `H`
+// it shares with that handler is `Send + Sync`.
+unsafe impl<H: CmHandler> Send for CmId<H> {}
 // SAFETY: the `&self` methods call rdma_cm and verbs functions made to be
 // called concurrently on one id (they take the id's and the QP's own
-// locks), and read `device` and `qp`: `device` is set by address
-// resolution, which callers wait for, and `qp` changes only in
-// `create_qp` and `destroy_qp`, which take `&mut self`.
-unsafe impl Sync for CmId {}
+// locks), and read `device` (volatile: address resolution writes it);
+// `qp` changes only through `&mut self`.
+unsafe impl<H: CmHandler> Sync for CmId<H> {}
 
-impl CmId {
-    /// Creates an identifier in `net` whose events go to `handler` with
-    /// `context`.
-    ///
-    /// # Safety
-    ///
-    /// `context` must stay valid, and `handler` callable with it, until the
-    /// returned value is dropped (`rdma_destroy_id` waits for handlers).
-    pub(crate) unsafe fn new(
-        net: *mut bindings::net,
-        handler: Handler,
-        context: *mut core::ffi::c_void,
-    ) -> Result<Self> {
-        // SAFETY: `net` comes from the transport, which holds a reference;
-        // the caller guarantees `context`.
-        let id = unsafe { bindings::xprs_rdma_create_id(net, Some(handler), context) };
+impl<H: CmHandler> CmId<H> {
+    /// Creates an identifier in the network namespace of `xprt`, whose
+    /// events go to `handler`.
+    pub(crate) fn new(xprt: &Xprt, handler: Arc<H>) -> Result<Self> {
+        let context = (&*handler as *const H).cast_mut().cast();
+        // SAFETY: the xprt is valid (`Xprt` invariant) and holds a
+        // reference on its namespace, which `rdma_create_id()` takes its
+        // own of. `context` is the `H` the returned value keeps until the
+        // id is destroyed, as `cm_trampoline::<H>` needs.
+        let id = unsafe {
+            bindings::xprs_rdma_create_id(xprt.net(), Some(cm_trampoline::<H>), context)
+        };
         let v = id as isize;
         if (-4095..0).contains(&v) {
             return Err(Error::from_errno(v as i32));
         }
         let id = NonNull::new(id).ok_or(ENOMEM)?;
-        // INVARIANT: created just above, no QP yet.
-        Ok(Self { id, has_qp: false })
+        // INVARIANT: created just above, with `handler` as context; no QP.
+        Ok(Self {
+            id,
+            qp: None,
+            _handler: handler,
+        })
     }
 
-    /// Starts resolving `dst` to a device; the result is an event.
-    ///
-    /// # Safety
-    ///
-    /// `dst` must point to a valid socket address.
-    pub(crate) unsafe fn resolve_addr(&self, dst: *mut bindings::sockaddr, ms: u32) -> Result {
-        // SAFETY: the id is valid (invariant); the caller guarantees `dst`.
+    /// Starts resolving the address of the server of `xprt` to a device;
+    /// the result is an event.
+    pub(crate) fn resolve_addr(&self, xprt: &Xprt, ms: u32) -> Result {
+        // SAFETY: the id is valid (invariant); the xprt is valid (`Xprt`
+        // invariant), so is its address, which rdma_cm copies during the
+        // call.
         to_result(unsafe {
-            bindings::rdma_resolve_addr(self.id.as_ptr(), core::ptr::null_mut(), dst, ms as _)
+            bindings::rdma_resolve_addr(self.id.as_ptr(), core::ptr::null_mut(), xprt.addr(), ms as _)
         })
     }
 
@@ -78,26 +166,31 @@ impl CmId {
         to_result(unsafe { bindings::rdma_resolve_route(self.id.as_ptr(), ms as _) })
     }
 
-    /// Returns the device the address resolved to, if any.
-    pub(crate) fn device(&self) -> Option<Device> {
-        // SAFETY: the id is valid (invariant); `device` is set by address
-        // resolution, which the caller waited for.
-        let dev = NonNull::new(unsafe { (*self.id.as_ptr()).device })?;
+    /// Returns the device the address resolved to, if any, for as long as
+    /// the id is borrowed.
+    pub(crate) fn device(&self) -> Option<Device<'_>> {
+        // SAFETY: the id is valid (invariant). `device` is written by
+        // address resolution, which callers wait for; read as `READ_ONCE()`
+        // in case one does not.
+        let dev = NonNull::new(unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.id.as_ptr()).device))
+        })?;
         // SAFETY: the id holds a reference on its device until it is
-        // destroyed, and owners drop device objects before the id.
+        // destroyed, which the borrow of `self` excludes.
         Some(unsafe { Device::from_raw(dev) })
     }
 
-    /// Creates the RC QP with the given queue sizes.
+    /// Creates the RC QP with the given queue sizes, completing on the CQs,
+    /// which it owns from now on.
     pub(crate) fn create_qp(
         &mut self,
         pd: &Pd,
-        send_cq: &Cq,
-        recv_cq: &Cq,
+        send_cq: Cq,
+        recv_cq: Cq,
         send_wr: u32,
         recv_wr: u32,
     ) -> Result {
-        if self.has_qp {
+        if self.qp.is_some() {
             return Err(EBUSY);
         }
         // SAFETY: `ib_qp_init_attr` is a C struct for which all zeroes is
@@ -114,18 +207,18 @@ impl CmId {
         // SAFETY: the id, PD and CQs are valid; `attr` is read during the
         // call only.
         to_result(unsafe { bindings::rdma_create_qp(self.id.as_ptr(), pd.as_ptr(), &mut attr) })?;
-        // INVARIANT: the QP exists now.
-        self.has_qp = true;
+        // SAFETY: `rdma_create_qp()` succeeded, so `qp` is the QP it made
+        // on the id, which `destroy_qp` destroys.
+        let qp = NonNull::new(unsafe { (*self.id.as_ptr()).qp }).ok_or(EIO)?;
+        // SAFETY: the QP was just created on these CQs and is destroyed,
+        // by `destroy_qp`, before the `Qp` (and so the CQs) is dropped.
+        self.qp = Some(unsafe { Qp::from_raw(qp, send_cq, recv_cq) });
         Ok(())
     }
 
     /// Returns the QP, if one was created.
-    pub(crate) fn qp(&self) -> Option<*mut bindings::ib_qp> {
-        if !self.has_qp {
-            return None;
-        }
-        // SAFETY: the id is valid; `qp` was set by `rdma_create_qp`.
-        Some(unsafe { (*self.id.as_ptr()).qp })
+    pub(crate) fn qp(&self) -> Option<&Qp> {
+        self.qp.as_ref()
     }
 
     /// Connects with `private` as RFC 8797 private data.
@@ -145,34 +238,40 @@ impl CmId {
         unsafe { bindings::rdma_disconnect(self.id.as_ptr()) }
     }
 
-    /// Flushes and waits for every posted Receive, then every Send.
-    pub(crate) fn drain(&self) {
-        if let Some(qp) = self.qp() {
-            // SAFETY: the QP is live; draining moves it to the error state
-            // and waits for the flushes.
-            unsafe {
-                bindings::ib_drain_rq(qp);
-                bindings::ib_drain_sq(qp);
-            }
+    /// Flushes and waits for every posted Receive, then every Send, then
+    /// destroys the QP and frees its CQs (`rpcrdma_xprt_drain()`, then
+    /// `rdma_destroy_qp()` and `ib_free_cq()`). The token it returns lets
+    /// the caller release what the QP's work requests used.
+    pub(crate) fn drain_and_destroy_qp(&mut self) -> QpGone {
+        if let Some(qp) = &self.qp {
+            qp.drain();
         }
+        self.destroy_qp();
+        // INVARIANT: the QP, if any, was drained and destroyed above.
+        QpGone(())
     }
 
-    /// Destroys the QP, if any.
+    /// Destroys the QP, if any, then frees its CQs (freeing a CQ waits for
+    /// its completion work).
     pub(crate) fn destroy_qp(&mut self) {
-        if self.has_qp {
-            // SAFETY: the QP exists (invariant) and is not used afterwards.
+        if let Some(qp) = self.qp.take() {
+            // SAFETY: the QP exists (invariant) and no one can post on it
+            // any more: it was taken out of `self`.
             unsafe { bindings::rdma_destroy_qp(self.id.as_ptr()) };
-            // INVARIANT: destroyed just above.
-            self.has_qp = false;
+            // The CQs go after the QP that used them.
+            drop(qp);
         }
     }
 }
 
-impl Drop for CmId {
+impl<H: CmHandler> Drop for CmId<H> {
     fn drop(&mut self) {
         self.destroy_qp();
         // SAFETY: the id is valid (invariant) and this is its only
-        // destruction; it is never dropped from its own event handler.
+        // destruction. `_handler` is dropped after this, once
+        // `rdma_destroy_id()` has waited for a running event handler. (Were
+        // an `H` to drop its own id from `event`, that wait would deadlock,
+        // not free anything early.)
         unsafe { bindings::rdma_destroy_id(self.id.as_ptr()) };
     }
 }

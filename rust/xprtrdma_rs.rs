@@ -11,6 +11,7 @@ use kernel::prelude::*;
 
 mod bindings;
 mod cell;
+mod completion;
 mod ib;
 mod ib_client;
 // The pure protocol core, the same files the host tests in tools/ build.

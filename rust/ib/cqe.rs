@@ -191,10 +191,9 @@ impl<T: CqeHandler> Cqe<T> {
 ///
 /// Called by the CQ poller for a completion `wc` of a work request whose
 /// `wr_cqe` was given by [`Cqe::ptr_of`] for a `T` that is still live (the
-/// contracts of [`post_send`](super::post_send),
-/// [`post_recv`](super::post_recv) and [`post_chain`](super::post_chain):
-/// the owner stays valid until the work request completes or the QP is
-/// drained).
+/// contracts of [`Qp::post_send`](super::Qp::post_send) and
+/// [`post_recv`](super::post_recv): the owner stays valid until the work
+/// request completes, or the QP is destroyed and its CQs freed).
 unsafe extern "C" fn trampoline<T: CqeHandler>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
     // SAFETY: `cq` is the poller's own live CQ, and `wc` is valid for the
     // call and the poller does not touch it until we return. The CQ calls

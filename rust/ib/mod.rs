@@ -6,15 +6,18 @@
 //! `cqe.rs`; FRWR MRs ([`Mr`]) in `mr.rs`.
 
 use crate::bindings;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
 
 mod cqe;
 mod mr;
+mod mr_table;
 
 pub(crate) use cqe::{impl_has_cqe, Cid, Cqe, CqeHandler, HasCqe, Wc};
-pub(crate) use mr::{Mr, MrHandler, MrSegment, MrWr};
+pub(crate) use mr::{BufferMr, Mr, MrHandler, MrSegment, MrWr};
+pub(crate) use mr_table::{MrLease, MrTable};
 
 /// Converts an `ERR_PTR`-or-pointer return into a `Result`.
 fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
@@ -26,38 +29,37 @@ fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
     NonNull::new(ptr).ok_or(ENOMEM)
 }
 
-/// An RDMA device, borrowed from the `rdma_cm_id` that resolved to it.
+/// An RDMA device, borrowed for `'a` from the `rdma_cm_id` that resolved
+/// to it ([`crate::rdma_cm::CmId::device`]).
 ///
 /// # Invariants
 ///
-/// The pointer is a valid `ib_device` for as long as the owning
-/// [`crate::rdma_cm::CmId`] exists; users keep the id alive longer than
-/// every object created on the device.
+/// The pointer is a valid `ib_device` for `'a`. The objects made on it
+/// ([`Pd`], [`Cq`], [`DmaBuf`], [`Mr`]) keep its address past `'a`: their
+/// owners drop them before the id (see `Endpoint`).
 #[derive(Clone, Copy)]
-pub(crate) struct Device(NonNull<bindings::ib_device>);
+pub(crate) struct Device<'a> {
+    dev: NonNull<bindings::ib_device>,
+    _id: PhantomData<&'a ()>,
+}
 
-// SAFETY: a `Device` is the address of an `ib_device`, which is not tied
-// to a thread. Its methods only read attributes ib_core fixed when it
-// registered the device, through helpers callable from any context, so
-// copies of it may be moved to and used on any thread at once.
-unsafe impl Send for Device {}
-// SAFETY: as above: `&Device` allows no more than a copy does.
-unsafe impl Sync for Device {}
-
-impl Device {
+impl Device<'_> {
     /// Wraps `ptr`.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid device that outlives every use of the value.
+    /// `ptr` must be a valid device for the lifetime of the value.
     pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::ib_device>) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Self(ptr)
+        Self {
+            dev: ptr,
+            _id: PhantomData,
+        }
     }
 
     /// Returns the raw device.
     pub(crate) fn as_ptr(&self) -> *mut bindings::ib_device {
-        self.0.as_ptr()
+        self.dev.as_ptr()
     }
 
     /// Returns true if the device supports FRWR (`frwr_query_device()`).
@@ -111,7 +113,7 @@ unsafe impl Sync for Pd {}
 
 impl Pd {
     /// Allocates a protection domain on `dev`.
-    pub(crate) fn new(dev: &Device) -> Result<Self> {
+    pub(crate) fn new(dev: &Device<'_>) -> Result<Self> {
         // SAFETY: by the `Device` invariant the device is valid.
         let pd = from_err_ptr(unsafe { bindings::xprs_ib_alloc_pd(dev.as_ptr()) })?;
         // INVARIANT: allocated just above.
@@ -158,7 +160,7 @@ unsafe impl Sync for Cq {}
 
 impl Cq {
     /// Allocates a completion queue of `depth` entries on `dev`.
-    pub(crate) fn new(dev: &Device, depth: u32) -> Result<Self> {
+    pub(crate) fn new(dev: &Device<'_>, depth: u32) -> Result<Self> {
         let depth = i32::try_from(depth).map_err(|_| EINVAL)?;
         // SAFETY: by the `Device` invariant the device is valid; the
         // private pointer is unused (each work request carries its own
@@ -192,22 +194,86 @@ impl Drop for Cq {
     }
 }
 
+/// An RC queue pair, created by [`crate::rdma_cm::CmId::create_qp`], with
+/// the two CQs it completes on.
+///
+/// # Invariants
+///
+/// `qp` is a live QP whose send and receive queues complete on `send_cq`
+/// and `recv_cq`. Its owner destroys it before dropping this value, which
+/// then frees the CQs: a CQ goes only after the QP that uses it.
+pub(crate) struct Qp {
+    qp: NonNull<bindings::ib_qp>,
+    _send_cq: Cq,
+    _recv_cq: Cq,
+}
+
+// SAFETY: a `Qp` is the address of a QP and owns its CQs (`Send`); the
+// QP is not tied to a thread.
+unsafe impl Send for Qp {}
+// SAFETY: through `&Qp` one posts and drains, and the providers serialize
+// concurrent posts on one queue with the queue's own lock.
+unsafe impl Sync for Qp {}
+
+impl Qp {
+    /// Wraps `qp`, completing on `send_cq` and `recv_cq`.
+    ///
+    /// # Safety
+    ///
+    /// `qp` is a live QP created on those CQs, and the caller destroys it
+    /// before dropping the value.
+    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            qp,
+            _send_cq: send_cq,
+            _recv_cq: recv_cq,
+        }
+    }
+
+    /// Returns the raw QP, for posting Receives ([`post_recv`]).
+    pub(crate) fn as_ptr(&self) -> *mut bindings::ib_qp {
+        self.qp.as_ptr()
+    }
+
+    /// Flushes and waits for every posted Receive, then every Send.
+    pub(crate) fn drain(&self) {
+        // SAFETY: the QP is live (type invariant); draining moves it to
+        // the error state and waits for the flushes.
+        unsafe {
+            bindings::ib_drain_rq(self.qp.as_ptr());
+            bindings::ib_drain_sq(self.qp.as_ptr());
+        }
+    }
+}
+
 /// A heap buffer with a streaming DMA mapping for one device.
 ///
 /// # Invariants
 ///
-/// `addr` maps the `len` bytes at `buf` for `dev` in direction `to_device`
-/// until `drop`. `buf` is a `len`-byte allocation owned by this value.
+/// `addr` maps the `len` bytes at `buf` for the device `dev` in direction
+/// `to_device` until `drop`; `dev` is valid until then (the owners drop the
+/// buffer before the id that holds the device). `buf` is a `len`-byte
+/// allocation owned by this value.
 pub(crate) struct DmaBuf {
     buf: KVec<u8>,
     addr: u64,
-    dev: Device,
+    dev: NonNull<bindings::ib_device>,
     to_device: bool,
 }
 
+// SAFETY: a `DmaBuf` owns its buffer and its mapping (type invariant),
+// neither tied to a thread: the DMA API may map, sync and unmap from any
+// CPU.
+unsafe impl Send for DmaBuf {}
+// SAFETY: through `&DmaBuf` one only reads the buffer and its address, and
+// syncs the mapping, which the DMA API allows from several CPUs at once;
+// writing the buffer takes `&mut self`.
+unsafe impl Sync for DmaBuf {}
+
 impl DmaBuf {
     /// Allocates `len` zeroed bytes and maps them for `dev`.
-    pub(crate) fn new(dev: &Device, len: usize, to_device: bool) -> Result<Self> {
+    pub(crate) fn new(dev: &Device<'_>, len: usize, to_device: bool) -> Result<Self> {
         let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
         // SAFETY: `buf` is a valid allocation of `len` bytes and the
         // device is valid (`Device` invariant).
@@ -227,7 +293,7 @@ impl DmaBuf {
         Ok(Self {
             buf,
             addr,
-            dev: *dev,
+            dev: dev.dev,
             to_device,
         })
     }
@@ -287,58 +353,143 @@ impl Drop for DmaBuf {
     }
 }
 
-/// Posts one signaled or unsignaled Send of `len` bytes at `addr`,
-/// completing on `cqe`, behind the REG_MR work requests `regs` (FRWR
-/// registrations are chained before the Send, in one post).
+/// The send-queue work requests of one `ib_post_send()`: the REG_MRs and
+/// LOCAL_INVs of up to `N` MRs, in the order added, then at most one Send.
+/// It borrows for `'a` the MRs whose work requests it holds, the buffer
+/// the Send reads and the owners of the completion contexts, so none of
+/// them changes or goes while it is built and posted; [`Qp::post_send`]
+/// links and posts it.
 ///
-/// # Safety
+/// # Invariants
 ///
-/// `qp` must be a live QP, the `len` bytes at `addr` must stay mapped and
-/// unmodified until the Send completes or the QP is drained, and `cqe`
-/// must come from [`Cqe::ptr_of`] for an owner that stays valid until
-/// then. `regs` are prepared REG_MR work requests of MRs the caller owns.
-pub(crate) unsafe fn post_send(
-    qp: *mut bindings::ib_qp,
-    cqe: *mut bindings::ib_cqe,
-    addr: u64,
-    len: u32,
-    lkey: u32,
-    signaled: bool,
-    regs: &[*mut bindings::ib_send_wr],
-) -> Result {
-    let mut sge = bindings::ib_sge {
-        addr,
-        length: len,
-        lkey,
-    };
-    // SAFETY: `ib_send_wr` is a C struct for which all zeroes is valid.
-    let mut wr: bindings::ib_send_wr = unsafe { core::mem::zeroed() };
-    wr.__bindgen_anon_1.wr_cqe = cqe;
-    wr.sg_list = &mut sge;
-    wr.num_sge = 1;
-    wr.opcode = bindings::ib_wr_opcode_IB_WR_SEND;
-    wr.send_flags = if signaled {
-        bindings::ib_send_flags_IB_SEND_SIGNALED as i32
-    } else {
-        0
-    };
-    let send: *mut bindings::ib_send_wr = &mut wr;
-    // SAFETY: the caller owns the REG_MR work requests; the chain ends
-    // with the Send.
-    let first = match unsafe { chain(regs) } {
-        Some(first) => {
-            if let Some(&last) = regs.last() {
-                // SAFETY: `last` is the caller's REG_MR request, the end
-                // of the chain just built.
-                unsafe { (*last).next = send };
-            }
-            first
+/// `wrs[..len]` are the prepared work requests of distinct MRs borrowed
+/// mutably for `'a`, each completing on its MR's own context or on a
+/// [`Cqe`] of an owner borrowed for `'a`; `send`, if any, reads
+/// `sge.length` bytes of a [`DmaBuf`] borrowed for `'a`, within its
+/// mapping, and completes on such a [`Cqe`].
+pub(crate) struct SendChain<'a, const N: usize> {
+    wrs: [*mut bindings::ib_send_wr; N],
+    len: usize,
+    send: Option<(bindings::ib_send_wr, bindings::ib_sge)>,
+    _borrows: PhantomData<&'a mut Mr>,
+}
+
+impl<'a, const N: usize> SendChain<'a, N> {
+    /// An empty chain.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: nothing held.
+        Self {
+            wrs: [core::ptr::null_mut(); N],
+            len: 0,
+            send: None,
+            _borrows: PhantomData,
         }
-        None => send,
-    };
-    // SAFETY: the caller guarantees `qp` and the memory; `wr` and `sge`
-    // are copied by the provider before the call returns.
-    to_result(unsafe { bindings::xprs_ib_post_send(qp, first) })
+    }
+
+    /// Returns the number of MR work requests held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `wr`, a work request of an MR borrowed for `'a`; `EIO` when
+    /// the chain is full.
+    fn push(&mut self, wr: *mut bindings::ib_send_wr) -> Result {
+        let slot = self.wrs.get_mut(self.len).ok_or(EIO)?;
+        *slot = wr;
+        // INVARIANT: the caller borrowed the MR of `wr` for `'a`.
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends the REG_MR that [`Mr::map`] prepared; `EIO` if `mr` is not
+    /// mapped or the chain is full.
+    pub(crate) fn reg(&mut self, mr: &'a mut Mr) -> Result {
+        let wr = mr.reg_wr()?;
+        self.push(wr)
+    }
+
+    /// Appends the REG_MR of a [`BufferMr`]; fails as [`SendChain::reg`].
+    pub(crate) fn reg_buffer(&mut self, mr: &'a mut BufferMr) -> Result {
+        let wr = mr.reg_wr()?;
+        self.push(wr)
+    }
+
+    /// Appends a LOCAL_INV of `mr`'s current rkey: signaled on `signal`'s
+    /// [`Cqe`], or unsignaled on the MR's own context when `None`. `EIO`
+    /// when the chain is full.
+    pub(crate) fn local_inv<T: CqeHandler>(&mut self, mr: &'a mut Mr, signal: Option<&'a T>) -> Result {
+        let wr = mr.inv_wr(signal.map(Cqe::ptr_of));
+        self.push(wr)
+    }
+
+    /// Ends the chain with a Send of the first `len` bytes of `buf`
+    /// (covered by `lkey`), signaled or not, completing on `owner`'s
+    /// [`Cqe`]. `EIO` if `len` exceeds the buffer or a Send was set.
+    pub(crate) fn send<T: CqeHandler>(
+        &mut self,
+        buf: &'a DmaBuf,
+        len: u32,
+        lkey: u32,
+        owner: &'a T,
+        signaled: bool,
+    ) -> Result {
+        if self.send.is_some() || len as usize > buf.len() {
+            return Err(EIO);
+        }
+        let sge = bindings::ib_sge {
+            addr: buf.addr(),
+            length: len,
+            lkey,
+        };
+        // SAFETY: `ib_send_wr` is a C struct for which all zeroes is valid.
+        let mut wr: bindings::ib_send_wr = unsafe { core::mem::zeroed() };
+        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(owner);
+        wr.num_sge = 1;
+        wr.opcode = bindings::ib_wr_opcode_IB_WR_SEND;
+        wr.send_flags = if signaled {
+            bindings::ib_send_flags_IB_SEND_SIGNALED as i32
+        } else {
+            0
+        };
+        // INVARIANT: within `buf`'s mapping (checked above); `sg_list` is
+        // pointed at `sge` when the chain is posted.
+        self.send = Some((wr, sge));
+        Ok(())
+    }
+}
+
+impl Qp {
+    /// Links `chain`'s work requests in order and posts them with one
+    /// `ib_post_send()`.
+    ///
+    /// # Safety
+    ///
+    /// Everything `chain` borrowed (the MRs, the Send's buffer, the owners
+    /// of the completion contexts) and the [`MrHandler`] owner of each of
+    /// its MRs stays valid, and the buffer unmodified, until each work
+    /// request has completed, or the QP was destroyed and its CQs freed.
+    pub(crate) unsafe fn post_send<const N: usize>(&self, mut chain: SendChain<'_, N>) -> Result {
+        let mut next: *mut bindings::ib_send_wr = core::ptr::null_mut();
+        if let Some((wr, sge)) = &mut chain.send {
+            wr.sg_list = sge;
+            next = wr;
+        }
+        for &wr in chain.wrs.iter().take(chain.len).rev() {
+            // SAFETY: `wr` is the work request of an MR `chain` borrows
+            // mutably (type invariant), so no one else writes it.
+            unsafe { (*wr).next = next };
+            next = wr;
+        }
+        if next.is_null() {
+            return Ok(());
+        }
+        // SAFETY: the QP is live (type invariant); the chain ends in a null
+        // `next`; every request, its memory and its completion context is
+        // valid for the call (borrowed by `chain`), and after it as long
+        // as the caller guarantees. The Send and its SGE, on this stack,
+        // are copied by the provider before the call returns.
+        to_result(unsafe { bindings::xprs_ib_post_send(self.qp.as_ptr(), next) })
+    }
 }
 
 /// Posts one Receive of up to `len` bytes at `addr`, completing on `cqe`.
@@ -365,38 +516,8 @@ pub(crate) unsafe fn post_recv(
     wr.__bindgen_anon_1.wr_cqe = cqe;
     wr.sg_list = &mut sge;
     wr.num_sge = 1;
-    // SAFETY: as for `post_send`.
+    // SAFETY: the caller guarantees `qp`, the buffer and `cqe`; `wr` and
+    // `sge` are copied by the provider before the call returns.
     to_result(unsafe { bindings::xprs_ib_post_recv(qp, &wr) })
 }
 
-
-/// Links `wrs` into one chain, in order, and returns its head.
-///
-/// # Safety
-///
-/// Every pointer is a valid work request owned by the caller.
-pub(crate) unsafe fn chain(wrs: &[*mut bindings::ib_send_wr]) -> Option<*mut bindings::ib_send_wr> {
-    let (&first, rest) = wrs.split_first()?;
-    let mut prev = first;
-    for &wr in rest {
-        // SAFETY: guaranteed by the caller.
-        unsafe { (*prev).next = wr };
-        prev = wr;
-    }
-    // SAFETY: as above.
-    unsafe { (*prev).next = core::ptr::null_mut() };
-    Some(first)
-}
-
-/// Posts a chain of send-queue work requests built by [`chain`].
-///
-/// # Safety
-///
-/// `qp` must be a live QP; every work request in the chain, its memory and
-/// its `ib_cqe` must stay valid until it completes or the QP is drained.
-/// Each `ib_cqe` is an MR's own or comes from [`Cqe::ptr_of`] (whose
-/// owner must then stay valid as long).
-pub(crate) unsafe fn post_chain(qp: *mut bindings::ib_qp, first: *mut bindings::ib_send_wr) -> Result {
-    // SAFETY: guaranteed by the caller.
-    to_result(unsafe { bindings::xprs_ib_post_send(qp, first) })
-}

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! FRWR memory regions ([`Mr`], `struct rpcrdma_mr`) and the handler of
-//! their own completions ([`MrHandler`]).
+//! FRWR memory regions ([`Mr`], `struct rpcrdma_mr`; [`BufferMr`], one
+//! over a buffer of its own) and the handler of their own completions
+//! ([`MrHandler`]).
 
-use super::{from_err_ptr, Device, Pd, Wc};
+use super::{from_err_ptr, Pd, Wc};
 use crate::bindings;
 use core::ptr::NonNull;
 use kernel::error::to_result;
@@ -80,7 +81,10 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
 /// `inv_cqe.done`, `ctx`, `index` and `depth` are written only by
 /// [`Mr::new`]: `cqe.done` is `mr_trampoline::<H, false>`, `inv_cqe.done`
 /// `mr_trampoline::<H, true>` and `ctx` an `H` for one [`MrHandler`] type
-/// `H`.
+/// `H`. `ctx` is read only by those trampolines, for completions of work
+/// requests posted by [`super::Qp::post_send`], whose caller keeps the `H`
+/// valid until then. `dev` is the device of the MR's PD from [`Mr::new`] on
+/// (`xprs_mr_map` writes the same one).
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
 }
@@ -95,12 +99,10 @@ pub(crate) struct MrSegment {
 
 impl Mr {
     /// Allocates an MR of `depth` pages on `pd`. Its work requests on its
-    /// own `cqe` complete on `owner.mr_done(index, ..)`.
-    ///
-    /// # Safety
-    ///
-    /// `owner` stays valid as long as the MR exists.
-    pub(crate) unsafe fn new<H: MrHandler>(
+    /// own contexts complete on `owner.mr_done(index, ..)`, for as long as
+    /// the posters of those requests keep `owner` valid
+    /// ([`super::Qp::post_send`]).
+    pub(crate) fn new<H: MrHandler>(
         pd: &Pd,
         sg_gaps: bool,
         depth: u32,
@@ -109,16 +111,17 @@ impl Mr {
     ) -> Result<Self> {
         // SAFETY: the PD is valid (its invariant).
         let mr = from_err_ptr(unsafe { bindings::xprs_mr_alloc(pd.as_ptr(), sg_gaps, depth) })?;
-        // SAFETY: just allocated and not shared yet.
+        // SAFETY: just allocated and not shared yet; the PD is valid.
         unsafe {
             let m = &mut *mr.as_ptr();
             // INVARIANT: both `done`s and `ctx` are set together: the
-            // trampolines of `H`, each for its own field, and an `H` that
-            // outlives the MR (the caller).
+            // trampolines of `H`, each for its own field, and an `H`. The
+            // device is the PD's.
             m.cqe.done = Some(mr_trampoline::<H, false>);
             m.inv_cqe.done = Some(mr_trampoline::<H, true>);
             m.ctx = (owner as *const H).cast_mut().cast();
             m.index = index;
+            m.dev = (*pd.as_ptr()).device;
         }
         // INVARIANT: allocated above.
         Ok(Self { mr })
@@ -136,42 +139,65 @@ impl Mr {
         unsafe { (*self.mr.as_ptr()).depth }
     }
 
+    /// Returns true while the scatterlist is DMA-mapped (from [`Mr::map`]
+    /// to [`Mr::unmap`]).
+    fn is_mapped(&self) -> bool {
+        // SAFETY: valid by the type invariant; `nents` changes only in
+        // `map` and `unmap`, which take `&mut self`.
+        unsafe { (*self.mr.as_ptr()).nents != 0 }
+    }
+
     /// Sets scatterlist entry `i` to `len` bytes at `offset` in `page`.
+    /// Fails with `EIO`, changing nothing, if `i` is past the MR's depth
+    /// or the MR is mapped.
     ///
     /// # Safety
     ///
-    /// The MR is not mapped, and the page stays allocated while the MR
-    /// maps it.
-    pub(crate) unsafe fn set_page(&mut self, i: u32, page: *mut bindings::page, offset: u32, len: u32) {
-        // SAFETY: guaranteed by the caller; the shim checks `i`.
-        unsafe { bindings::xprs_mr_set_page(self.mr.as_ptr(), i, page, offset, len) }
+    /// The page stays allocated until the MR is unmapped.
+    pub(crate) unsafe fn set_page(&mut self, i: u32, page: *mut bindings::page, offset: u32, len: u32) -> Result {
+        if i >= self.depth() || self.is_mapped() {
+            return Err(EIO);
+        }
+        // SAFETY: the MR is valid and unmapped, and `i` is within its
+        // scatterlist (checked above); the caller keeps the page.
+        unsafe { bindings::xprs_mr_set_page(self.mr.as_ptr(), i, page, offset, len) };
+        Ok(())
     }
 
-    /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`.
+    /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`;
+    /// fails as [`Mr::set_page`] does.
     ///
     /// # Safety
     ///
-    /// As for [`Mr::set_page`]; `buf` is directly mapped kernel memory.
-    pub(crate) unsafe fn set_buf(&mut self, i: u32, buf: *mut core::ffi::c_void, len: u32) {
-        // SAFETY: guaranteed by the caller; the shim checks `i`.
-        unsafe { bindings::xprs_mr_set_buf(self.mr.as_ptr(), i, buf, len) }
+    /// `buf` is directly mapped kernel memory (not vmalloc'ed) that stays
+    /// allocated until the MR is unmapped.
+    pub(crate) unsafe fn set_buf(&mut self, i: u32, buf: *mut core::ffi::c_void, len: u32) -> Result {
+        if i >= self.depth() || self.is_mapped() {
+            return Err(EIO);
+        }
+        // SAFETY: as for `set_page`, for the page of `buf`.
+        unsafe { bindings::xprs_mr_set_buf(self.mr.as_ptr(), i, buf, len) };
+        Ok(())
     }
 
-    /// DMA-maps the first `nents` entries and prepares the REG_MR work
-    /// request (`frwr_map()`): remote write access if `writing`, remote
-    /// read otherwise; `xid` goes into the upper half of the iova.
-    pub(crate) fn map(&mut self, dev: &Device, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
+    /// DMA-maps the first `nents` entries for the MR's device and prepares
+    /// the REG_MR work request (`frwr_map()`): remote write access if
+    /// `writing`, remote read otherwise; `xid` goes into the upper half of
+    /// the iova.
+    pub(crate) fn map(&mut self, nents: u32, writing: bool, xid: u32) -> Result<MrSegment> {
         let mut seg = MrSegment {
             handle: 0,
             length: 0,
             offset: 0,
         };
-        // SAFETY: the MR is valid (invariant); the device is the one the
-        // PD was allocated on; the out pointers are locals.
+        let m = self.mr.as_ptr();
+        // SAFETY: the MR is valid (invariant) and `&mut self` makes this
+        // its only user; `dev` is the device of its PD (invariant); the
+        // out pointers are locals.
         to_result(unsafe {
             bindings::xprs_mr_map(
-                self.mr.as_ptr(),
-                dev.as_ptr(),
+                m,
+                (*m).dev,
                 nents,
                 writing,
                 xid,
@@ -199,17 +225,21 @@ impl Mr {
         unsafe { bindings::xprs_mr_rkey(self.mr.as_ptr()) }
     }
 
-    /// Returns the REG_MR work request prepared by [`Mr::map`], for the
-    /// caller to chain and post.
-    pub(crate) fn reg_wr(&mut self) -> *mut bindings::ib_send_wr {
+    /// Returns the REG_MR work request prepared by [`Mr::map`], for a
+    /// [`super::SendChain`] to link, or `EIO` if the MR is not mapped.
+    pub(super) fn reg_wr(&mut self) -> Result<*mut bindings::ib_send_wr> {
+        if !self.is_mapped() {
+            return Err(EIO);
+        }
         // SAFETY: valid by the type invariant; only the address is taken.
-        unsafe { core::ptr::addr_of_mut!((*self.mr.as_ptr()).reg_wr.wr) }
+        Ok(unsafe { core::ptr::addr_of_mut!((*self.mr.as_ptr()).reg_wr.wr) })
     }
 
     /// Prepares and returns the LOCAL_INV work request for the current
-    /// rkey, completing on `cqe` (from [`Cqe::ptr_of`]; the MR's own
-    /// LOCAL_INV context when `None`).
-    pub(crate) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>, signaled: bool) -> *mut bindings::ib_send_wr {
+    /// rkey, for a [`super::SendChain`] to link: signaled on `cqe` (from
+    /// [`super::Cqe::ptr_of`]), or unsignaled on the MR's own LOCAL_INV
+    /// context when `None`.
+    pub(super) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>) -> *mut bindings::ib_send_wr {
         let m = self.mr.as_ptr();
         // SAFETY: valid by the type invariant; `&mut self` makes this the
         // MR's only user, so nothing else touches its work requests.
@@ -220,7 +250,7 @@ impl Mr {
             (*wr).__bindgen_anon_1.wr_cqe = cqe.unwrap_or(own);
             (*wr).opcode = bindings::ib_wr_opcode_IB_WR_LOCAL_INV;
             (*wr).ex.invalidate_rkey = bindings::xprs_mr_rkey(m);
-            if signaled {
+            if cqe.is_some() {
                 (*wr).send_flags = bindings::ib_send_flags_IB_SEND_SIGNALED as i32;
             }
             wr
@@ -242,3 +272,44 @@ impl Drop for Mr {
 // thread, which is all that moving the owner to another thread does.
 unsafe impl Send for Mr {}
 
+/// An MR over a buffer of its own, mapped once and kept (the write pad,
+/// `re_write_pad_mr`).
+///
+/// # Invariants
+///
+/// Entry 0 of `mr`'s scatterlist is `_buf`, a kmalloc'ed allocation;
+/// `mr` is declared first, so it is unmapped and deregistered before
+/// `_buf` is freed.
+pub(crate) struct BufferMr {
+    mr: Mr,
+    _buf: KVec<u8>,
+}
+
+impl BufferMr {
+    /// Allocates a one-entry MR on `pd` over a zeroed buffer of `len`
+    /// bytes (`EINVAL` for none); its own completions go to
+    /// `owner.mr_done(index, ..)`.
+    pub(crate) fn new<H: MrHandler>(pd: &Pd, owner: &H, index: u32, len: u32) -> Result<Self> {
+        // An empty `KVec` has no allocation to map.
+        if len == 0 {
+            return Err(EINVAL);
+        }
+        let mut mr = Mr::new(pd, false, 1, owner, index)?;
+        let mut buf = KVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
+        // SAFETY: the buffer is kmalloc'ed, so directly mapped, and is
+        // freed only after the MR (type invariant).
+        unsafe { mr.set_buf(0, buf.as_mut_ptr().cast(), len)? };
+        // INVARIANT: entry 0 is `buf`, which the value owns with `mr`.
+        Ok(Self { mr, _buf: buf })
+    }
+
+    /// Maps the buffer: see [`Mr::map`].
+    pub(crate) fn map(&mut self, writing: bool, xid: u32) -> Result<MrSegment> {
+        self.mr.map(1, writing, xid)
+    }
+
+    /// Returns the REG_MR work request: see [`Mr::reg_wr`].
+    pub(super) fn reg_wr(&mut self) -> Result<*mut bindings::ib_send_wr> {
+        self.mr.reg_wr()
+    }
+}

@@ -11,15 +11,17 @@
 //! ([`connect_status`]). An endpoint that fails part way is torn down, or
 //! dropped in the order of the type invariant of `Endpoint`.
 
+#![forbid(unsafe_code)]
+
 use crate::bindings;
-use crate::cell::{Foreign, SyncCell, Unshared};
-use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Mr, Pd};
+use crate::cell::SyncCell;
+use crate::completion::Completion;
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
 use crate::proto::credits::{Credits, QueueFit};
 use crate::proto::sendctx::SignalPolicy;
-use crate::proto::xdr;
 use crate::rdma_cm::CmId;
 use crate::sunrpc::{self, XprtLocked};
 use crate::trace;
@@ -28,9 +30,10 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{cm_event, Endpoint, EpEvents, WritePad};
+use super::endpoint::{Endpoint, EpEvents};
 use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
@@ -155,46 +158,34 @@ impl Transport {
     fn establish(&self, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
         let xprt = self.xprt;
         let ours = self.cfg.ours();
-        let events = KBox::new(
-            EpEvents {
+        let events = Arc::pin_init(
+            pin_init!(EpEvents {
                 xprt,
                 ours,
-                done: Foreign::uninit(),
+                done <- Completion::new(),
                 status: AtomicI32::new(0),
                 resolve: AtomicI32::new(0),
                 closing: AtomicBool::new(false),
                 inline_send: AtomicU32::new(0),
                 inline_recv: AtomicU32::new(0),
-            },
+            }),
             GFP_KERNEL,
         )?;
-        // SAFETY: `done` is embedded in a heap allocation that does not
-        // move; it is initialized before the id that signals it exists.
-        unsafe { bindings::xprs_init_completion(events.done.get()) };
-        let ctx = &*events as *const EpEvents as *mut c_void;
         *step = "create id";
-        // SAFETY: `events` outlives the id: the endpoint drops the id
-        // before `events` (see `Transport::teardown`), or this function
-        // does on error (locals drop in reverse order).
-        let mut id = unsafe { CmId::new(xprt.net(), cm_event, ctx)? };
+        let mut id = CmId::new(&xprt, events.clone())?;
 
         *step = "resolve address";
-        // SAFETY: `addr` is the server's socket address in the xprt.
-        unsafe { id.resolve_addr(xprt.addr(), RESOLVE_TIMEOUT_MS)? };
+        id.resolve_addr(&xprt, RESOLVE_TIMEOUT_MS)?;
         events.wait_resolved()?;
-        // SAFETY: as above.
-        unsafe { bindings::xprs_reinit_completion(events.done.get()) };
+        events.done.reinit();
         *step = "resolve route";
         id.resolve_route(RESOLVE_TIMEOUT_MS)?;
         events.wait_resolved()?;
-        // SAFETY: as above.
-        unsafe { bindings::xprs_reinit_completion(events.done.get()) };
+        events.done.reinit();
 
         *step = "device";
         let dev = id.device().ok_or(ENODEV)?;
-        // SAFETY: `events` outlives the watch (dropped first, here on error
-        // and in `teardown`), and the id holds the device until then.
-        let removal = unsafe { RemovalWatch::new(&dev, &*events)? };
+        let removal = RemovalWatch::new(&dev, events.clone())?;
         // As frwr_query_device(); the one failure no retry can fix.
         if !dev.supports_frwr() {
             pr_err!("device does not support FRWR\n");
@@ -236,16 +227,21 @@ impl Transport {
         let num_mrs = num_mrs.min(usize::from(u16::MAX));
         let mrs = MrPool::new(num_mrs)?;
         *step = "create PD, CQs and QP";
+        let (max_send_sge, sg_gaps) = (dev.max_send_sge(), dev.sg_gaps());
         let pd = Pd::new(&dev)?;
         let send_cq = Cq::new(&dev, send_wr)?;
         let recv_cq = Cq::new(&dev, recv_wr)?;
-        id.create_qp(&pd, &send_cq, &recv_cq, send_wr, recv_wr)?;
+        let cqs = (send_cq.id(), recv_cq.id());
+        // The QP owns the CQs from here on, and frees them after itself.
+        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr)?;
         *step = "buffers";
-        let qp = id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let (Some(dev), Some(qp)) = (id.device(), id.qp()) else {
+            id.destroy_qp();
+            return Err(err(bindings::ENOTCONN));
+        };
         let lkey = pd.local_dma_lkey();
         let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
-        let cqs = (send_cq.id(), recv_cq.id());
-        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp, lkey, cqs, ring_slots, num_reps) {
+        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp.as_ptr(), lkey, cqs, ring_slots, num_reps) {
             Ok(b) => b,
             Err(e) => {
                 // The QP must go before the CQs it uses.
@@ -259,20 +255,17 @@ impl Transport {
             page: self.cfg.page,
             max_inline_send,
             max_inline_recv,
-            max_send_sge: dev.max_send_sge().min(MAX_SEND_SGES),
+            max_send_sge: max_send_sge.min(MAX_SEND_SGES),
             max_fr_depth,
             max_rdma_segs,
-            sg_gaps: dev.sg_gaps(),
+            sg_gaps,
         };
         let mut ep = KBox::new(
             Endpoint {
                 events,
                 id,
-                dev,
                 _removal: removal,
                 pd: Some(pd),
-                send_cq: Some(send_cq),
-                recv_cq: Some(recv_cq),
                 reps,
                 send_bufs,
                 send_cqes,
@@ -321,7 +314,7 @@ impl Transport {
     #[allow(clippy::type_complexity)]
     fn buffers(
         &self,
-        dev: &ib::Device,
+        dev: &ib::Device<'_>,
         qp: *mut bindings::ib_qp,
         lkey: u32,
         (send_cq, recv_cq): (u32, u32),
@@ -379,13 +372,10 @@ impl Transport {
         let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();
         ep.id.connect(&private)?;
         held.raise_reestablish_timeout(5 * self.xprt.hz());
-        // SAFETY: `done` is initialized and outlives the wait.
-        let left = unsafe {
-            bindings::wait_for_completion_timeout(
-                ep.events.done.get(),
-                CONNECT_TIMEOUT_SECS.saturating_mul(self.xprt.hz()),
-            )
-        };
+        let left = ep
+            .events
+            .done
+            .wait_timeout(CONNECT_TIMEOUT_SECS.saturating_mul(self.xprt.hz()));
         let status = ep.events.status.load(Ordering::Acquire);
         if status <= 0 {
             return Err(if left == 0 && status == 0 {
@@ -414,30 +404,5 @@ impl Transport {
         self.create_write_pad(ep)?;
         // The first batch of MRs (`rpcrdma_mrs_create()`).
         self.mr_refill(ep)
-    }
-
-    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
-    /// a small buffer the peer may write the pad of an unaligned payload
-    /// into. Its REG_MR is posted unsignaled.
-    fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
-        let pd = ep.pd.as_ref().ok_or(EIO)?;
-        // SAFETY: the MR lives in the endpoint; the transport outlives its
-        // endpoints.
-        let mut mr = unsafe { Mr::new(pd, false, 1, self, u32::MAX)? };
-        let mut buf = KVec::from_elem(0u8, xdr::XDR_UNIT, GFP_KERNEL)?;
-        // SAFETY: the MR is new and unmapped; the buffer lives as long as
-        // the MR (both are dropped together at teardown, after the drain).
-        unsafe { mr.set_buf(0, buf.as_mut_ptr().cast(), xdr::XDR_UNIT as u32) };
-        let seg = mr.map(&ep.dev, 1, true, 0)?;
-        let qp = ep.id.qp().ok_or(EIO)?;
-        let wr = mr.reg_wr();
-        // SAFETY: the request is the MR's own; the MR lives in the
-        // endpoint until it is drained.
-        unsafe { ib::post_chain(qp, wr)? };
-        ep.write_pad = Some(WritePad {
-            seg: seg.to_wire(),
-            _mr: Unshared::new((mr, buf)),
-        });
-        Ok(())
     }
 }

@@ -9,35 +9,41 @@
 //! `tearing_down` keeps the flushes from asking for another close, and
 //! `EpEvents::closing` keeps Receives from being reposted.
 
+#![forbid(unsafe_code)]
+
 use crate::bindings;
-use crate::cell::{Foreign, SyncCell, Unshared};
-use crate::ib::{self, Cq, DmaBuf, Mr, Pd};
+use crate::cell::{SyncCell, Unshared};
+use crate::completion::Completion;
+use crate::ib::{BufferMr, DmaBuf, Pd};
 use crate::ib_client::{RemovalNotify, RemovalWatch};
 use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
-use crate::rdma_cm::CmId;
+use crate::rdma_cm::{CmEvent, CmHandler, CmId};
 use crate::sunrpc::{Xprt, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::stats::add;
-use super::{err, Req, Transport, RESOLVE_TIMEOUT_MS};
+use super::{err, Transport, RESOLVE_TIMEOUT_MS};
 
 /// `IB_CM_REJ_STALE_CONN` (`ib_cm_rej_reason`): the peer still holds our
 /// previous connection.
 const IB_CM_REJ_STALE_CONN: i32 = 10;
 
 /// State the rdma_cm event handler shares with the connect worker.
+#[pin_data]
 pub(super) struct EpEvents {
     pub(super) xprt: Xprt,
     pub(super) ours: Negotiated,
-    pub(super) done: Foreign<bindings::completion>,
+    #[pin]
+    pub(super) done: Completion,
     /// 0 while connecting, 1 when established, a negative errno on failure.
     pub(super) status: AtomicI32,
     /// The result of address or route resolution.
@@ -54,7 +60,7 @@ pub(super) struct WritePad {
     pub(super) seg: Segment,
     /// The MR and the buffer it maps, kept (and never touched) until the
     /// endpoint is dropped, after the drain.
-    pub(super) _mr: Unshared<(Mr, KVec<u8>)>,
+    pub(super) _mr: Unshared<BufferMr>,
 }
 
 /// One connection (`rpcrdma_ep`).
@@ -63,28 +69,26 @@ pub(super) struct WritePad {
 ///
 /// The fields are declared in the order they must be destroyed, because
 /// that is the order Rust drops them in, after [`Endpoint::drop`] has
-/// destroyed the QP: the CQs (freeing one waits for its completion work)
-/// before the buffers and completion contexts the QP's work requests
-/// point to; the MRs before their PD; the removal watch and the CM id
-/// before `events`, the id's context, which its event handler uses until
-/// `rdma_destroy_id()` returns. [`Transport::teardown`] disconnects and
-/// drains first; an endpoint dropped on an early exit of connection
-/// setup, before any Receive was posted, is destroyed in the same order.
+/// destroyed the QP and freed its CQs (freeing one waits for its
+/// completion work): the buffers and completion contexts the QP's work
+/// requests point to; the MRs before their PD; the PD and the removal
+/// watch before the CM id, which holds the device. The id keeps its
+/// handler, `events`, until `rdma_destroy_id()` returns.
+/// [`Transport::teardown`] disconnects and drains first; an endpoint
+/// dropped on an early exit of connection setup, before any Receive was
+/// posted, is destroyed in the same order.
 pub(super) struct Endpoint {
-    pub(super) send_cq: Option<Cq>,
-    pub(super) recv_cq: Option<Cq>,
     pub(super) reps: KVec<Rep>,
     pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
     pub(super) send_cqes: KVec<SendCqe>,
     pub(super) write_pad: Option<WritePad>,
     pub(super) mrs: MrPool,
     pub(super) pd: Option<Pd>,
-    /// Tells `events` when `dev` is being removed; held until dropped. The
-    /// device may go once its last user lets go of it.
-    pub(super) _removal: RemovalWatch,
-    pub(super) id: CmId,
-    pub(super) dev: ib::Device,
-    pub(super) events: KBox<EpEvents>,
+    /// Tells `events` when the device is being removed; held until
+    /// dropped. The device may go once its last user lets go of it.
+    pub(super) _removal: RemovalWatch<EpEvents>,
+    pub(super) id: CmId<EpEvents>,
+    pub(super) events: Arc<EpEvents>,
     pub(super) lkey: u32,
     pub(super) negotiated: Negotiated,
     pub(super) th: Thresholds,
@@ -94,7 +98,7 @@ pub(super) struct Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        // The QP goes before the CQs it uses; the fields follow in
+        // The QP goes, then the CQs it used; the fields follow in
         // declaration order (type invariant).
         self.id.destroy_qp();
     }
@@ -118,18 +122,9 @@ impl Transport {
         ep.events.closing.store(true, Ordering::Release);
         let rc = ep.id.disconnect();
         trace::disconnect(self.xprt, rc, ep.events.status.load(Ordering::Acquire));
-        ep.id.drain();
-        ep.id.destroy_qp();
-        drop(ep.send_cq.take());
-        drop(ep.recv_cq.take());
-        self.release_ring(None);
-        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
-        // RPCs sent on this one give up their congestion slots, so their
-        // retransmits take new ones under the next connection's grant.
-        // Otherwise those slots outlive the `cong = 0` of the next connect
-        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
-        // SAFETY: the reqs' rqsts live as long as this transport.
-        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+        // Drain, then the QP, then the send and the receive CQ.
+        let gone = ep.id.drain_and_destroy_qp();
+        self.release_sends(&gone);
 
         // Pool accounting: after the drain every Receive has completed,
         // and every MR not on the free list is held by an RPC that will
@@ -188,13 +183,9 @@ impl Transport {
 
 impl EpEvents {
     pub(super) fn wait_resolved(&self) -> Result {
-        // SAFETY: `done` is initialized and outlives the wait.
-        let left = unsafe {
-            bindings::wait_for_completion_timeout(
-                self.done.get(),
-                (RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz(),
-            )
-        };
+        let left = self
+            .done
+            .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz());
         if left == 0 {
             return Err(err(bindings::ETIMEDOUT));
         }
@@ -205,8 +196,7 @@ impl EpEvents {
     }
 
     fn wake(&self) {
-        // SAFETY: `done` is initialized before the id exists.
-        unsafe { bindings::complete(self.done.get()) };
+        self.done.complete();
     }
 
     /// A connected endpoint lost its connection: ask sunrpc to close it,
@@ -214,72 +204,6 @@ impl EpEvents {
     fn force_disconnect(&self) {
         if !self.closing.load(Ordering::Acquire) {
             self.xprt.force_disconnect();
-        }
-    }
-
-    fn event(&self, event: &bindings::rdma_cm_event) {
-        let neg = |e: u32| -(e as i32);
-        match event.event {
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED
-            | bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => {
-                self.resolve.store(0, Ordering::Release);
-                self.wake();
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR => {
-                self.resolve.store(neg(bindings::EPROTO), Ordering::Release);
-                self.wake();
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR => {
-                self.resolve.store(neg(bindings::ENETUNREACH), Ordering::Release);
-                self.wake();
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => {
-                // SAFETY: for ESTABLISHED the `conn` member is the valid one,
-                // and its private data holds `private_data_len` bytes.
-                let peer = unsafe {
-                    let conn = &event.param.conn;
-                    if conn.private_data.is_null() {
-                        None
-                    } else {
-                        Some(core::slice::from_raw_parts(
-                            conn.private_data.cast::<u8>(),
-                            conn.private_data_len as usize,
-                        ))
-                    }
-                };
-                let n = cm_private::negotiate(self.ours, peer);
-                self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
-                self.inline_recv.store(n.inline_recv.bytes(), Ordering::Release);
-                // A device removal (or any failure) reported first stands:
-                // the connect worker then tears this connection down
-                // instead of running on a device being removed.
-                let _ = self
-                    .status
-                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
-                self.wake();
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR => {
-                self.connect_failed(neg(bindings::ENOTCONN));
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_UNREACHABLE => {
-                self.connect_failed(neg(bindings::ENETUNREACH));
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => {
-                // A stale-connection reject means the peer still had our
-                // old connection: simply try again.
-                self.connect_failed(if event.status == IB_CM_REJ_STALE_CONN {
-                    neg(bindings::ENOTCONN)
-                } else {
-                    neg(bindings::ECONNREFUSED)
-                });
-            }
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_CHANGE => self.lost(neg(bindings::ENODEV)),
-            bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => {
-                self.lost(neg(bindings::ECONNABORTED))
-            }
-            // DEVICE_REMOVAL is handled by our ib_client, which also waits
-            // for the endpoint to release the device.
-            _ => {}
         }
     }
 
@@ -304,24 +228,58 @@ impl EpEvents {
     }
 }
 
+impl CmHandler for EpEvents {
+    fn event(&self, event: CmEvent<'_>) {
+        let neg = |e: u32| -(e as i32);
+        match event {
+            CmEvent::AddrResolved | CmEvent::RouteResolved => {
+                self.resolve.store(0, Ordering::Release);
+                self.wake();
+            }
+            CmEvent::AddrError => {
+                self.resolve.store(neg(bindings::EPROTO), Ordering::Release);
+                self.wake();
+            }
+            CmEvent::RouteError => {
+                self.resolve.store(neg(bindings::ENETUNREACH), Ordering::Release);
+                self.wake();
+            }
+            CmEvent::Established { private_data } => {
+                let n = cm_private::negotiate(self.ours, private_data);
+                self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
+                self.inline_recv.store(n.inline_recv.bytes(), Ordering::Release);
+                // A device removal (or any failure) reported first stands:
+                // the connect worker then tears this connection down
+                // instead of running on a device being removed.
+                let _ = self
+                    .status
+                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire);
+                self.wake();
+            }
+            CmEvent::ConnectError => self.connect_failed(neg(bindings::ENOTCONN)),
+            CmEvent::Unreachable => self.connect_failed(neg(bindings::ENETUNREACH)),
+            CmEvent::Rejected { status } => {
+                // A stale-connection reject means the peer still had our
+                // old connection: simply try again.
+                self.connect_failed(if status == IB_CM_REJ_STALE_CONN {
+                    neg(bindings::ENOTCONN)
+                } else {
+                    neg(bindings::ECONNREFUSED)
+                });
+            }
+            CmEvent::AddrChange => self.lost(neg(bindings::ENODEV)),
+            CmEvent::Disconnected => self.lost(neg(bindings::ECONNABORTED)),
+            // DEVICE_REMOVAL is handled by our ib_client, which also waits
+            // for the endpoint to release the device.
+            CmEvent::Other => {}
+        }
+    }
+}
+
 impl RemovalNotify for EpEvents {
     fn device_removed(&self) {
         pr_info!("device removal: closing the connection\n");
         trace::device_removal(self.xprt);
         self.lost(-(bindings::ENODEV as i32));
     }
-}
-
-/// rdma_cm event handler; `id->context` is the endpoint's [`EpEvents`].
-pub(super) unsafe extern "C" fn cm_event(
-    id: *mut bindings::rdma_cm_id,
-    event: *mut bindings::rdma_cm_event,
-) -> i32 {
-    // SAFETY: the context was set to a live `EpEvents` that outlives the
-    // id (see `Transport::establish`); `event` is valid for the call.
-    unsafe {
-        let events = &*(*id).context.cast::<EpEvents>();
-        events.event(&*event);
-    }
-    0
 }

@@ -7,26 +7,27 @@
 //! `buf_free`.
 //!
 //! An MR is used only by the holder of its [`MrLease`] (type invariants of
-//! [`MrLease`] and [`MrPool`]). Free leases are on `Shared::mr_free`, under
+//! [`MrLease`] and [`MrTable`]). Free leases are on `Shared::mr_free`, under
 //! the `shared` spinlock, and their MRs are unmapped. A req's leases
 //! (`Req::registered`) have one user at a time, as the type invariant of
 //! `Req` says. A lease of a pool other than the current endpoint's is
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
 use crate::bindings;
-use crate::cell::Foreign;
-use crate::ib::{self, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrWr, Wc};
+use crate::cell::{Foreign, Unshared};
+pub(super) use crate::ib::MrLease;
+use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
+use crate::proto::xdr;
 use crate::sunrpc::{self, PieceAddr, XdrBuf};
 use crate::trace;
-use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, WritePad};
 use super::reply::{Placement, Rep};
 use super::req::PendingReply;
 use super::stats::add;
@@ -61,7 +62,7 @@ impl Registered {
                 break;
             };
             let lease = cell.take();
-            if let Some(lease) = lease.filter(|l| l.pool == pool) {
+            if let Some(lease) = lease.filter(|l| l.table() == pool) {
                 if let Some(to) = self.leases.get_mut(kept) {
                     *to = Some(lease);
                     kept += 1;
@@ -111,134 +112,36 @@ impl Registered {
     }
 }
 
-/// Exclusive use of one MR of an [`MrPool`]: the pool hands out `&mut Mr`
-/// only against a `&mut MrLease` for that MR, so the holder of the lease is
-/// the MR's one user. A lease is on the pool's free list (`Shared::mr_free`)
-/// or held by one req (`Req::registered`); dropping it takes the MR out of
-/// circulation until the pool is dropped with its endpoint (an orphan, or
-/// a lease of an endpoint already torn down).
-///
-/// # Invariants
-///
-/// A lease is made only by [`MrPool::grow`], once for each slot it fills,
-/// and is neither `Clone` nor `Copy`: at most one lease names slot `index`
-/// of the pool with id `pool`.
-#[must_use]
-pub(super) struct MrLease {
-    pool: u64,
-    index: u16,
-}
-
-/// Ids of MR pools; 0 names no pool.
-static MR_POOL_IDS: AtomicU64 = AtomicU64::new(1);
-
-/// The MRs of one connection (`rb_mrs`). A slot is filled once, by
-/// [`MrPool::grow`], and then used only by the holder of its [`MrLease`].
-///
-/// # Invariants
-///
-/// - `id` is not 0 and no other pool has it: ids are drawn once from
-///   [`MR_POOL_IDS`], which would take centuries of connections to wrap.
-/// - Slots from `reserved` on are empty and no lease names them. A slot
-///   below `reserved` was reserved by exactly one call of
-///   [`MrPool::grow`]: that call alone writes it, at most once, before it
-///   makes the slot's lease; from then until the pool is dropped the slot
-///   is reached only through [`MrPool::get_mut`] with that lease.
+/// The MRs of one connection (`rb_mrs`), and the leases by which a req
+/// holds them: a free lease is on `Shared::mr_free`, a held one in
+/// `Req::registered`. Dropping a lease takes its MR out of circulation
+/// until the pool is dropped with its endpoint (an orphan, or a lease of
+/// an endpoint already torn down).
 pub(super) struct MrPool {
+    /// The table's id, which its leases carry, for `Registered::of_pool`.
+    /// A copy: the table checks leases against its own.
     pub(super) id: u64,
-    slots: KVec<UnsafeCell<Option<Mr>>>,
-    reserved: AtomicUsize,
+    table: MrTable,
 }
-
-// SAFETY: a shared `&MrPool` reaches an MR only in two ways. `grow` writes
-// slots that its own atomic reservation gave to it alone, before any lease
-// for them exists. `get_mut` hands out `&mut Mr` only for the slot named by
-// a lease of this pool, borrowed mutably for as long as the `&mut Mr`
-// lives; as at most one lease names each slot (invariant of `MrLease`), no
-// two threads reach the same MR at once. A lease moves between threads
-// only under the `Shared` lock (the free list) or in a req's `registered`
-// cell, whose users hand it over by the locks and Release/Acquire pairs
-// of the `Req` invariants; either orders the slot's write and every
-// earlier use of the MR before the next holder's. What crosses threads is
-// thus exclusive use of an `Mr`, which is `Send`.
-unsafe impl Sync for MrPool {}
 
 impl MrPool {
     /// Makes a pool of `n` empty slots (at most `u16::MAX`).
     pub(super) fn new(n: usize) -> Result<Self> {
-        let n = n.min(usize::from(u16::MAX));
-        let mut slots = KVec::with_capacity(n, GFP_KERNEL)?;
-        for _ in 0..n {
-            slots.push(UnsafeCell::new(None), GFP_KERNEL)?;
-        }
-        // INVARIANT: a fresh id, and no slot reserved or leased.
+        let table = MrTable::new(n)?;
         Ok(Self {
-            id: MR_POOL_IDS.fetch_add(1, Ordering::Relaxed),
-            slots,
-            reserved: AtomicUsize::new(0),
+            id: table.id(),
+            table,
         })
-    }
-
-    /// Fills up to `n` more slots with MRs from `make` (given each slot's
-    /// index) and passes a lease for each to `leased`; stops at the first
-    /// MR `make` fails to give. Returns how many it filled, or `EAGAIN`
-    /// when the pool is full.
-    fn grow(
-        &self,
-        n: usize,
-        mut make: impl FnMut(u16) -> Result<Mr>,
-        mut leased: impl FnMut(MrLease),
-    ) -> Result<usize> {
-        let len = self.slots.len();
-        let first = self
-            .reserved
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
-                (r < len).then(|| r.saturating_add(n).min(len))
-            })
-            .map_err(|_| EAGAIN)?;
-        let last = first.saturating_add(n).min(len);
-        let mut filled = first;
-        for i in first..last {
-            let (Ok(index), Some(slot)) = (u16::try_from(i), self.slots.get(i)) else {
-                break;
-            };
-            let Ok(mr) = make(index) else {
-                break;
-            };
-            // SAFETY: slot `i` is in the range just reserved by this call
-            // alone, and no lease for it exists yet (type invariant).
-            unsafe { *slot.get() = Some(mr) };
-            filled = i.saturating_add(1);
-            // INVARIANT: the one lease of slot `i`, made after its write.
-            leased(MrLease { pool: self.id, index });
-        }
-        if filled < last {
-            // Give back the slots left empty, unless a later call already
-            // reserved past them; they then stay unused.
-            let _ = self
-                .reserved
-                .compare_exchange(last, filled, Ordering::AcqRel, Ordering::Acquire);
-        }
-        Ok(filled - first)
     }
 
     /// Returns the MR `lease` names, if it is a lease of this pool.
     pub(super) fn get_mut<'a>(&'a self, lease: &'a mut MrLease) -> Option<&'a mut Mr> {
-        if lease.pool != self.id {
-            return None;
-        }
-        let slot = self.slots.get(usize::from(lease.index))?;
-        // The slot was written before the lease was made and is not written
-        // again (type invariant).
-        // SAFETY: `lease` is this pool's only lease of the slot (`MrLease`
-        // invariant), borrowed mutably for `'a`: no other reference to the
-        // MR exists while the result lives.
-        unsafe { (*slot.get()).as_mut() }
+        self.table.get_mut(lease)
     }
 
     /// Returns how many slots hold an MR.
     pub(super) fn filled(&mut self) -> usize {
-        self.slots.iter_mut().filter_map(|s| s.get_mut().as_ref()).count()
+        self.table.filled()
     }
 }
 
@@ -314,23 +217,21 @@ impl Transport {
             let run = pieces.get(range.first..end).ok_or(EIO)?;
             for (k, piece) in run.iter().enumerate() {
                 let k = u32::try_from(k).map_err(|_| EIO)?;
-                if k >= mr.depth() {
-                    return Err(EIO);
-                }
                 // The MR is leased to this req and not mapped (MRs on the
-                // free list are unmapped).
+                // free list are unmapped); `set_page`/`set_buf` check both
+                // that and `k` against its depth.
                 match buf.locate(piece).ok_or(EIO)? {
-                    // SAFETY: the MR is ours and unmapped (above); the page
-                    // is the rqst's, owned by the caller until MR release.
+                    // SAFETY: the page is the rqst's, owned by the caller
+                    // until MR release.
                     PieceAddr::Page(page, offset) => unsafe {
-                        mr.set_page(k, page, offset, piece.len)
+                        mr.set_page(k, page, offset, piece.len)?
                     },
                     // SAFETY: as above, for the rqst's head or tail.
-                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len) },
+                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len)? },
                 }
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
-            *seg = mr.map(&ep.dev, nents, writing, xid)?.to_wire();
+            *seg = mr.map(nents, writing, xid)?.to_wire();
         }
         Ok(nranges)
     }
@@ -375,17 +276,36 @@ impl Transport {
     pub(super) fn mr_refill(&self, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
-        let made = ep.mrs.grow(
+        let made = ep.mrs.table.grow(
             MR_REFILL_BATCH,
-            // SAFETY: the MR lives in the endpoint's pool; the transport
-            // outlives its endpoints.
-            |index| unsafe { Mr::new(pd, sg_gaps, depth, self, u32::from(index)) },
+            |index| Mr::new(pd, sg_gaps, depth, self, u32::from(index)),
             |lease| self.mr_put(lease),
         )?;
         if made == 0 {
             return Err(ENOMEM);
         }
         add(&self.stats.mrs_allocated, made as u64);
+        Ok(())
+    }
+
+    /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
+    /// a small buffer the peer may write the pad of an unaligned payload
+    /// into. Its REG_MR is posted unsignaled.
+    pub(super) fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+        let pd = ep.pd.as_ref().ok_or(EIO)?;
+        let mut mr = BufferMr::new(pd, self, u32::MAX, xdr::XDR_UNIT as u32)?;
+        let seg = mr.map(true, 0)?;
+        let qp = ep.id.qp().ok_or(EIO)?;
+        let mut chain = SendChain::<1>::new();
+        chain.reg_buffer(&mut mr)?;
+        // SAFETY: the MR is kept in the endpoint, which frees the QP and
+        // its CQs before it; its handler is this transport, which outlives
+        // its endpoints.
+        unsafe { qp.post_send(chain)? };
+        ep.write_pad = Some(WritePad {
+            seg: seg.to_wire(),
+            _mr: Unshared::new(mr),
+        });
         Ok(())
     }
 
@@ -421,25 +341,23 @@ impl Transport {
     pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &mut ReqKey<'_>) -> Result {
         let inv = &req.req().inv;
         let reg = req.registered();
-        let mut wrs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
+        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
         let n = reg.len();
-        for (k, (lease, wr)) in reg.iter_mut().zip(wrs.iter_mut()).enumerate() {
+        for (k, lease) in reg.iter_mut().enumerate() {
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let last = k.saturating_add(1) == n;
-            *wr = mr.inv_wr(last.then(|| Cqe::ptr_of(inv)), last);
+            chain.local_inv(mr, last.then_some(inv))?;
         }
         add(&self.stats.local_inv_needed, n as u64);
         inv.ep
             .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
         let qp = ep.id.qp().ok_or(EIO)?;
-        let wrs = wrs.get(..n).ok_or(EIO)?;
-        // SAFETY: the work requests belong to the MRs this req leases;
-        // they live in the endpoint, which is drained before it is freed.
-        // The last one completes on the req's `inv`, which lives as long
-        // as the transport.
-        let first = unsafe { ib::chain(wrs) }.ok_or(EIO)?;
-        // SAFETY: as above; the QP is live while the endpoint exists.
-        unsafe { ib::post_chain(qp, first) }
+        // SAFETY: the MRs are this req's leases in the endpoint's pool, and
+        // their handler is this transport: the endpoint frees the QP and
+        // its CQs before its pool, and the transport outlives its
+        // endpoints. The last request completes on the req's `inv`, which
+        // lives as long as the transport.
+        unsafe { qp.post_send(chain) }
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`

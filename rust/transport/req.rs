@@ -253,13 +253,24 @@ impl<'a> ReqKey<'a> {
     /// Returns the req's send buffer on `ep` (`Endpoint::send_bufs`, by
     /// the req's id).
     pub(super) fn send_buf<'b>(&'b mut self, ep: &'b Endpoint) -> Option<&'b mut DmaBuf> {
+        self.send_parts(ep).map(|parts| parts.buf)
+    }
+
+    /// Returns, borrowed together, what posting the req's Send uses: its
+    /// registered MRs, its RPC owner and its send buffer on `ep`.
+    pub(super) fn send_parts<'b>(&'b mut self, ep: &'b Endpoint) -> Option<SendParts<'b>> {
         let cell = ep.send_bufs.get(self.req.kref.id().0 as usize)?;
-        // SAFETY: a req's send buffer is used only by the holder of the
-        // req's key, in `send_request` and the post it makes (type
-        // invariant of `Req`), and the mutable borrow of this key for `'b`
-        // excludes every other use through it; the endpoint, borrowed for
-        // `'b`, keeps the buffer allocated.
-        Some(unsafe { &mut *cell.get() })
+        let state = &mut *self.state;
+        Some(SendParts {
+            registered: &mut state.registered,
+            rpc: state.rpc.as_ref(),
+            // SAFETY: a req's send buffer is used only by the holder of the
+            // req's key, in `send_request` and the post it makes (type
+            // invariant of `Req`), and the mutable borrow of this key for
+            // `'b` excludes every other use through it; the endpoint,
+            // borrowed for `'b`, keeps the buffer allocated.
+            buf: unsafe { &mut *cell.get() },
+        })
     }
 
     /// The RPC layer lets go of the req (`->free_slot`, or a rqst no one
@@ -270,6 +281,14 @@ impl<'a> ReqKey<'a> {
         let rpc = self.state.rpc.take()?;
         Some(self.req.kref.put_rpc(rpc))
     }
+}
+
+/// What a post of a req's Send uses, borrowed from its [`ReqKey`] at once
+/// ([`ReqKey::send_parts`]).
+pub(super) struct SendParts<'b> {
+    pub(super) registered: &'b mut Registered,
+    pub(super) rpc: Option<&'b RpcOwner>,
+    pub(super) buf: &'b mut DmaBuf,
 }
 
 impl core::ops::Deref for ReqKey<'_> {

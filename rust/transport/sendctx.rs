@@ -8,9 +8,10 @@
 //! wake a backlog waiter.
 
 use crate::bindings;
-use crate::ib::{self, Cid, Cqe, CqeHandler, Wc};
+use crate::ib::{self, Cid, Cqe, CqeHandler, SendChain, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
+use crate::rdma_cm::QpGone;
 use crate::sunrpc;
 use crate::trace;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -19,7 +20,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, ReqKey, Transport, MAX_MRS_PER_REQ};
+use super::{err, Phase, Req, ReqKey, Transport, MAX_MRS_PER_REQ};
 
 /// Ring storage: the sendctx ring needs slices of slots.
 pub(super) struct Slots(pub(super) KVec<Slot>);
@@ -58,13 +59,13 @@ impl Transport {
     /// and the Send.
     pub(super) fn post(&self, ep: &Endpoint, key: &mut ReqKey<'_>, len: u32) -> Result {
         let req = key.req();
-        let reg = key.registered();
-        let mut regs = [core::ptr::null_mut(); MAX_MRS_PER_REQ];
-        for (lease, wr) in reg.iter_mut().zip(regs.iter_mut()) {
-            *wr = ep.mrs.get_mut(lease).ok_or(EIO)?.reg_wr();
+        let parts = key.send_parts(ep).ok_or(EIO)?;
+        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
+        for lease in parts.registered.iter_mut() {
+            chain.reg(ep.mrs.get_mut(lease).ok_or(EIO)?)?;
         }
-        let regs = regs.get(..reg.len()).ok_or(EIO)?;
-        let num_wrs = u32::try_from(regs.len()).map_err(|_| EIO)?.saturating_add(1);
+        let num_regs = chain.len();
+        let num_wrs = u32::try_from(num_regs).map_err(|_| EIO)?.saturating_add(1);
         let (slot, signaled) = {
             let mut shared = self.shared.lock();
             let Some(claim) = shared.ring.claim() else {
@@ -72,7 +73,7 @@ impl Transport {
                 add(&self.stats.empty_sendctx_q, 1);
                 return Err(EAGAIN);
             };
-            let Some(rpc) = key.state().rpc.as_ref() else {
+            let Some(rpc) = parts.rpc else {
                 shared.ring.cancel(claim);
                 return Err(EIO);
             };
@@ -91,22 +92,24 @@ impl Transport {
             }
             (slot, shared.policy.signal(false, num_wrs))
         };
-        let sendbuf = key.send_buf(ep).ok_or(EIO)?;
+        let sendbuf = parts.buf;
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
         // SAFETY: the rqst is owned by the caller, `send_request`, run by
         // the task that transmits it; traced before the post, after which
         // a Reply may complete it.
-        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, regs.len()) };
-        let (cqe, addr, lkey) = (Cqe::ptr_of(cqe), sendbuf.addr(), ep.lkey);
+        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, num_regs) };
+        chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
         // The Reply may complete before the post returns. Release: the
         // reply handler sees what marshaling wrote (`offered`, the MRs).
         req.phase.store(Phase::SENT, Ordering::Release);
-        // SAFETY: live QP; the cqe's owner is in the endpoint, which drains
-        // the QP before it is freed; the buffer stays mapped
-        // until its Send owner is released; the REG_MRs are this req's.
-        unsafe { ib::post_send(qp, cqe, addr, len, lkey, signaled, regs) }
+        // SAFETY: the cqe's owner, the send buffer and the MR pool are the
+        // endpoint's, which frees the QP and its CQs before them; the
+        // buffer is not written until its Send owner is released (type
+        // invariant of `Req`); the MRs' handler is this transport, which
+        // outlives its endpoints.
+        unsafe { qp.post_send(chain) }
     }
 
     fn put_send(&self, owner: SendOwner) {
@@ -121,9 +124,25 @@ impl Transport {
         }
     }
 
+    /// Forgets what the Sends of a connection that is gone still hold:
+    /// the Send owners of its last unsignaled Sends, which no signaled
+    /// completion will release (the QP is drained and destroyed, so the
+    /// HCA no longer reads their buffers), then the congestion slots of
+    /// the RPCs sent on it.
+    pub(super) fn release_sends(&self, _gone: &QpGone) {
+        self.release_ring(None);
+        // Credits are valid for one connection only (`rpcrdma_req_reset()`):
+        // RPCs sent on this one give up their congestion slots, so their
+        // retransmits take new ones under the next connection's grant.
+        // Otherwise those slots outlive the `cong = 0` of the next connect
+        // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
+        // SAFETY: the reqs' rqsts live as long as this transport.
+        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+    }
+
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
     /// the Send owners found, outside the lock.
-    pub(super) fn release_ring(&self, slot: Option<usize>) {
+    fn release_ring(&self, slot: Option<usize>) {
         let mut shared = self.shared.lock();
         let Some(mut batch) = shared.batch.take() else {
             drop(shared);
