@@ -144,16 +144,18 @@ impl Transport {
         let Some(ep) = self.endpoint(held) else {
             return Err(err(bindings::ENOTCONN));
         };
-        if key.registered().of_pool(ep.mrs.id).len() != 0 {
-            sunrpc::warn_once(c_str!("send_request with MRs still registered"));
-            self.close(held);
+        // From here until the Send is posted no Reply is taken for this
+        // req, so this is its only user from the first use of its state. A
+        // reply handler that already claimed it (a Reply to the previous
+        // transmission, arrived on this connection) completes or unpins
+        // the rqst; this transmission waits for the reconnect.
+        if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
             return Err(err(bindings::ENOTCONN));
         }
-        // From here until the Send is posted no Reply is taken for this
-        // req. A reply handler that already claimed it (a Reply to the
-        // previous transmission, arrived on this connection) completes or
-        // unpins the rqst; this transmission waits for the reconnect.
-        if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
+        if key.registered().of_pool(ep.mrs.id).len() != 0 {
+            sunrpc::warn_once(c_str!("send_request with MRs still registered"));
+            req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
+            self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
         // Only backchannel rqsts come without a call buffer.

@@ -197,11 +197,9 @@ extern "C" fn xprs_op_send_request(rqst: *mut bindings::rpc_rqst) -> i32 {
     // SENT req until it completes or unpins the rqst, and `send_request`
     // marshals only after moving the phase from anything but REPLIED to
     // MARSHALING, which excludes that claim; a callback reply's rqst is
-    // never on the receive queue, so no Reply claims it. Known gap, kept
-    // as it was: `send_request` reads `registered` (`of_pool`) before
-    // that phase check, so a Reply claimed in between, on a new
-    // connection, for the previous transmission (a misbehaving peer)
-    // would use it too (Documentation/architecture.md, section 6).
+    // never on the receive queue, so no Reply claims it. `send_request`
+    // touches the req's state only after that phase change (or, for a
+    // callback reply, at all).
     let key = unsafe { owner_key(t, &rqst) };
     ret(t.send_request(&rqst, key, &mut held))
 }

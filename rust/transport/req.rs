@@ -93,8 +93,8 @@ pub(super) struct ReqState {
 ///   ([`Phase::SENT`] to [`Phase::REPLIED`]) until it completes or unpins
 ///   the rqst, which the RPC layer waits for before releasing it (it does
 ///   not use the state meanwhile: it waits for the Reply, or retransmits,
-///   and `send_request` takes the req back by its phase; but see the gap
-///   recorded at `xprs_op_send_request`); the completion
+///   and `send_request` takes the req back by its phase before it uses
+///   the state); the completion
 ///   of a LOCAL_INV chain its poster handed over; the code that routes the
 ///   req between owners. `registered` may hold MRs on a Reply's behalf
 ///   only while the rqst is pinned.
