@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![allow(unsafe_code)]
+
 //! FRWR memory registration (`frwr_ops.c`): the MR pool of a connection,
 //! the leases by which a req holds MRs, mapping a chunk onto MRs (their
 //! REG_MRs are posted with the Send), and invalidating them by a chain of

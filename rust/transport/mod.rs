@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![deny(unsafe_code)]
+
 //! The RPC-over-RDMA transport: setup, connection, slots, marshaling with
 //! FRWR-registered chunks, and the send and receive paths.
 //!
@@ -28,6 +30,11 @@
 //! - `connect` and `endpoint`: setting a connection up and tearing it
 //!   down, and the RDMA-CM events (`verbs.c`);
 //! - `stats`: the counters of `xprt: rdma` and the pool accounting.
+//!
+//! `unsafe` code is denied here and in every child module. The logic
+//! files forbid it outright; the few that still hold some (`ops`, the
+//! adapter; `req` and `rep`, which make keys and back-pointers; `frwr`
+//! and `sendctx`, for their posts) say so with an `allow` at their top.
 //!
 //! The lock rules all of them rely on:
 //!

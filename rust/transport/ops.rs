@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![allow(unsafe_code)]
+
 //! The entry points sunrpc calls (`transport.c`): the class's `setup`
 //! (through the C shim `xprs_class_setup`), the `xprs_op_*` functions the
 //! C table `xprs_ops` in `rust/helpers.c` points at, and the body of the

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![allow(unsafe_code)]
+
 //! The Receive buffer (`rpcrdma_rep`): whose it is (the HCA's while
 //! posted), and the way back from it to its endpoint and transport. Its
 //! completion handler, the reply path, is in `reply`.

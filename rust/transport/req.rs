@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![allow(unsafe_code)]
+
 //! The reqs (`rpcrdma_req`) and whose turn it is to use one: the ownership
 //! abstraction under the transport logic. A req's mutable state
 //! ([`ReqState`]) sits in a [`KeyCell`]; its user proves its turn with a

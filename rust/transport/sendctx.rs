@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#![allow(unsafe_code)]
+
 //! Posting Sends and the sendctx ring (`frwr_send()` and the
 //! sendctx of `verbs.c`): each Send claims a ring slot, which holds a Send
 //! owner of its req until a signaled Send completion walks the ring past
