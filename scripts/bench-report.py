@@ -11,6 +11,10 @@ guest's only).
 Every figure is the median over the rounds, with the spread (min..max) beside
 it; ours/C is the ratio of the medians. Numbers from different boots are
 never mixed: everything here comes from the one run directory given.
+
+The ratios' reference is the C client ("c") when it ran, else "base", a
+baseline build of ours (scripts/bench -b): then ours is "current" and the
+ratios are current/baseline. The subject is always ours, "rs".
 """
 import glob
 import json
@@ -20,7 +24,25 @@ import statistics
 import subprocess
 import sys
 
-CLIENT_NAMES = {"c": "C (rpcrdma)", "rs": "ours (xprtrdma_rs)"}
+CLIENT_NAMES = {"c": "C (rpcrdma)", "rs": "ours (xprtrdma_rs)", "base": "baseline (xprtrdma_rs)"}
+# The heading of the ratios subject/reference, by reference.
+RATIO = {"c": "ours/C", "base": "current/baseline"}
+
+
+def reference(data):
+    """The client the ratios divide by: C when it ran, else the baseline build."""
+    return next((c for c in ("c", "base") if c in data), None)
+
+
+def names(ref):
+    """CLIENT_NAMES, where ours is the current build when the reference is a
+    baseline build of ours."""
+    return dict(CLIENT_NAMES, **({"rs": "current (xprtrdma_rs)"} if ref == "base" else {}))
+
+
+def short(name):
+    """A client's name in a list or sentence: "C", "ours", "baseline"."""
+    return name.split()[0]
 
 # (key, label, unit, higher_is_better)
 ROWS = [
@@ -130,11 +152,12 @@ def ceiling_share(vals, ceil):
     return f"{statistics.median(shares):.0f}%" if shares else ""
 
 
-def table(data, raw, clients):
-    have_rs = "rs" in data
-    head = ["workload", "unit"] + [CLIENT_NAMES[c] for c in clients]
-    head += ["ours/C"] if have_rs and "c" in data else []
-    head += ["% of rxe ceiling (" + ", ".join(CLIENT_NAMES[c].split()[0] for c in clients) + ")"]
+def table(data, raw, clients, ref):
+    ratio = "rs" in data and ref in data
+    name = names(ref)
+    head = ["workload", "unit"] + [name[c] for c in clients]
+    head += [RATIO[ref]] if ratio else []
+    head += ["% of rxe ceiling (" + ", ".join(short(name[c]) for c in clients) + ")"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = [(k, l, u, h) for k, l, u, h in ROWS]
     rows += [(f"{j}:cpu", f"CPU per op: {j}", "us", False) for j in CPU_JOBS]
@@ -145,8 +168,8 @@ def table(data, raw, clients):
             cells.append(text)
             meds[c] = med
         line = [label, unit if higher_is_better else unit + ", lower is better"] + cells
-        if have_rs and "c" in data:
-            line.append(f"{meds['rs'] / meds['c']:.2f}" if meds.get("rs") and meds.get("c") else "")
+        if ratio:
+            line.append(f"{meds['rs'] / meds[ref]:.2f}" if meds.get("rs") and meds.get(ref) else "")
         ceil = raw.get(CEILING.get(key, ""), [])
         line.append(", ".join(ceiling_share(data[c].get(key, []), ceil) for c in clients
                               if data.get(c, {}).get(key)) if ceil else "")
@@ -207,18 +230,22 @@ def meta_cpu(d, rnd):
     return statistics.mean(d[f"meta-{j}:cpu"][rnd] for j in ("create", "stat", "unlink"))
 
 
-def profile_diff(run, data):
-    """Where the two clients' CPU time per operation differs, symbol by symbol.
+def profile_diff(run, data, ref):
+    """Where ours and the reference's CPU time per operation differ, symbol by symbol.
 
     A symbol's share of the busy (non-idle) samples times the workload's CPU
     per op is its CPU us per op; the median over the rounds of each client
     is compared.
     """
+    if ref is None:
+        return ""
+    name = names(ref)
+    r, o = short(name[ref]), short(name["rs"])
     lines = []
-    for path in sorted(glob.glob(os.path.join(run, "bench", "r1-c-*.perf.txt"))):
-        job = re.match(r"r1-c-(.+)\.perf\.txt$", os.path.basename(path)).group(1)
+    for path in sorted(glob.glob(os.path.join(run, "bench", f"r1-{ref}-*.perf.txt"))):
+        job = re.match(rf"r1-{ref}-(.+)\.perf\.txt$", os.path.basename(path)).group(1)
         per_op, own = {}, {}
-        for c in ("c", "rs"):
+        for c in (ref, "rs"):
             for p in glob.glob(os.path.join(run, "bench", f"r*-{c}-{job}.perf.txt")):
                 rnd = int(re.match(r"r(\d+)-", os.path.basename(p)).group(1)) - 1
                 us_per_op = meta_cpu(data[c], rnd) if job == "meta" else data[c][f"{job}:cpu"][rnd]
@@ -232,20 +259,25 @@ def profile_diff(run, data):
         if len(per_op) < 2:
             continue
         med = {c: {s: statistics.median(v) for s, v in per_op[c].items()} for c in per_op}
-        diffs = sorted(((med["rs"].get(s, 0.0) - med["c"].get(s, 0.0), s)
-                        for s in set(med["c"]) | set(med["rs"])), reverse=True)
+        diffs = sorted(((med["rs"].get(s, 0.0) - med[ref].get(s, 0.0), s)
+                        for s in set(med[ref]) | set(med["rs"])), reverse=True)
         fmt_d = lambda ds: ", ".join(f"`{s[:40]}` {d:+,.1f}" for d, s in ds)
-        lines += [f"- **{job}**: the transport modules' own symbols: C "
-                  f"{statistics.median(own['c']):,.1f}, ours {statistics.median(own['rs']):,.1f} "
-                  f"us/op. Most CPU us/op more in ours: {fmt_d(diffs[:8])}. "
+        lines += [f"- **{job}**: the transport modules' own symbols: {r} "
+                  f"{statistics.median(own[ref]):,.1f}, {o} {statistics.median(own['rs']):,.1f} "
+                  f"us/op. Most CPU us/op more in {o}: {fmt_d(diffs[:8])}. "
                   f"Most less: {fmt_d(diffs[::-1][:5])}."]
     if not lines:
         return ""
-    return "\n".join(["Profiles, CPU us per operation by symbol, ours minus C (medians over the "
+    return "\n".join([f"Profiles, CPU us per operation by symbol, {o} minus {r} (medians over the "
                       "rounds; a symbol outside a profile's top 80 counts as 0 there):", ""] + lines)
 
 
-def chart(data, raw, clients, png, topology):
+# The chart's title, by reference.
+CHART_TITLE = {"c": "xprtrdma-rs vs the in-tree C client",
+               "base": "xprtrdma-rs, current build vs baseline build"}
+
+
+def chart(data, raw, clients, ref, png, topology):
     panels = [
         ("IOPS, 4 KiB random, QD32", ["randread-4k-qd32:iops", "randwrite-4k-qd32:iops"], ["read", "write"]),
         ("MB/s, 1 MiB sequential, QD8", ["read-1m-qd8:mbs", "write-1m-qd8:mbs"], ["read", "write"]),
@@ -258,7 +290,7 @@ def chart(data, raw, clients, png, topology):
     datfiles, script = [], [
         "set terminal pngcairo size 1400,900 font ',10' noenhanced",
         f"set output '{png}'",
-        "set multiplot layout 2,2 title 'xprtrdma-rs vs the in-tree C client, "
+        f"set multiplot layout 2,2 title '{CHART_TITLE.get(ref, CHART_TITLE['c'])}, "
         f"{TOPOLOGY[topology]['short']} (medians, bars: min..max over rounds)'",
         "set style data histograms", "set style histogram errorbars gap 2 lw 1",
         "set style fill solid 0.6 border -1", "set yrange [0:*]", "set offsets 0, 0, graph 0.12, 0",
@@ -281,7 +313,7 @@ def chart(data, raw, clients, png, topology):
                         f.write(f'"{lab}" ' + " ".join([v, v, v] * len(clients)) + "\n")
         datfiles.append(dat)
         plots = ", ".join(
-            f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}:xtic(1) title '{CLIENT_NAMES[c]}'"
+            f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}:xtic(1) title '{names(ref)[c]}'"
             for j, c in enumerate(clients))
         script += [f"set title '{title}'", f"plot {plots}"]
     script.append("unset multiplot")
@@ -299,10 +331,11 @@ RXE_TRAFFIC = {"rxe_sent_pkts", "rxe_rcvd_pkts", "rxe_rdma_sends", "rxe_rdma_rec
                "rxe_ack_deferred"}
 
 
-def events_table(data, clients):
-    both = "c" in data and "rs" in data
-    head = ["workload", "per operation"] + [CLIENT_NAMES[c] for c in clients]
-    head += ["ours/C"] if both else []
+def events_table(data, clients, ref):
+    both = "rs" in data and ref in data
+    cname = names(ref)
+    head = ["workload", "per operation"] + [cname[c] for c in clients]
+    head += [RATIO[ref]] if both else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for job in CPU_JOBS:
         for key, label in EVENTS:
@@ -312,7 +345,7 @@ def events_table(data, clients):
             meds = {c: cell(data.get(c, {}).get(k, [])) for c in clients}
             line = [job, label] + [meds[c][0] for c in clients]
             if both:
-                a, b = meds["c"][1], meds["rs"][1]
+                a, b = meds[ref][1], meds["rs"][1]
                 line.append(f"{b / a:.2f}" if a and b else "")
             lines.append("| " + " | ".join(line) + " |")
     # Retries and errors: any other rxe counter that moved, per 1000 ops.
@@ -324,7 +357,7 @@ def events_table(data, clients):
                 name = k[len(pre):]
                 if k.startswith(pre) and name.startswith("rxe_") and name not in RXE_TRAFFIC \
                         and max(vals) > 0:
-                    other.append(f"{job} {CLIENT_NAMES[c].split()[0]} {name[4:]} "
+                    other.append(f"{job} {short(cname[c])} {name[4:]} "
                                  f"{fmt(statistics.median(vals) * 1000)}")
     lines += ["", "rxe retries and errors per 1000 operations (median over the rounds): "
               + ("; ".join(other) if other else "none counted")]
@@ -375,12 +408,20 @@ def main():
     words = TOPOLOGY[topology]
     data = collect(run)
     raw = raw_ceiling(run)
-    clients = [c for c in ("c", "rs") if c in data]
+    clients = [c for c in ("c", "base", "rs") if c in data]
     if not clients:
         sys.exit("bench-report: no results in " + run)
+    ref = reference(data)
+    cname = names(ref)
     kernel = open(os.path.join(run, "bench", "kernel.txt")).read().strip()
     module = os.path.join(run, "bench", "module.txt")
     module = open(module).read().strip().replace("\n", "; ") if os.path.exists(module) else "not loaded in this run"
+    # A baseline build of ours (scripts/bench -b): its modinfo, and which
+    # two files were compared.
+    if "base" in data:
+        base = [os.path.join(run, "bench", f) for f in ("module-base.txt", "base.txt")]
+        base = "; ".join(open(f).read().strip().replace("\n", "; ") for f in base if os.path.exists(f))
+        module += f"; baseline xprtrdma_rs: {base or 'not recorded'}"
     rev = os.path.join(run, "bench", "repo.txt")
     rev = open(rev).read().strip() if os.path.exists(rev) else "not recorded"
     rounds = len(next(iter(data[clients[0]].values())))
@@ -390,26 +431,27 @@ def main():
         f"- topology: {words['line']}",
         f"- clock: {CLOCK[clock]}",
         f"- NFSv3 over RDMA (rxe), tmpfs export, {rounds} round(s) in one boot; "
-        "the clients take turns in ABBA order (C, ours; ours, C; ...)",
+        "the clients take turns in ABBA order ({0}, {1}; {1}, {0}; ...)".format(
+            short(cname[ref or "c"]), short(cname["rs"])),
         f"- guest kernel: {kernel}; xprtrdma_rs: {module}; built from the tree at {rev}",
-        f"- clients run: {', '.join(CLIENT_NAMES[c] for c in clients)}",
+        f"- clients run: {', '.join(cname[c] for c in clients)}",
     ]
     if "rs" not in data:
         md.append("- **ours did not run**: xprtrdma_rs has no data path yet, so only the C "
                   "client's figures and the raw ceiling are real; no ratio is given.")
     md += [
         "", "Each cell: median (min..max) over the rounds. " + words["cpu"], "",
-        table(data, raw, clients), "",
+        table(data, raw, clients, ref), "",
         words["events"], "",
-        events_table(data, clients), "",
-        profile_diff(run, data), "",
+        events_table(data, clients, ref), "",
+        profile_diff(run, data, ref), "",
         f"Raw rxe ceiling ({words['raw']}; the "
         "% column divides each round's figure by that round's ceiling): " + ", ".join(
             f"{t} {cell(v)[0]} {'us' if t == 'ib_send_lat' else 'MB/s'}" for t, v in sorted(raw.items())), "",
     ]
     with open(os.path.join(run, "results.md"), "w") as f:
         f.write("\n".join(md))
-    chart(data, raw, clients, os.path.join(run, "results.png"), topology)
+    chart(data, raw, clients, ref, os.path.join(run, "results.png"), topology)
     print("\n".join(md))
 
 

@@ -7,6 +7,8 @@
 # Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
 #       ["WORKLOADS"]   (a subset of the workload names below; default all)
 #       [one|two]       the topology (one by default)
+#       [BASE_KO]       the guest path of a baseline build of ours, for the
+#                       client "base" (scripts/bench -b); empty: none
 #
 # one: nfsd, its export, the clients and both ends of rxe in this guest.
 # two (scripts/bench -2, booted by scripts/vm2 bench): this is the client
@@ -20,6 +22,9 @@ two)	. /xprs/repo/tests/vm2/lib.sh ;;	# XPRS_ADDR is the server guest
 *)	echo "FAIL: the topology is one or two, not '$topology'"; exit 1 ;;
 esac
 
+# "base" is ours too, a baseline build: everything below that is ours'
+# (the module name, its symbols in the profiles) holds for it.
+XPRS_BASE_KO=${9:-}
 rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0} size=${6:-128M}
 workloads=${7:-randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-1m-qd8 write-1m-qd8 meta}
 res=/xprs/out/bench
@@ -132,7 +137,7 @@ raw_ceiling() {
 	done
 }
 
-# bench_switch c|rs: the other client. One guest: client_switch, which stops
+# bench_switch c|rs|base: the other client. One guest: client_switch, which stops
 # and starts nfsd around the reload (svcrdma is rpcrdma's). Two: no nfsd
 # here, only the transports reloaded; unload waits out the destroy of the
 # last mount's transport, which sunrpc does after the umount.
@@ -185,6 +190,9 @@ for round in $(seq "$rounds"); do
 done
 uname -r > "$res/kernel.txt"
 for c in $clients; do
-	case $c in rs) modinfo "$XPRS_KO" | awk '/^(version|srcversion|vermagic):/' > "$res/module.txt" ;; esac
+	case $c in
+	rs)	modinfo "$XPRS_KO" | awk '/^(version|srcversion|vermagic):/' > "$res/module.txt" ;;
+	base)	modinfo "$XPRS_BASE_KO" | awk '/^(version|srcversion|vermagic):/' > "$res/module-base.txt" ;;
+	esac
 done
 log "benchmark done"

@@ -12,6 +12,9 @@ XPRS_ADDR6=fd00::15
 XPRS_PROVIDER=${XPRS_PROVIDER:-rxe}
 # scripts/vm exports the module built for the kernel it booted.
 XPRS_KO=${XPRS_KO:-/xprs/repo/xprtrdma_rs.ko}
+# A baseline build of ours, for `client_load base` (scripts/bench -b sets it
+# through tests/vm/bench.sh); empty unless a test asks for it.
+XPRS_BASE_KO=${XPRS_BASE_KO:-}
 XPRS_FLAVOR=${XPRS_FLAVOR:-prod}
 NFS_PORT=20049
 
@@ -127,12 +130,17 @@ nfsd_stop() {
 	rpc.nfsd 0
 }
 
-# client_load c|rs: the in-tree C client, or ours beside rpcrdma's server side.
+# client_load c|rs|base: the in-tree C client, or ours beside rpcrdma's
+# server side; base is ours too, the baseline build XPRS_BASE_KO (the same
+# module name, xprtrdma_rs, so it unloads as rs does).
 client_load() {
 	case $1 in
 	c)	modprobe rpcrdma ;;
 	rs)	modprobe rpcrdma client=0
 		insmod "$XPRS_KO" ;;
+	base)	[ -n "$XPRS_BASE_KO" ] || fail "client_load base: no baseline module (XPRS_BASE_KO is empty)"
+		modprobe rpcrdma client=0
+		insmod "$XPRS_BASE_KO" ;;
 	*)	fail "client_load: unknown client '$1'" ;;
 	esac
 	XPRS_CLIENT=$1
@@ -143,6 +151,7 @@ client_name() {
 	case ${XPRS_CLIENT:-} in
 	c)	echo "in-tree C client (rpcrdma client=1)" ;;
 	rs)	echo "xprtrdma_rs (rpcrdma client=0)" ;;
+	base)	echo "xprtrdma_rs baseline ($XPRS_BASE_KO, rpcrdma client=0)" ;;
 	esac
 }
 
@@ -188,7 +197,7 @@ client_unload() {
 	if [ -d /sys/module/rpcrdma ]; then rmmod rpcrdma; fi
 }
 
-# client_switch c|rs: unmount, stop nfsd, reload the transports, restart.
+# client_switch c|rs|base: unmount, stop nfsd, reload the transports, restart.
 client_switch() {
 	umount -a -t nfs,nfs4 || true
 	nfsd_stop
