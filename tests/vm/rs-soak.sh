@@ -35,6 +35,22 @@ kernel_mem() {
 	awk '/^(SUnreclaim|Percpu|VmallocUsed):/ { sub(":", "", $1); print $1, $2 }' /proc/meminfo | sort
 }
 
+# sunrpc_objects: "name count" for what sunrpc keeps after a umount: its
+# clients and transports (the directories under debugfs sunrpc/rpc_clnt
+# and rpc_xprt, two debugfs inodes each, from inode_cache), and
+# inode_cache's objects. nfsd keeps an RDMA backchannel transport of
+# svcrdma's (netid rdma, port 0) for every third mount cycle with either
+# client (Documentation/soak.md), which is inode_cache's growth.
+sunrpc_objects() {
+	local d=/sys/kernel/debug/sunrpc
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	echo "inode_cache $(awk '$1 == "inode_cache" { print $2 }' /proc/slabinfo)"
+	echo "rpc_clnt $(find $d/rpc_clnt -mindepth 1 -maxdepth 1 | wc -l)"
+	echo "rpc_xprt $(find $d/rpc_xprt -mindepth 1 -maxdepth 1 | wc -l)"
+	echo "rpc_xprt_rdma_port0 $(cat $d/rpc_xprt/*/info 2>/dev/null |
+		awk '/^netid:/ { n = $2 } /^port:/ { if (n == "rdma" && $2 == "0") c++ } END { print c + 0 }')"
+}
+
 # fio_loop FILE LOG: back-to-back fio write+verify runs until /tmp/stop
 # exists; each run's status goes to LOG.
 fio_loop() {
@@ -151,15 +167,19 @@ run_client() {
 	drop_caches; sleep 2
 	slab_bytes > "/tmp/slab-$c.before"
 	kernel_mem > "/tmp/mem-$c.before"
+	sunrpc_objects > "/tmp/objs-$c.before"
 	t0=$(date +%s)
 	mount_cycles
 	t1=$(date +%s)
 	drop_caches; sleep 5
 	slab_bytes > "/tmp/slab-$c.after"
 	kernel_mem > "/tmp/mem-$c.after"
+	sunrpc_objects > "/tmp/objs-$c.after"
 	join "/tmp/mem-$c.before" "/tmp/mem-$c.after" |
 		awk -v c="$c" '{ printf "%s: %s %d -> %d KiB (%+d)\n", c, $1, $2, $3, $3 - $2 }' > "/tmp/mem-$c.growth"
 	cat "/tmp/mem-$c.growth"
+	join "/tmp/objs-$c.before" "/tmp/objs-$c.after" |
+		awk -v c="$c" '{ printf "%s: %s %d -> %d (%+d)\n", c, $1, $2, $3, $3 - $2 }'
 	join "/tmp/slab-$c.before" "/tmp/slab-$c.after" |
 		awk '{ print $1, $3 - $2 }' | sort > "/tmp/slab-$c.growth"
 	local total
