@@ -80,14 +80,15 @@ VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-sysctl:rs-data,rs,10,rxe:rs-data
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
 # the CI budget (Documentation/debug-kernel.md): rs-faults runs fio for 10 s
-# (20 by default), rs-nomem 8 attempts of failslab at a stride of 173 and
-# every page allocation of order 4 and up (`make nomem` walks every N); it
+# (20 by default), rs-nomem 4 attempts of failslab at a stride of 346
+# (N = 1, 346, 692, 1038) and every page
+# allocation of order 4 and up (`make nomem` walks every N); it
 # comes last, as it leaves failslab's filters set. rs-hostile and the
 # xfstests subset run on the debug kernel as their own runs (`make vm-test
 # FLAVOR=debug T=tests/vm/rs-hostile.sh`, `make xfstests FLAVOR=debug`):
 # their guests take 17 and over 30 min there, more than the CI budget has
 # left.
-VM_SUITE_DEBUG ?= tests/vm/suite.sh:module:rs-inline:rs-v41:rs-faults,10:rs-acl,rs:rs-nomem,8,both,173,4
+VM_SUITE_DEBUG ?= tests/vm/suite.sh:module:rs-inline:rs-v41:rs-faults,10:rs-acl,rs:rs-nomem,4,both,346,4
 ifeq ($(FLAVOR),debug)
 VM_SUITE ?= $(VM_SUITE_DEBUG)
 else
