@@ -120,19 +120,19 @@ impl Registered {
 /// until the pool is dropped with its endpoint (an orphan, or a lease of
 /// an endpoint already torn down).
 pub(super) struct MrPool {
-    /// The table's id, which its leases carry, for `Registered::of_pool`.
-    /// A copy: the table checks leases against its own.
-    pub(super) id: u64,
     table: MrTable,
 }
 
 impl MrPool {
+    /// The table's id, which its leases carry, for `Registered::of_pool`.
+    pub(super) fn id(&self) -> u64 {
+        self.table.id()
+    }
+
     /// Makes a pool of `n` empty slots (at most `u16::MAX`).
     pub(super) fn new(n: usize) -> Result<Self> {
-        let table = MrTable::new(n)?;
         Ok(Self {
-            id: table.id(),
-            table,
+            table: MrTable::new(n)?,
         })
     }
 
@@ -315,7 +315,7 @@ impl Transport {
     /// The caller makes sure neither the HCA nor the peer can use them:
     /// they were never posted, were invalidated, or the QP is dead.
     pub(super) fn release_mrs(&self, ep: &Endpoint, req: &mut ReqKey<'_>) {
-        let reg = req.registered().of_pool(ep.mrs.id);
+        let reg = req.registered().of_pool(ep.mrs.id());
         if reg.len() != 0 {
             let mut shared = self.shared.lock();
             while let Some(mut lease) = reg.pop() {

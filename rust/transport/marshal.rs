@@ -76,7 +76,7 @@ impl Transport {
             let guard = self.lock_ep();
             let ep = guard.endpoint();
             // Pool ids start at 1: without an endpoint every lease is stale.
-            if key.registered().of_pool(ep.map_or(0, |ep| ep.mrs.id)).len() == 0 {
+            if key.registered().of_pool(ep.map_or(0, |ep| ep.mrs.id())).len() == 0 {
                 return;
             }
             match ep {
@@ -152,7 +152,7 @@ impl Transport {
         if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
             return Err(err(bindings::ENOTCONN));
         }
-        if key.registered().of_pool(ep.mrs.id).len() != 0 {
+        if key.registered().of_pool(ep.mrs.id()).len() != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
             req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
             self.close(held);

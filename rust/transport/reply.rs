@@ -145,7 +145,7 @@ impl Transport {
                 Err(EIO)
             }
         };
-        key.registered().of_pool(ep.mrs.id);
+        key.registered().of_pool(ep.mrs.id());
         if let Some(rkey) = inv_rkey {
             self.remote_invalidated(ep, &mut key, rkey);
         }
