@@ -33,7 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{Endpoint, EpEvents};
+use super::endpoint::{Endpoint, EpEvents, Resolving};
 use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
@@ -175,12 +175,10 @@ impl Transport {
         let mut id = CmId::new(&xprt, events.clone())?;
 
         *step = "resolve address";
-        id.resolve_addr(&xprt, RESOLVE_TIMEOUT_MS)?;
-        events.wait_resolved()?;
-        events.done.reinit();
+        events.resolve(Resolving::Addr, || id.resolve_addr(&xprt, RESOLVE_TIMEOUT_MS))?;
         *step = "resolve route";
-        id.resolve_route(RESOLVE_TIMEOUT_MS)?;
-        events.wait_resolved()?;
+        events.resolve(Resolving::Route, || id.resolve_route(RESOLVE_TIMEOUT_MS))?;
+        // The connect step waits on the same completion.
         events.done.reinit();
 
         *step = "device";

@@ -31,11 +31,21 @@ use super::frwr::MrPool;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::stats::add;
-use super::{err, Transport, RESOLVE_TIMEOUT_MS};
+use super::{Transport, RESOLVE_TIMEOUT_MS};
 
 /// `IB_CM_REJ_STALE_CONN` (`ib_cm_rej_reason`): the peer still holds our
 /// previous connection.
 const IB_CM_REJ_STALE_CONN: i32 = 10;
+
+/// A step of connection setup that ends with an rdma_cm event, as
+/// [`EpEvents::resolve`] records it in `EpEvents::resolve`.
+#[derive(Clone, Copy)]
+pub(super) enum Resolving {
+    /// `rdma_resolve_addr()`: ADDR_RESOLVED or ADDR_ERROR.
+    Addr = 1,
+    /// `rdma_resolve_route()`: ROUTE_RESOLVED or ROUTE_ERROR.
+    Route = 2,
+}
 
 /// State the rdma_cm event handler shares with the connect worker.
 #[pin_data]
@@ -46,7 +56,9 @@ pub(super) struct EpEvents {
     pub(super) done: Completion,
     /// 0 while connecting, 1 when established, a negative errno on failure.
     pub(super) status: AtomicI32,
-    /// The result of address or route resolution.
+    /// The resolution step being waited for (a [`Resolving`], positive)
+    /// until an event for that step or the waiter ends it; then its
+    /// result: 0 or a negative errno. Starts at 0: no step.
     pub(super) resolve: AtomicI32,
     /// Set once teardown starts: no more close requests.
     pub(super) closing: AtomicBool,
@@ -182,16 +194,70 @@ impl Transport {
 }
 
 impl EpEvents {
-    pub(super) fn wait_resolved(&self) -> Result {
-        let left = self
-            .done
-            .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz());
-        if left == 0 {
-            return Err(err(bindings::ETIMEDOUT));
-        }
-        match self.resolve.load(Ordering::Acquire) {
+    /// Runs one resolution step: `start` asks rdma_cm for it, and only
+    /// that step's success event (ADDR_RESOLVED for [`Resolving::Addr`],
+    /// ROUTE_RESOLVED for [`Resolving::Route`]) makes it `Ok`.
+    ///
+    /// As C's `rpcrdma_create_id()` sets `re_async_rc = -ETIMEDOUT` before
+    /// each step, the step is recorded before it starts, and the
+    /// completion reset. Only an event of that step stores a result and
+    /// wakes (`resolved`): an event of the other step, or one arriving
+    /// after this wait gave up, finds the step closed and is ignored. Any
+    /// other wake comes from `lost` or `connect_failed` (ADDR_CHANGE,
+    /// DISCONNECTED, ...), which set `status` first: that errno is the
+    /// result, even if the step also succeeded. A timeout is -ETIMEDOUT,
+    /// unless the step's event won the race to close it.
+    pub(super) fn resolve(&self, step: Resolving, start: impl FnOnce() -> Result) -> Result {
+        let step = step as i32;
+        self.resolve.store(step, Ordering::Release);
+        self.done.reinit();
+        // A loss whose wake the reset may have forgotten still stands.
+        let started = self.failed().and_then(|()| start());
+        let rc = match started {
+            Err(e) => e.to_errno(),
+            Ok(()) => {
+                let left = self
+                    .done
+                    .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz());
+                // Woken with the step still open: only `status` can say
+                // why (it is checked below).
+                let e = if left == 0 { bindings::ETIMEDOUT } else { bindings::ENOTCONN };
+                -(e as i32)
+            }
+        };
+        // Close the step: its result is whichever of the event and this
+        // store comes first.
+        let rc = match self
+            .resolve
+            .compare_exchange(step, rc, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => rc,
+            Err(result) => result,
+        };
+        self.failed()?;
+        match rc {
             0 => Ok(()),
             e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// An event of `step` ended it with `rc`: records it and wakes the
+    /// waiter, if that step is the one waited for.
+    fn resolved(&self, step: Resolving, rc: i32) {
+        if self
+            .resolve
+            .compare_exchange(step as i32, rc, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.wake();
+        }
+    }
+
+    /// The failure `lost` or `connect_failed` reported, if any.
+    fn failed(&self) -> Result {
+        match self.status.load(Ordering::Acquire) {
+            s if s < 0 => Err(Error::from_errno(s)),
+            _ => Ok(()),
         }
     }
 
@@ -232,18 +298,10 @@ impl CmHandler for EpEvents {
     fn event(&self, event: CmEvent<'_>) {
         let neg = |e: u32| -(e as i32);
         match event {
-            CmEvent::AddrResolved | CmEvent::RouteResolved => {
-                self.resolve.store(0, Ordering::Release);
-                self.wake();
-            }
-            CmEvent::AddrError => {
-                self.resolve.store(neg(bindings::EPROTO), Ordering::Release);
-                self.wake();
-            }
-            CmEvent::RouteError => {
-                self.resolve.store(neg(bindings::ENETUNREACH), Ordering::Release);
-                self.wake();
-            }
+            CmEvent::AddrResolved => self.resolved(Resolving::Addr, 0),
+            CmEvent::AddrError => self.resolved(Resolving::Addr, neg(bindings::EPROTO)),
+            CmEvent::RouteResolved => self.resolved(Resolving::Route, 0),
+            CmEvent::RouteError => self.resolved(Resolving::Route, neg(bindings::ENETUNREACH)),
             CmEvent::Established { private_data } => {
                 let n = cm_private::negotiate(self.ours, private_data);
                 self.inline_send.store(n.inline_send.bytes(), Ordering::Release);
