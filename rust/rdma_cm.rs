@@ -7,10 +7,11 @@
 use crate::bindings;
 use crate::ib::{Cq, Device, Pd, Qp};
 use crate::sunrpc::Xprt;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, UniqueArc};
 
 /// An rdma_cm event, as a [`CmHandler`] sees it (`struct rdma_cm_event`).
 /// Only the events an RC client gets are told apart.
@@ -83,7 +84,7 @@ unsafe extern "C" fn cm_trampoline<H: CmHandler>(
     event: *mut bindings::rdma_cm_event,
 ) -> i32 {
     // SAFETY: `CmId::new` set the context to the `H` of its `Arc`, which
-    // the `CmId` keeps until `rdma_destroy_id()` returned, and that waits
+    // its `IdHold` keeps until `rdma_destroy_id()` returned, and that waits
     // for running handlers; the event is valid for the call (the caller).
     let (handler, event) = unsafe { (&*(*id).context.cast::<H>(), &*event) };
     handler.event(CmEvent::new(event));
@@ -100,34 +101,69 @@ unsafe extern "C" fn cm_trampoline<H: CmHandler>(
 /// Made only by [`CmId::drain_and_destroy_qp`], once it has done so.
 pub(crate) struct QpGone(());
 
+/// An `rdma_cm_id` and the handler of its events, destroyed when its
+/// last holder lets go: its [`CmId`], or a verbs object made on its
+/// device, which holds it through an [`crate::ib::DeviceRef`]. The id
+/// holds a reference on its device (rdma_cm's removal of the device
+/// waits for every id on it to be destroyed), so a holder keeps the device
+/// registered.
+///
+/// # Invariants
+///
+/// `id` was returned by `rdma_create_id` with the `H` of `_handler` as its
+/// context and `cm_trampoline::<H>` as its event handler, for the `H` of
+/// the [`CmId`] that made it; it is destroyed only by `drop`, before
+/// `_handler` is dropped.
+pub(crate) struct IdHold {
+    id: NonNull<bindings::rdma_cm_id>,
+    _handler: Arc<dyn CmHandler>,
+}
+
+// SAFETY: an `IdHold` owns its `rdma_cm_id` (type invariant), which is not
+// tied to a thread: rdma_cm runs its event handler on its own workqueue,
+// and `rdma_destroy_id` may run on any thread but that handler's. The
+// handler it keeps is `Send + Sync` (`CmHandler`).
+unsafe impl Send for IdHold {}
+// SAFETY: through `&IdHold` one gets only the id's address, for the rdma_cm
+// and verbs functions made to be called concurrently on one id (they take
+// the id's and the QP's own locks).
+unsafe impl Sync for IdHold {}
+
+impl IdHold {
+    /// Returns the raw id.
+    fn as_ptr(&self) -> *mut bindings::rdma_cm_id {
+        self.id.as_ptr()
+    }
+}
+
+impl Drop for IdHold {
+    fn drop(&mut self) {
+        // SAFETY: the id is valid (invariant) and this is its only
+        // destruction; no holder is left to use it or its device. `_handler`
+        // is dropped after this, once `rdma_destroy_id()` has waited for a
+        // running event handler. (Were a handler to drop the last holder
+        // from `event`, that wait would deadlock, not free anything early.)
+        unsafe { bindings::rdma_destroy_id(self.id.as_ptr()) };
+    }
+}
+
 /// An `rdma_cm_id` for an RC connection, whose events go to its `H`.
 ///
 /// # Invariants
 ///
-/// `id` was returned by `rdma_create_id` with `handler` as its context
-/// and `cm_trampoline::<H>` as its event handler, and is destroyed only by
-/// `drop`. `qp` is the QP created on it, until it is destroyed.
+/// `hold` is the id made by [`CmId::new`] for an `H` (so `device` reads
+/// it). `qp` is the QP created on it, until it is destroyed.
 pub(crate) struct CmId<H: CmHandler> {
-    id: NonNull<bindings::rdma_cm_id>,
+    hold: Arc<IdHold>,
     qp: Option<Qp>,
-    _handler: Arc<H>,
+    _handler: PhantomData<Arc<H>>,
 }
 
-// SAFETY: a `CmId` owns its `rdma_cm_id` (type invariant), which is not
-// tied to a thread: rdma_cm runs its event handler on its own workqueue,
-// and `rdma_destroy_id` may run on any thread but that handler's. The `H`
-// it shares with that handler is `Send + Sync`.
-unsafe impl<H: CmHandler> Send for CmId<H> {}
-// SAFETY: the `&self` methods call rdma_cm and verbs functions made to be
-// called concurrently on one id (they take the id's and the QP's own
-// locks), and read `device` (volatile: address resolution writes it);
-// `qp` changes only through `&mut self`.
-unsafe impl<H: CmHandler> Sync for CmId<H> {}
-
-impl<H: CmHandler> CmId<H> {
+impl<H: CmHandler + 'static> CmId<H> {
     /// Creates an identifier in the network namespace of `xprt`, whose
     /// events go to `handler`.
     pub(crate) fn new(xprt: &Xprt, handler: Arc<H>) -> Result<Self> {
+        let hold = UniqueArc::<IdHold>::new_uninit(GFP_KERNEL)?;
         let context = (&*handler as *const H).cast_mut().cast();
         // SAFETY: the xprt is valid (`Xprt` invariant) and holds a
         // reference on its namespace, which `rdma_create_id()` takes its
@@ -143,12 +179,14 @@ impl<H: CmHandler> CmId<H> {
         let id = NonNull::new(id).ok_or(ENOMEM)?;
         // INVARIANT: created just above, with `handler` as context; no QP.
         Ok(Self {
-            id,
+            hold: hold.write(IdHold { id, _handler: handler }).into(),
             qp: None,
-            _handler: handler,
+            _handler: PhantomData,
         })
     }
+}
 
+impl<H: CmHandler> CmId<H> {
     /// Starts resolving the address of the server of `xprt` to a device;
     /// the result is an event.
     pub(crate) fn resolve_addr(&self, xprt: &Xprt, ms: u32) -> Result {
@@ -156,14 +194,14 @@ impl<H: CmHandler> CmId<H> {
         // invariant), so is its address, which rdma_cm copies during the
         // call.
         to_result(unsafe {
-            bindings::rdma_resolve_addr(self.id.as_ptr(), core::ptr::null_mut(), xprt.addr(), ms as _)
+            bindings::rdma_resolve_addr(self.hold.as_ptr(), core::ptr::null_mut(), xprt.addr(), ms as _)
         })
     }
 
     /// Starts resolving the route; the result is an event.
     pub(crate) fn resolve_route(&self, ms: u32) -> Result {
         // SAFETY: the id is valid (invariant).
-        to_result(unsafe { bindings::rdma_resolve_route(self.id.as_ptr(), ms as _) })
+        to_result(unsafe { bindings::rdma_resolve_route(self.hold.as_ptr(), ms as _) })
     }
 
     /// Returns the device the address resolved to, if any, for as long as
@@ -173,18 +211,18 @@ impl<H: CmHandler> CmId<H> {
         // address resolution, which callers wait for; read as `READ_ONCE()`
         // in case one does not.
         let dev = NonNull::new(unsafe {
-            core::ptr::read_volatile(core::ptr::addr_of!((*self.id.as_ptr()).device))
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.hold.as_ptr()).device))
         })?;
         // SAFETY: the id holds a reference on its device until it is
-        // destroyed, which the borrow of `self` excludes.
-        Some(unsafe { Device::from_raw(dev) })
+        // destroyed, which `hold` (borrowed with `self`) excludes.
+        Some(unsafe { Device::from_raw(dev, &self.hold) })
     }
 
     /// Creates the RC QP with the given queue sizes, completing on the CQs,
     /// which it owns from now on.
     pub(crate) fn create_qp(
         &mut self,
-        pd: &Pd,
+        pd: &Arc<Pd>,
         send_cq: Cq,
         recv_cq: Cq,
         send_wr: u32,
@@ -206,13 +244,14 @@ impl<H: CmHandler> CmId<H> {
         attr.qp_type = bindings::ib_qp_type_IB_QPT_RC;
         // SAFETY: the id, PD and CQs are valid; `attr` is read during the
         // call only.
-        to_result(unsafe { bindings::rdma_create_qp(self.id.as_ptr(), pd.as_ptr(), &mut attr) })?;
+        to_result(unsafe { bindings::rdma_create_qp(self.hold.as_ptr(), pd.as_ptr(), &mut attr) })?;
         // SAFETY: `rdma_create_qp()` succeeded, so `qp` is the QP it made
         // on the id, which `destroy_qp` destroys.
-        let qp = NonNull::new(unsafe { (*self.id.as_ptr()).qp }).ok_or(EIO)?;
-        // SAFETY: the QP was just created on these CQs and is destroyed,
-        // by `destroy_qp`, before the `Qp` (and so the CQs) is dropped.
-        self.qp = Some(unsafe { Qp::from_raw(qp, send_cq, recv_cq) });
+        let qp = NonNull::new(unsafe { (*self.hold.as_ptr()).qp }).ok_or(EIO)?;
+        // SAFETY: the QP was just created on these CQs and this PD, and is
+        // destroyed, by `destroy_qp`, before the `Qp` (and so the CQs and
+        // its hold on the PD) is dropped.
+        self.qp = Some(unsafe { Qp::from_raw(qp, send_cq, recv_cq, pd.clone()) });
         Ok(())
     }
 
@@ -227,7 +266,7 @@ impl<H: CmHandler> CmId<H> {
         // SAFETY: the id is valid and resolved (it has a device); the
         // private data is copied during the call.
         to_result(unsafe {
-            bindings::xprs_rdma_connect(self.id.as_ptr(), private.as_ptr().cast(), len)
+            bindings::xprs_rdma_connect(self.hold.as_ptr(), private.as_ptr().cast(), len)
         })
     }
 
@@ -235,7 +274,7 @@ impl<H: CmHandler> CmId<H> {
     /// trace: an error (not connected) needs no handling.
     pub(crate) fn disconnect(&self) -> i32 {
         // SAFETY: the id is valid.
-        unsafe { bindings::rdma_disconnect(self.id.as_ptr()) }
+        unsafe { bindings::rdma_disconnect(self.hold.as_ptr()) }
     }
 
     /// Flushes and waits for every posted Receive, then every Send, then
@@ -257,7 +296,7 @@ impl<H: CmHandler> CmId<H> {
         if let Some(qp) = self.qp.take() {
             // SAFETY: the QP exists (invariant) and no one can post on it
             // any more: it was taken out of `self`.
-            unsafe { bindings::rdma_destroy_qp(self.id.as_ptr()) };
+            unsafe { bindings::rdma_destroy_qp(self.hold.as_ptr()) };
             // The CQs go after the QP that used them.
             drop(qp);
         }
@@ -266,12 +305,7 @@ impl<H: CmHandler> CmId<H> {
 
 impl<H: CmHandler> Drop for CmId<H> {
     fn drop(&mut self) {
+        // The id itself goes with its last holder (`IdHold`).
         self.destroy_qp();
-        // SAFETY: the id is valid (invariant) and this is its only
-        // destruction. `_handler` is dropped after this, once
-        // `rdma_destroy_id()` has waited for a running event handler. (Were
-        // an `H` to drop its own id from `event`, that wait would deadlock,
-        // not free anything early.)
-        unsafe { bindings::rdma_destroy_id(self.id.as_ptr()) };
     }
 }

@@ -6,10 +6,12 @@
 //! `cqe.rs`; FRWR MRs ([`Mr`]) in `mr.rs`.
 
 use crate::bindings;
+use crate::rdma_cm::IdHold;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
+use kernel::sync::{Arc, UniqueArc};
 
 mod cqe;
 mod mr;
@@ -34,26 +36,32 @@ fn from_err_ptr<T>(ptr: *mut T) -> Result<NonNull<T>> {
 ///
 /// # Invariants
 ///
-/// The pointer is a valid `ib_device` for `'a`. The objects made on it
-/// ([`Pd`], [`Cq`], [`DmaBuf`], [`Mr`]) keep its address past `'a`: their
-/// owners drop them before the id (see `Endpoint`).
+/// The pointer is a valid `ib_device` for as long as `hold`, the id that
+/// resolved to it, is not destroyed: at least `'a`, and for as long as a
+/// [`DeviceRef`] made from this value lives.
 #[derive(Clone, Copy)]
 pub(crate) struct Device<'a> {
     dev: NonNull<bindings::ib_device>,
-    _id: PhantomData<&'a ()>,
+    hold: &'a Arc<IdHold>,
 }
 
-impl Device<'_> {
-    /// Wraps `ptr`.
+impl<'a> Device<'a> {
+    /// Wraps `ptr`, the device `hold` resolved to.
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid device for the lifetime of the value.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::ib_device>) -> Self {
+    /// `ptr` must be a valid device until the id of `hold` is destroyed.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::ib_device>, hold: &'a Arc<IdHold>) -> Self {
         // INVARIANT: guaranteed by the caller.
-        Self {
-            dev: ptr,
-            _id: PhantomData,
+        Self { dev: ptr, hold }
+    }
+
+    /// Returns a hold on the device, for an object made on it to keep.
+    fn hold(&self) -> DeviceRef {
+        // INVARIANT: the id that keeps the device is held with it.
+        DeviceRef {
+            dev: self.dev,
+            _hold: self.hold.clone(),
         }
     }
 
@@ -94,13 +102,46 @@ impl Device<'_> {
     }
 }
 
-/// A protection domain.
+/// A device kept for the objects made on it ([`Pd`], [`Cq`], [`DmaBuf`]),
+/// so that each may free itself whenever it is dropped.
 ///
 /// # Invariants
 ///
-/// `pd` was returned by `ib_alloc_pd` and is deallocated only by `drop`.
+/// `dev` is a valid `ib_device` for as long as `_hold` lives: it is the
+/// device the id of `_hold` resolved to, which the id keeps registered
+/// until it is destroyed (type invariants of [`Device`] and [`IdHold`]).
+pub(crate) struct DeviceRef {
+    dev: NonNull<bindings::ib_device>,
+    _hold: Arc<IdHold>,
+}
+
+// SAFETY: a `DeviceRef` is the address of a device that stays valid while
+// it lives (type invariant) and a hold on the id (`Send + Sync`); the
+// verbs and DMA functions called on the device may run on any thread, and
+// concurrently.
+unsafe impl Send for DeviceRef {}
+// SAFETY: as for `Send`: `&DeviceRef` gives only the device's address.
+unsafe impl Sync for DeviceRef {}
+
+impl DeviceRef {
+    /// Returns the raw device, valid while `self` lives.
+    fn as_ptr(&self) -> *mut bindings::ib_device {
+        self.dev.as_ptr()
+    }
+}
+
+/// A protection domain, shared (`Arc<Pd>`) by its owner and by the QP and
+/// the MRs made on it, so it is deallocated only once all of them are
+/// gone.
+///
+/// # Invariants
+///
+/// `pd` was returned by `ib_alloc_pd` on `_dev`'s device and is
+/// deallocated only by `drop`. Every QP and MR on it holds an `Arc` of
+/// this value until it is destroyed ([`Qp`], [`Mr`]).
 pub(crate) struct Pd {
     pd: NonNull<bindings::ib_pd>,
+    _dev: DeviceRef,
 }
 
 // SAFETY: a `Pd` owns its `ib_pd` (type invariant), which is not tied to
@@ -113,11 +154,14 @@ unsafe impl Sync for Pd {}
 
 impl Pd {
     /// Allocates a protection domain on `dev`.
-    pub(crate) fn new(dev: &Device<'_>) -> Result<Self> {
-        // SAFETY: by the `Device` invariant the device is valid.
+    pub(crate) fn new(dev: &Device<'_>) -> Result<Arc<Self>> {
+        // Taken first, so that its failure makes no verbs call.
+        let slot = UniqueArc::<Pd>::new_uninit(GFP_KERNEL)?;
+        let dev = dev.hold();
+        // SAFETY: the device is valid while `dev` lives (its invariant).
         let pd = from_err_ptr(unsafe { bindings::xprs_ib_alloc_pd(dev.as_ptr()) })?;
-        // INVARIANT: allocated just above.
-        Ok(Self { pd })
+        // INVARIANT: allocated just above, on `dev`; nothing uses it yet.
+        Ok(slot.write(Self { pd, _dev: dev }).into())
     }
 
     /// Returns the raw protection domain.
@@ -135,8 +179,9 @@ impl Pd {
 
 impl Drop for Pd {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the PD is live and unused: owners
-        // drop it after the QP and every MR on it.
+        // SAFETY: by the type invariant the PD is live and unused: this is
+        // the last `Arc` of it, so every QP and MR on it is gone; its
+        // device is held by `_dev`, dropped after this.
         unsafe { bindings::xprs_ib_dealloc_pd(self.pd.as_ptr()) };
     }
 }
@@ -145,9 +190,12 @@ impl Drop for Pd {
 ///
 /// # Invariants
 ///
-/// `cq` was returned by `ib_alloc_cq_any` and is freed only by `drop`.
+/// `cq` was returned by `ib_alloc_cq_any` on `_dev`'s device and is freed
+/// only by `drop`. A QP uses it only while a [`Qp`] owns it, which frees
+/// it after destroying the QP.
 pub(crate) struct Cq {
     cq: NonNull<bindings::ib_cq>,
+    _dev: DeviceRef,
 }
 
 // SAFETY: a `Cq` owns its `ib_cq` (type invariant), which is not tied to
@@ -162,14 +210,15 @@ impl Cq {
     /// Allocates a completion queue of `depth` entries on `dev`.
     pub(crate) fn new(dev: &Device<'_>, depth: u32) -> Result<Self> {
         let depth = i32::try_from(depth).map_err(|_| EINVAL)?;
-        // SAFETY: by the `Device` invariant the device is valid; the
-        // private pointer is unused (each work request carries its own
+        let dev = dev.hold();
+        // SAFETY: the device is valid while `dev` lives (its invariant);
+        // the private pointer is unused (each work request carries its own
         // `ib_cqe`).
         let cq = from_err_ptr(unsafe {
             bindings::xprs_ib_alloc_cq(dev.as_ptr(), core::ptr::null_mut(), depth)
         })?;
-        // INVARIANT: allocated just above.
-        Ok(Self { cq })
+        // INVARIANT: allocated just above, on `dev`; no QP uses it yet.
+        Ok(Self { cq, _dev: dev })
     }
 
     /// Returns the raw completion queue.
@@ -188,8 +237,9 @@ impl Cq {
 
 impl Drop for Cq {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the CQ is live; owners destroy the
-        // QP using it first.
+        // SAFETY: by the type invariant the CQ is live and no QP uses it
+        // (a `Qp` destroys its QP before dropping its CQs); its device is
+        // held by `_dev`, dropped after this.
         unsafe { bindings::ib_free_cq(self.cq.as_ptr()) };
     }
 }
@@ -199,13 +249,15 @@ impl Drop for Cq {
 ///
 /// # Invariants
 ///
-/// `qp` is a live QP whose send and receive queues complete on `send_cq`
-/// and `recv_cq`. Its owner destroys it before dropping this value, which
-/// then frees the CQs: a CQ goes only after the QP that uses it.
+/// `qp` is a live QP on the PD `_pd` whose send and receive queues
+/// complete on `send_cq` and `recv_cq`. Its owner destroys it before
+/// dropping this value, which then frees the CQs and lets go of the PD: a
+/// CQ or PD goes only after the QP that uses it.
 pub(crate) struct Qp {
     qp: NonNull<bindings::ib_qp>,
     _send_cq: Cq,
     _recv_cq: Cq,
+    _pd: Arc<Pd>,
 }
 
 // SAFETY: a `Qp` is the address of a QP and owns its CQs (`Send`); the
@@ -216,18 +268,19 @@ unsafe impl Send for Qp {}
 unsafe impl Sync for Qp {}
 
 impl Qp {
-    /// Wraps `qp`, completing on `send_cq` and `recv_cq`.
+    /// Wraps `qp`, on `pd`, completing on `send_cq` and `recv_cq`.
     ///
     /// # Safety
     ///
-    /// `qp` is a live QP created on those CQs, and the caller destroys it
-    /// before dropping the value.
-    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq) -> Self {
+    /// `qp` is a live QP created on that PD and those CQs, and the caller
+    /// destroys it before dropping the value.
+    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq, pd: Arc<Pd>) -> Self {
         // INVARIANT: guaranteed by the caller.
         Self {
             qp,
             _send_cq: send_cq,
             _recv_cq: recv_cq,
+            _pd: pd,
         }
     }
 
@@ -251,14 +304,13 @@ impl Qp {
 ///
 /// # Invariants
 ///
-/// `addr` maps the `len` bytes at `buf` for the device `dev` in direction
-/// `to_device` until `drop`; `dev` is valid until then (the owners drop the
-/// buffer before the id that holds the device). `buf` is a `len`-byte
-/// allocation owned by this value.
+/// `addr` maps the `len` bytes at `buf` for the device of `dev` in
+/// direction `to_device` until `drop`; `dev` keeps the device valid until
+/// then. `buf` is a `len`-byte allocation owned by this value.
 pub(crate) struct DmaBuf {
     buf: KVec<u8>,
     addr: u64,
-    dev: NonNull<bindings::ib_device>,
+    dev: DeviceRef,
     to_device: bool,
 }
 
@@ -275,8 +327,9 @@ impl DmaBuf {
     /// Allocates `len` zeroed bytes and maps them for `dev`.
     pub(crate) fn new(dev: &Device<'_>, len: usize, to_device: bool) -> Result<Self> {
         let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let dev = dev.hold();
         // SAFETY: `buf` is a valid allocation of `len` bytes and the
-        // device is valid (`Device` invariant).
+        // device is valid while `dev` lives (`DeviceRef` invariant).
         let addr = unsafe {
             bindings::xprs_ib_dma_map_single(
                 dev.as_ptr(),
@@ -289,11 +342,11 @@ impl DmaBuf {
         if unsafe { bindings::xprs_ib_dma_mapping_error(dev.as_ptr(), addr) } != 0 {
             return Err(EIO);
         }
-        // INVARIANT: mapped just above.
+        // INVARIANT: mapped just above, for the device `dev` holds.
         Ok(Self {
             buf,
             addr,
-            dev: dev.dev,
+            dev,
             to_device,
         })
     }
@@ -340,8 +393,9 @@ impl DmaBuf {
 
 impl Drop for DmaBuf {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the mapping is live; owners drop
-        // the buffer only once no work request uses it.
+        // SAFETY: by the type invariant the mapping is live and `dev` keeps
+        // its device; owners drop the buffer only once no work request
+        // uses it (the contract of `Qp::post_send`).
         unsafe {
             bindings::xprs_ib_dma_unmap_single(
                 self.dev.as_ptr(),

@@ -9,6 +9,7 @@ use crate::bindings;
 use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// Which work request of an [`Mr`] completed on one of its own contexts.
 #[derive(Clone, Copy)]
@@ -83,10 +84,12 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
 /// `mr_trampoline::<H, true>` and `ctx` an `H` for one [`MrHandler`] type
 /// `H`. `ctx` is read only by those trampolines, for completions of work
 /// requests posted by [`super::Qp::post_send`], whose caller keeps the `H`
-/// valid until then. `dev` is the device of the MR's PD from [`Mr::new`] on
-/// (`xprs_mr_map` writes the same one).
+/// valid until then. `dev` is the device of the MR's PD, `_pd`, from
+/// [`Mr::new`] on (`xprs_mr_map` writes the same one); `_pd` is held until
+/// the MR is freed, so the PD and its device outlive it.
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
+    _pd: Arc<Pd>,
 }
 
 /// A registered segment: what goes on the wire for one MR.
@@ -103,7 +106,7 @@ impl Mr {
     /// the posters of those requests keep `owner` valid
     /// ([`super::Qp::post_send`]).
     pub(crate) fn new<H: MrHandler>(
-        pd: &Pd,
+        pd: &Arc<Pd>,
         sg_gaps: bool,
         depth: u32,
         owner: &H,
@@ -123,8 +126,8 @@ impl Mr {
             m.index = index;
             m.dev = (*pd.as_ptr()).device;
         }
-        // INVARIANT: allocated above.
-        Ok(Self { mr })
+        // INVARIANT: allocated above, on `pd`, which it holds.
+        Ok(Self { mr, _pd: pd.clone() })
     }
 
     /// Returns the `xprs_mr`, for the trace points to read.
@@ -260,8 +263,10 @@ impl Mr {
 
 impl Drop for Mr {
     fn drop(&mut self) {
-        // SAFETY: by the type invariant the MR is live; owners drop it
-        // once the QP is drained, so no work request uses it.
+        // SAFETY: by the type invariant the MR is live and its PD (held by
+        // `_pd`, dropped after this) too; owners drop it once the QP is
+        // drained, so no work request uses it (the contract of
+        // `Qp::post_send`).
         unsafe { bindings::xprs_mr_free(self.mr.as_ptr()) }
     }
 }
@@ -289,7 +294,7 @@ impl BufferMr {
     /// Allocates a one-entry MR on `pd` over a zeroed buffer of `len`
     /// bytes (`EINVAL` for none); its own completions go to
     /// `owner.mr_done(index, ..)`.
-    pub(crate) fn new<H: MrHandler>(pd: &Pd, owner: &H, index: u32, len: u32) -> Result<Self> {
+    pub(crate) fn new<H: MrHandler>(pd: &Arc<Pd>, owner: &H, index: u32, len: u32) -> Result<Self> {
         // An empty `KVec` has no allocation to map.
         if len == 0 {
             return Err(EINVAL);

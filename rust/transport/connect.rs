@@ -9,7 +9,7 @@
 //! installs the new endpoint under `ep_lock` as well. Every failure of
 //! setup becomes a status sunrpc retries, but for the definitive ones
 //! ([`connect_status`]). An endpoint that fails part way is torn down, or
-//! dropped in the order of the type invariant of `Endpoint`.
+//! dropped (as the type invariant of `Endpoint` says).
 
 #![forbid(unsafe_code)]
 

@@ -3,8 +3,8 @@
 //! One connection (`rpcrdma_ep`): its teardown (`rpcrdma_xprt_disconnect()`
 //! of `verbs.c`), `->close`, the RDMA-CM event handler and device removal.
 //!
-//! The fields of [`Endpoint`] are declared in the order they must be
-//! destroyed (its type invariant). Teardown takes an endpoint that
+//! [`Endpoint::drop`] destroys the QP before anything its work requests
+//! use (its type invariant). Teardown takes an endpoint that
 //! `Transport::ep` no longer (or never) holds; while it drains,
 //! `tearing_down` keeps the flushes from asking for another close, and
 //! `EpEvents::closing` keeps Receives from being reposted.
@@ -79,23 +79,24 @@ pub(super) struct WritePad {
 ///
 /// # Invariants
 ///
-/// The fields are declared in the order they must be destroyed, because
-/// that is the order Rust drops them in, after [`Endpoint::drop`] has
-/// destroyed the QP and freed its CQs (freeing one waits for its
-/// completion work): the buffers and completion contexts the QP's work
-/// requests point to; the MRs before their PD; the PD and the removal
-/// watch before the CM id, which holds the device. The id keeps its
-/// handler, `events`, until `rdma_destroy_id()` returns.
-/// [`Transport::teardown`] disconnects and drains first; an endpoint
-/// dropped on an early exit of connection setup, before any Receive was
-/// posted, is destroyed in the same order.
+/// [`Endpoint::drop`] destroys the QP and frees its CQs (freeing one waits
+/// for its completion work) before any field is dropped: the buffers,
+/// completion contexts and MRs the QP's work requests point to outlive
+/// them. Each verbs object keeps what it needs itself (an MR its PD, each
+/// object its device, through the CM id: `ib::DeviceRef`), so no field
+/// order is needed for soundness. The fields are declared in the order C
+/// frees them, which Rust drops them in: the buffers, the MRs, the PD,
+/// the removal watch, then the id, whose last holder destroys it, after
+/// which its handler, `events`, goes. [`Transport::teardown`] disconnects
+/// and drains first; an endpoint dropped on an early exit of connection
+/// setup, before any Receive was posted, is destroyed in the same order.
 pub(super) struct Endpoint {
     pub(super) reps: KVec<Rep>,
     pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
     pub(super) send_cqes: KVec<SendCqe>,
     pub(super) write_pad: Option<WritePad>,
     pub(super) mrs: MrPool,
-    pub(super) pd: Option<Pd>,
+    pub(super) pd: Option<Arc<Pd>>,
     /// Tells `events` when the device is being removed; held until
     /// dropped. The device may go once its last user lets go of it.
     pub(super) _removal: RemovalWatch<EpEvents>,
@@ -110,8 +111,8 @@ pub(super) struct Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        // The QP goes, then the CQs it used; the fields follow in
-        // declaration order (type invariant).
+        // The QP goes, then the CQs it used, before any field (type
+        // invariant).
         self.id.destroy_qp();
     }
 }
@@ -158,7 +159,7 @@ impl Transport {
         a.mrs_home.store(n(mrs_home), Ordering::Relaxed);
         a.mrs.store(n(allocated), Ordering::Relaxed);
 
-        // The rest goes in the order of the type invariant of `Endpoint`.
+        // The rest goes as the type invariant of `Endpoint` says.
         drop(ep);
         self.tearing_down.store(false, Ordering::Release);
     }
