@@ -289,6 +289,14 @@ impl Xprt {
         unsafe { bindings::xprt_force_disconnect(self.0) };
     }
 
+    /// Wakes the senders waiting for buffer space, if any
+    /// (`xprt_write_space()`).
+    pub(crate) fn write_space(&self) {
+        // SAFETY: valid by the type invariant; it takes `transport_lock`
+        // (a plain spinlock: our callers run in process context).
+        unsafe { bindings::xprt_write_space(self.0) };
+    }
+
     /// Finds the rqst waiting for the Reply with `xid` and pins it, under
     /// the queue lock (`xprt_lookup_rqst()`, `xprt_pin_rqst()`).
     pub(crate) fn lookup_pin(&self, xid: u32) -> Option<PinnedRqst> {

@@ -264,8 +264,7 @@ impl Transport {
                 let _ = self.mr_refill(ep);
             }
         }
-        // SAFETY: the xprt is valid.
-        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+        self.xprt.write_space();
     }
 
     /// Puts a lease on the free list. The list has room for every MR of
@@ -326,8 +325,7 @@ impl Transport {
             }
         }
         // Wake senders waiting for MRs.
-        // SAFETY: the xprt is valid.
-        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+        self.xprt.write_space();
     }
 
     /// Forgets a req's MRs without returning them to the pool: the peer

@@ -178,8 +178,7 @@ impl Transport {
     /// Walks the ring up to `slot` and releases the Send owners found.
     fn send_done(&self, slot: usize) {
         self.release_ring(Some(slot));
-        // SAFETY: the xprt is valid.
-        unsafe { bindings::xprt_write_space(self.xprt.as_ptr()) };
+        self.xprt.write_space();
     }
 }
 
