@@ -21,7 +21,8 @@ root=$(cd "$here/.." && pwd)
 cd "$here"
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-$(nproc)}
 # Build outputs live in the cache, so a fresh clone reuses them.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs/tools-target}
+# The project cache (scripts/lib.sh): XPRS_CACHE, as every other build.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XPRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs}/tools-target}
 fuzz_seconds=${FUZZ_SECONDS:-30}
 logs=${CHECK_LOG_DIR:-$CARGO_TARGET_DIR/check-logs}
 mkdir -p "$logs"

@@ -17,7 +17,7 @@ set -euo pipefail
 secs=${1:-60}
 target=${2:-decode_reply}
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs
+cache=${XPRS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xprtrdma-rs}
 cargo_fuzz_version=0.13.2
 cargo_fuzz=$cache/cargo/bin/cargo-fuzz
 
