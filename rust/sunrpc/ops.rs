@@ -269,14 +269,17 @@ impl<T: XprtOps> Adapter<T> {
     }
 
     unsafe extern "C" fn send_request(rqst: *mut bindings::rpc_rqst) -> c_int {
-        // SAFETY: `xprt_request_transmit()` calls `->send_request` for the
-        // task that owns the rqst (or, for a callback reply, the callback
-        // service's task that owns our backchannel rqst).
+        // SAFETY: `xprt_request_transmit()` calls `->send_request` on the
+        // owner's behalf: from the owner's task, from another task that
+        // holds XPRT_LOCKED and sends the queued rqsts (`xprt_transmit()`
+        // pins each, and its owner waits for the transmission), or, for a
+        // callback reply, from the callback service's task that owns our
+        // backchannel rqst. Nothing else changes what `Rqst` reads.
         let Some(rqst) = (unsafe { Rqst::from_raw(rqst) }) else {
             return EINVAL.to_errno();
         };
         // SAFETY: `xprt_request_transmit()` calls it through `rq_xprt`'s
-        // table, which the owner's rqst keeps live.
+        // table, which the rqst being transmitted keeps live.
         let t = unsafe { Self::state(rqst.xprt_ptr()) };
         // SAFETY: as above: a live transport of this table.
         let xprt = unsafe { Xprt::from_raw(rqst.xprt_ptr()) };
@@ -286,8 +289,12 @@ impl<T: XprtOps> Adapter<T> {
         // `call_transmit()`, callback replies in `call_bc_transmit()`) and
         // releases it after; this is the call's only token.
         let mut held = unsafe { XprtLocked::new(&xprt) };
-        // SAFETY: the op runs for the rqst's owner, which holds XPRT_LOCKED
-        // (above); this is the op's only turn.
+        // SAFETY: the op runs on the rqst owner's behalf (above), under
+        // XPRT_LOCKED (above), so no other `->send_request` runs; the
+        // owner's other ops come before the rqst is queued for
+        // transmission (`->buf_alloc`) or after `xprt_release()` dequeued
+        // it and waited for its pins (`->buf_free`, `->free_slot`). This is
+        // the op's only turn.
         let turn = unsafe { TransmitTurn::new(&rqst) };
         ret(t.send_request(&rqst, turn, &mut held))
     }

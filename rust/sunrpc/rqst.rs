@@ -215,12 +215,13 @@ impl<'a> Task<'a> {
 
 /// A rqst of this transport that sunrpc passed to an op for the task that
 /// owns it (`->buf_alloc`, `->buf_free`, `->send_request`, `->free_slot`,
-/// `->bc_free_rqst`).
+/// `->bc_free_rqst`), or on that task's behalf (`->send_request` from
+/// another task's `xprt_transmit()`, which pins the rqst meanwhile).
 ///
 /// # Invariants
 ///
 /// For `'a` the rqst is live, its `rq_task` (when set) is live, and the op
-/// runs for the rqst's owner: its buffers, `rq_snd_buf`, the transmit
+/// runs for the rqst's owner, or on its behalf while it waits: its buffers, `rq_snd_buf`, the transmit
 /// fields (`rq_xtime`, `rq_xmit_bytes_sent`) and the receive buffer's page
 /// array are not changed by anyone else while the op runs.
 pub(crate) struct Rqst<'a>(Lent<'a, bindings::rpc_rqst>);
@@ -409,13 +410,16 @@ impl<'a> OwnerTurn<'a> {
 ///
 /// # Invariants
 ///
-/// For `'a`, the context that has this value runs `->send_request` for
-/// the owner of `rqst` (the task that transmits a Call, or the callback
-/// service's task for our reply to a callback) and holds `XPRT_LOCKED`;
-/// no other turn of the rqst exists. Unlike an [`OwnerTurn`], a Call's
-/// rqst may be on the receive queue, and pinned by a reply handler: with
-/// a Reply to an earlier transmission of the same Call. A callback
-/// reply's rqst is never on a receive queue. Not `Send`.
+/// For `'a`, the context that has this value holds `XPRT_LOCKED` and runs
+/// `->send_request` on the owner's behalf: the owner's own task, another
+/// task that holds the lock and sends the queued rqsts of others
+/// (`xprt_transmit()` pins each one for that; the owner waits for the
+/// transmission, and `xprt_release()` for the pin), or the callback
+/// service's task for our reply to a callback. No other op of the rqst's
+/// owner runs meanwhile, and no other turn of the rqst exists. Unlike an
+/// [`OwnerTurn`], a Call's rqst may be on the receive queue, and in a reply
+/// handler's hands: with a Reply to an earlier transmission of the same
+/// Call. A callback reply's rqst is never on a receive queue. Not `Send`.
 pub(crate) struct TransmitTurn<'a> {
     rqst: NonNull<bindings::rpc_rqst>,
     _life: PhantomData<(&'a bindings::rpc_rqst, *mut ())>,

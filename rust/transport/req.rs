@@ -180,9 +180,10 @@ impl Req {
         if !self.backchannel && !self.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
             return None;
         }
-        // SAFETY: `->send_request` runs for the rqst's owner, under
-        // XPRT_LOCKED, and the turn is consumed here (`TransmitTurn`
-        // invariant): no other op of the owner has the key. A reply handler
+        // SAFETY: `->send_request` runs on the rqst owner's behalf, under
+        // XPRT_LOCKED, while no other op of the owner runs, and the turn is
+        // consumed here (`TransmitTurn` invariant): no op of the RPC layer
+        // has another key. A reply handler
         // is the req's user only from its claim (SENT to REPLIED, Acquire)
         // until it completes or unpins the rqst, and it leaves REPLIED
         // (Release) after its last use of the state; the swap above
