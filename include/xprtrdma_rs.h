@@ -23,15 +23,23 @@
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 
-/* Registration of the "rdma"/"rdma6" client transport class. */
-int xprs_register_transport(void);
+/*
+ * Registration of the "rdma"/"rdma6" client transport class, whose
+ * ->setup (implemented in Rust, rust/sunrpc/ops.rs) returns a transport or
+ * an ERR_PTR().
+ */
+int xprs_register_transport(struct rpc_xprt *(*setup)(struct xprt_create *args));
 void xprs_unregister_transport(void);
 
 /*
- * Implemented in Rust: the class's ->setup. Returns 0 and a transport in
- * @xprt, or a negative errno.
+ * The transport's entry points, a table the Rust adapter builds
+ * (rust/sunrpc/ops.rs): sunrpc's ops, and the works of struct xprs_xprt.
  */
-int xprs_setup(struct xprt_create *args, struct rpc_xprt **xprt);
+struct xprs_ops {
+	struct rpc_xprt_ops xprt;
+	void (*connect_worker)(struct rpc_xprt *xprt);
+	void (*mr_refresh_worker)(struct rpc_xprt *xprt);
+};
 
 /*
  * The transport as sunrpc allocates it: struct rpc_xprt first (xprt_alloc
@@ -39,6 +47,7 @@ int xprs_setup(struct xprt_create *args, struct rpc_xprt **xprt);
  */
 struct xprs_xprt {
 	struct rpc_xprt xprt;
+	const struct xprs_ops *ops;
 	void *priv;
 	struct delayed_work connect_worker;
 	/* Refills the MR pool out of the send path (rb_refresh_worker). */
@@ -46,8 +55,9 @@ struct xprs_xprt {
 	struct rpc_timeout timeout;
 };
 
-/* Allocation of the transport with our ops table and connect worker. */
-struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots);
+/* Allocation of the transport with the ops table @ops and its works. */
+struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots,
+				 const struct xprs_ops *ops);
 void xprs_xprt_free(struct rpc_xprt *xprt);
 void *xprs_xprt_priv(struct rpc_xprt *xprt);
 void xprs_xprt_set_priv(struct rpc_xprt *xprt, void *priv);
@@ -60,26 +70,11 @@ void xprs_module_put(void);
 unsigned long xprs_hz(void);
 unsigned long xprs_jiffies(void);
 
-/* rpc_xprt_ops entries implemented in Rust. */
-void xprs_op_alloc_slot(struct rpc_xprt *xprt, struct rpc_task *task);
-void xprs_op_free_slot(struct rpc_xprt *xprt, struct rpc_rqst *rqst);
-int xprs_op_buf_alloc(struct rpc_task *task);
-void xprs_op_buf_free(struct rpc_task *task);
-int xprs_op_send_request(struct rpc_rqst *rqst);
-void xprs_op_close(struct rpc_xprt *xprt);
-void xprs_op_destroy(struct rpc_xprt *xprt);
-void xprs_op_connect(struct rpc_xprt *xprt, struct rpc_task *task);
-void xprs_op_print_stats(struct rpc_xprt *xprt, struct seq_file *seq);
-void xprs_op_inject_disconnect(struct rpc_xprt *xprt);
-int xprs_op_bc_setup(struct rpc_xprt *xprt, unsigned int min_reqs);
-size_t xprs_op_bc_maxpayload(struct rpc_xprt *xprt);
-unsigned int xprs_op_bc_num_slots(struct rpc_xprt *xprt);
-void xprs_op_bc_free_rqst(struct rpc_rqst *rqst);
-void xprs_op_set_connect_timeout(struct rpc_xprt *xprt,
-				 unsigned long connect_timeout,
-				 unsigned long reconnect_timeout);
-void xprs_connect_worker(struct rpc_xprt *xprt);
-void xprs_mr_refresh_worker(struct rpc_xprt *xprt);
+/* The rpc_xprt_ops entries implemented in C, for the Rust table. */
+void xprs_op_timer(struct rpc_xprt *xprt, struct rpc_task *task);
+void xprs_op_set_port(struct rpc_xprt *xprt, u16 port);
+int xprs_op_enable_swap(struct rpc_xprt *xprt);
+void xprs_op_disable_swap(struct rpc_xprt *xprt);
 
 /* Static inline helpers of sunrpc. */
 bool xprs_xprt_connected(struct rpc_xprt *xprt);

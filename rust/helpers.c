@@ -25,26 +25,21 @@ static struct xprs_xprt *xprs_of(struct rpc_xprt *xprt)
 	return container_of(xprt, struct xprs_xprt, xprt);
 }
 
-static struct rpc_xprt *xprs_class_setup(struct xprt_create *args)
-{
-	struct rpc_xprt *xprt = NULL;
-	int rc = xprs_setup(args, &xprt);
-
-	return rc ? ERR_PTR(rc) : xprt;
-}
-
-/* The class the netids "rdma" and "rdma6" resolve to (proto=rdma). */
+/*
+ * The class the netids "rdma" and "rdma6" resolve to (proto=rdma). Its
+ * ->setup is Rust's, given at registration.
+ */
 static struct xprt_class xprs_class = {
 	.list		= LIST_HEAD_INIT(xprs_class.list),
 	.name		= "rdma",
 	.owner		= THIS_MODULE,
 	.ident		= XPRT_TRANSPORT_RDMA,
-	.setup		= xprs_class_setup,
 	.netid		= { "rdma", "rdma6", "" },
 };
 
-int xprs_register_transport(void)
+int xprs_register_transport(struct rpc_xprt *(*setup)(struct xprt_create *args))
 {
+	xprs_class.setup = setup;
 	return xprt_register_transport(&xprs_class);
 }
 
@@ -53,53 +48,24 @@ void xprs_unregister_transport(void)
 	xprt_unregister_transport(&xprs_class);
 }
 
-static void xprs_op_set_port(struct rpc_xprt *xprt, u16 port);
-
-static void xprs_op_timer(struct rpc_xprt *xprt, struct rpc_task *task)
+/*
+ * The ops of the table (rust/sunrpc/ops.rs builds it) that are C: as
+ * xprt_rdma_timer(), and swap, which needs nothing beyond PF_MEMALLOC when
+ * connecting, as in the C client. ->set_port is below.
+ */
+void xprs_op_timer(struct rpc_xprt *xprt, struct rpc_task *task)
 {
 	xprt_force_disconnect(xprt);
 }
 
-/* As the C client: swap needs nothing beyond PF_MEMALLOC when connecting. */
-static int xprs_op_enable_swap(struct rpc_xprt *xprt)
+int xprs_op_enable_swap(struct rpc_xprt *xprt)
 {
 	return 0;
 }
 
-static void xprs_op_disable_swap(struct rpc_xprt *xprt)
+void xprs_op_disable_swap(struct rpc_xprt *xprt)
 {
 }
-
-static const struct rpc_xprt_ops xprs_ops = {
-	.reserve_xprt		= xprt_reserve_xprt_cong,
-	.release_xprt		= xprt_release_xprt_cong,
-	.alloc_slot		= xprs_op_alloc_slot,
-	.free_slot		= xprs_op_free_slot,
-	.release_request	= xprt_release_rqst_cong,
-	.wait_for_reply_request	= xprt_wait_for_reply_request_def,
-	.timer			= xprs_op_timer,
-	.rpcbind		= rpcb_getport_async,
-	.set_port		= xprs_op_set_port,
-	.connect		= xprs_op_connect,
-	.buf_alloc		= xprs_op_buf_alloc,
-	.buf_free		= xprs_op_buf_free,
-	.send_request		= xprs_op_send_request,
-	.close			= xprs_op_close,
-	.destroy		= xprs_op_destroy,
-	.set_connect_timeout	= xprs_op_set_connect_timeout,
-	.print_stats		= xprs_op_print_stats,
-	.enable_swap		= xprs_op_enable_swap,
-	.disable_swap		= xprs_op_disable_swap,
-	.inject_disconnect	= xprs_op_inject_disconnect,
-#if IS_ENABLED(CONFIG_SUNRPC_BACKCHANNEL)
-	/* No bc_destroy: the backchannel reqs are preallocated with the
-	 * transport and freed with it. */
-	.bc_setup		= xprs_op_bc_setup,
-	.bc_maxpayload		= xprs_op_bc_maxpayload,
-	.bc_num_slots		= xprs_op_bc_num_slots,
-	.bc_free_rqst		= xprs_op_bc_free_rqst,
-#endif
-};
 
 static const struct rpc_timeout xprs_default_timeout = {
 	.to_initval = 60 * HZ,
@@ -115,7 +81,7 @@ static void xprs_connect_work(struct work_struct *work)
 	/* A swap-backed mount must be able to reconnect under pressure. */
 	if (atomic_read(&x->xprt.swapper))
 		current->flags |= PF_MEMALLOC;
-	xprs_connect_worker(&x->xprt);
+	x->ops->connect_worker(&x->xprt);
 	current_restore_flags(pflags, PF_MEMALLOC);
 }
 
@@ -129,10 +95,11 @@ static void xprs_mr_refresh_work(struct work_struct *work)
 	struct xprs_xprt *x = container_of(work, struct xprs_xprt,
 					   mr_refresh_worker);
 
-	xprs_mr_refresh_worker(&x->xprt);
+	x->ops->mr_refresh_worker(&x->xprt);
 }
 
-struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots)
+struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots,
+				 const struct xprs_ops *ops)
 {
 	struct rpc_xprt *xprt;
 
@@ -140,7 +107,8 @@ struct rpc_xprt *xprs_xprt_alloc(struct net *net, unsigned int max_slots)
 	if (!xprt)
 		return NULL;
 	xprt->timeout = &xprs_default_timeout;
-	xprt->ops = &xprs_ops;
+	xprs_of(xprt)->ops = ops;
+	xprt->ops = &ops->xprt;
 	xprt->xprt_class = &xprs_class;
 	INIT_DELAYED_WORK(&xprs_of(xprt)->connect_worker, xprs_connect_work);
 	INIT_WORK(&xprs_of(xprt)->mr_refresh_worker, xprs_mr_refresh_work);
@@ -278,7 +246,7 @@ static void xprs_format_port(struct rpc_xprt *xprt)
 	xprt->address_strings[RPC_DISPLAY_HEX_PORT] = kstrdup(buf, GFP_KERNEL);
 }
 
-static void xprs_op_set_port(struct rpc_xprt *xprt, u16 port)
+void xprs_op_set_port(struct rpc_xprt *xprt, u16 port)
 {
 	xprs_set_port(xprt, port);
 	xprs_format_port(xprt);

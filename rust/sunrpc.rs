@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Thin abstractions over the sunrpc client transport API: the class, its
-//! sysctls and the transport here, the `XPRT_LOCKED` token and the value
-//! it guards with a mutex in `locked`, tasks and rqsts in `rqst`,
-//! `xdr_buf` views in `xdr`.
+//! sysctls and the transport here, the entry points sunrpc calls (the
+//! [`XprtOps`] trait and its C table) in `ops`, the `XPRT_LOCKED` token
+//! and the value it guards with a mutex in `locked`, tasks, rqsts and the
+//! turns of the ops at them in `rqst`, `xdr_buf` views in `xdr`.
 
 use crate::bindings;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 mod locked;
+mod ops;
 mod rqst;
 mod xdr;
 
 pub(crate) use locked::{XprtLocked, XprtMutex, XprtMutexGuard};
-pub(crate) use rqst::{PinnedRqst, RpcBufs, Rqst, RqstSlot, Task};
+pub(crate) use ops::{Published, XprtOps};
+pub(crate) use rqst::{OwnerTurn, PinnedRqst, RpcBufs, Rqst, RqstSlot, Task, TransmitTurn};
 pub(crate) use xdr::{PieceAddr, XdrBuf};
 
 /// The registered `"rdma"` client transport class.
@@ -26,12 +32,15 @@ pub(crate) use xdr::{PieceAddr, XdrBuf};
 pub(crate) struct TransportClass(());
 
 impl TransportClass {
-    /// Registers the class, failing with `-EEXIST` when another module (for
-    /// example `rpcrdma` loaded without `client=0`) already provides it.
-    pub(crate) fn register() -> Result<Self> {
-        // SAFETY: `xprs_register_transport` takes no arguments and registers
-        // a static class; it is called once, from module init.
-        to_result(unsafe { bindings::xprs_register_transport() })?;
+    /// Registers the class, whose transports are `T`'s, failing with
+    /// `-EEXIST` when another module (for example `rpcrdma` loaded without
+    /// `client=0`) already provides it.
+    pub(crate) fn register<T: XprtOps>() -> Result<Self> {
+        // SAFETY: `xprs_register_transport` registers a static class whose
+        // `setup` is the function given; it is called once, from module
+        // init. The adapter's `setup` has the C signature of
+        // `xprt_class.setup`.
+        to_result(unsafe { bindings::xprs_register_transport(Some(ops::Adapter::<T>::setup)) })?;
         // INVARIANT: registration succeeded above.
         Ok(Self(()))
     }
@@ -107,38 +116,40 @@ unsafe impl Send for Xprt {}
 // SAFETY: as above: `&Xprt` allows no more than a copy does.
 unsafe impl Sync for Xprt {}
 
-/// A transport [`Xprt::alloc`] made that sunrpc has not been given yet:
-/// the class's `setup` finishes it, then hands it over with
-/// [`NewXprt::publish`] or frees it.
+/// A transport [`Xprt::alloc`] made for `T` that sunrpc has not been
+/// given yet: the class's `setup` ([`XprtOps::setup`]) finishes it, then
+/// hands it over with [`NewXprt::publish`] or frees it.
 ///
 /// # Invariants
 ///
-/// `self.0` satisfies the invariant of [`Xprt`], and sunrpc has not seen
-/// the transport: no one else reads or writes its fields.
-pub(crate) struct NewXprt(Xprt);
+/// `self.0` satisfies the invariant of [`Xprt`], its table is
+/// `ops::Adapter::<T>::TABLE`, and sunrpc has not seen the transport: no
+/// one else reads or writes its fields.
+pub(crate) struct NewXprt<T>(Xprt, PhantomData<T>);
 
-impl NewXprt {
+impl<T: XprtOps> NewXprt<T> {
     /// Returns the transport, for the state that will use it once it is
     /// published.
     pub(crate) fn xprt(&self) -> Xprt {
         self.0
     }
 
-    /// Stores the Rust state pointer, which the entry points read.
-    pub(crate) fn set_priv(&mut self, p: *mut core::ffi::c_void) {
+    /// Stores `state` as the transport's, which the entry points reach,
+    /// sets the largest RPC payload, which the RPC client reads, and
+    /// returns the finished transport, for the adapter to give sunrpc.
+    pub(crate) fn publish(self, state: Pin<KBox<T>>, max_payload: usize) -> Published<T> {
+        // SAFETY: the state is never moved out of its box: the adapter's
+        // `destroy` turns the pointer back into the pinned box.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+        let x = self.0 .0;
         // SAFETY: valid, and not shared yet (type invariant).
-        unsafe { bindings::xprs_xprt_set_priv(self.0 .0, p) };
-    }
-
-    /// Sets the largest RPC payload, which the RPC client reads.
-    pub(crate) fn set_max_payload(&mut self, n: usize) {
-        // SAFETY: valid, and not shared yet (type invariant).
-        unsafe { (*self.0 .0).max_payload = n };
-    }
-
-    /// Returns the finished transport, to be given to sunrpc.
-    pub(crate) fn publish(self) -> *mut bindings::rpc_xprt {
-        self.0 .0
+        unsafe {
+            bindings::xprs_xprt_set_priv(x, raw.cast());
+            (*x).max_payload = max_payload;
+        }
+        // INVARIANT: allocated with `T`'s table (type invariant), its
+        // private pointer the leaked box, not seen by sunrpc yet.
+        Published(x, PhantomData)
     }
 
     /// Frees the transport, which sunrpc never saw.
@@ -154,14 +165,19 @@ const IDLE_DISC_TO_SECS: usize = 5 * 60;
 
 impl Xprt {
     /// Wraps a transport sunrpc passed to one of our ops.
-    pub(crate) fn from_raw(xprt: *mut bindings::rpc_xprt) -> Self {
-        // INVARIANT: sunrpc passes live transports of this class.
+    ///
+    /// # Safety
+    ///
+    /// `xprt` is a transport of this class, live until its `->destroy`
+    /// frees it, and the copies are used only until then.
+    pub(super) unsafe fn from_raw(xprt: *mut bindings::rpc_xprt) -> Self {
+        // INVARIANT: guaranteed by the caller.
         Self(xprt)
     }
 
-    /// Allocates and initializes a transport as `xprt_setup_rdma()` does,
-    /// taking a module reference.
-    pub(crate) fn alloc(args: &bindings::xprt_create, slots: u32) -> Result<NewXprt> {
+    /// Allocates and initializes a transport for `T`, with its table, as
+    /// `xprt_setup_rdma()` does, taking a module reference.
+    pub(crate) fn alloc<T: XprtOps>(args: &bindings::xprt_create, slots: u32) -> Result<NewXprt<T>> {
         if args.addrlen > core::mem::size_of::<bindings::__kernel_sockaddr_storage>() {
             return Err(EBADF);
         }
@@ -171,7 +187,7 @@ impl Xprt {
         }
         // SAFETY: `args.net` is the namespace sunrpc creates the transport
         // in.
-        let xprt = unsafe { bindings::xprs_xprt_alloc(args.net, slots) };
+        let xprt = unsafe { bindings::xprs_xprt_alloc(args.net, slots, &ops::Adapter::<T>::TABLE) };
         if xprt.is_null() {
             // SAFETY: taken above.
             unsafe { bindings::xprs_module_put() };
@@ -206,8 +222,9 @@ impl Xprt {
                 return Err(kernel::error::Error::from_errno(rc));
             }
         }
-        // INVARIANT: allocated above, and not given to anyone yet.
-        Ok(NewXprt(Self(xprt)))
+        // INVARIANT: allocated above with `T`'s table, and not given to
+        // anyone yet.
+        Ok(NewXprt(Self(xprt), PhantomData))
     }
 
     /// Frees the transport and drops the module reference.
@@ -479,6 +496,52 @@ impl Xprt {
         // under sunrpc's locks, and a report of them, as C's
         // `xprt_rdma_print_stats()`, takes whatever each one holds.
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.0).stat)) }
+    }
+}
+
+/// A `struct rpc_xprt` as its reference count sees it (`kref`,
+/// `xprt_get()`, `xprt_put()`), for an [`ARef`]: a reference that keeps
+/// the transport from being destroyed, as the callback service holds one
+/// for each callback it is given (`xprs_bc_enqueue()` takes it,
+/// `->bc_free_rqst` gives it up).
+///
+/// # Invariants
+///
+/// A `&RpcXprt` exists only while someone holds a reference to the
+/// transport, so its count is not zero: it is made only by an [`ARef`]
+/// that owns one.
+#[repr(transparent)]
+pub(crate) struct RpcXprt(Opaque<bindings::rpc_xprt>);
+
+impl RpcXprt {
+    /// Takes over a reference to `xprt`.
+    ///
+    /// # Safety
+    ///
+    /// `xprt` is a live transport, and the caller owns a reference to it,
+    /// which it gives to the new value.
+    pub(super) unsafe fn from_raw(xprt: *mut bindings::rpc_xprt) -> ARef<Self> {
+        // SAFETY: non-null, as a live transport (guaranteed by the caller).
+        let ptr = unsafe { NonNull::new_unchecked(xprt.cast::<Self>()) };
+        // SAFETY: guaranteed by the caller: the reference is the new
+        // value's.
+        unsafe { ARef::from_raw(ptr) }
+    }
+}
+
+// SAFETY: `xprt_get()` takes a reference, `xprt_put()` drops it and
+// destroys the transport (`xprt_destroy()`, which frees it from a work)
+// with the last one; a `&RpcXprt` has a reference behind it (type
+// invariant), so the count is not zero and `xprt_get()` succeeds.
+unsafe impl AlwaysRefCounted for RpcXprt {
+    fn inc_ref(&self) {
+        // SAFETY: live, with a non-zero count (type invariant).
+        unsafe { bindings::xprt_get(self.0.get()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller owns a reference, which it gives up here.
+        unsafe { bindings::xprt_put(obj.cast::<bindings::rpc_xprt>().as_ptr()) };
     }
 }
 

@@ -49,7 +49,7 @@ impl kernel::Module for XprtRdma {
         // kernel the sysctls are the first thing refused (-EEXIST), else
         // the class is.
         let sysctls = sunrpc::Sysctls::register()?;
-        let class = sunrpc::TransportClass::register().inspect_err(|e| {
+        let class = sunrpc::TransportClass::register::<transport::Transport>().inspect_err(|e| {
             if *e == EEXIST {
                 pr_err!("transport class \"rdma\" exists: is rpcrdma loaded without client=0?\n");
             }

@@ -164,7 +164,7 @@ impl<'a> Task<'a> {
     /// # Safety
     ///
     /// `task` satisfies the type invariant for `'a`.
-    pub(crate) unsafe fn from_raw(task: *mut bindings::rpc_task) -> Option<Self> {
+    pub(super) unsafe fn from_raw(task: *mut bindings::rpc_task) -> Option<Self> {
         // INVARIANT: guaranteed by the caller.
         Lent::new(task).map(Self)
     }
@@ -215,12 +215,13 @@ impl<'a> Task<'a> {
 
 /// A rqst of this transport that sunrpc passed to an op for the task that
 /// owns it (`->buf_alloc`, `->buf_free`, `->send_request`, `->free_slot`,
-/// `->bc_free_rqst`).
+/// `->bc_free_rqst`), or on that task's behalf (`->send_request` from
+/// another task's `xprt_transmit()`, which pins the rqst meanwhile).
 ///
 /// # Invariants
 ///
 /// For `'a` the rqst is live, its `rq_task` (when set) is live, and the op
-/// runs for the rqst's owner: its buffers, `rq_snd_buf`, the transmit
+/// runs for the rqst's owner, or on its behalf while it waits: its buffers, `rq_snd_buf`, the transmit
 /// fields (`rq_xtime`, `rq_xmit_bytes_sent`) and the receive buffer's page
 /// array are not changed by anyone else while the op runs.
 pub(crate) struct Rqst<'a>(Lent<'a, bindings::rpc_rqst>);
@@ -231,7 +232,7 @@ impl<'a> Rqst<'a> {
     /// # Safety
     ///
     /// `rqst` satisfies the type invariant for `'a`.
-    pub(crate) unsafe fn from_raw(rqst: *mut bindings::rpc_rqst) -> Option<Self> {
+    pub(super) unsafe fn from_raw(rqst: *mut bindings::rpc_rqst) -> Option<Self> {
         // INVARIANT: guaranteed by the caller.
         Lent::new(rqst).map(Self)
     }
@@ -242,7 +243,7 @@ impl<'a> Rqst<'a> {
     }
 
     /// Returns the transport the rqst belongs to (`rq_xprt`).
-    pub(crate) fn xprt_ptr(&self) -> *mut bindings::rpc_xprt {
+    pub(super) fn xprt_ptr(&self) -> *mut bindings::rpc_xprt {
         // SAFETY: live (type invariant); set before the rqst reaches an op.
         unsafe { (*self.as_ptr()).rq_xprt }
     }
@@ -365,6 +366,83 @@ impl<'a> Rqst<'a> {
             return Err(EIO);
         }
         Ok(())
+    }
+}
+
+/// The turn of an op that sunrpc calls for a rqst's owner while no reply
+/// handler can reach the rqst (`->buf_alloc`, `->buf_free`,
+/// `->free_slot`, `->bc_free_rqst`): the transport trades it, once per op,
+/// for the turn at the state it keeps for the rqst.
+///
+/// # Invariants
+///
+/// For `'a`, the context that has this value runs an op sunrpc called for
+/// the owner of `rqst`; the rqst is on no receive queue and not pinned, so
+/// no reply handler has it or can find it; and no other turn of the rqst
+/// exists. It is not `Send`: the turn is the op's context's.
+pub(crate) struct OwnerTurn<'a> {
+    rqst: NonNull<bindings::rpc_rqst>,
+    _life: PhantomData<(&'a bindings::rpc_rqst, *mut ())>,
+}
+
+impl<'a> OwnerTurn<'a> {
+    /// Makes the turn of the op running for `rqst`.
+    ///
+    /// # Safety
+    ///
+    /// The type invariant holds for `rqst` during `'a`.
+    pub(super) unsafe fn new(rqst: &Rqst<'a>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            rqst: rqst.0.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// Returns the address of the rqst, to find what the transport keeps
+    /// for it.
+    pub(crate) fn rqst(&self) -> *const bindings::rpc_rqst {
+        self.rqst.as_ptr()
+    }
+}
+
+/// The turn of `->send_request` at the rqst it transmits.
+///
+/// # Invariants
+///
+/// For `'a`, the context that has this value holds `XPRT_LOCKED` and runs
+/// `->send_request` on the owner's behalf: the owner's own task, another
+/// task that holds the lock and sends the queued rqsts of others
+/// (`xprt_transmit()` pins each one for that; the owner waits for the
+/// transmission, and `xprt_release()` for the pin), or the callback
+/// service's task for our reply to a callback. No other op of the rqst's
+/// owner runs meanwhile, and no other turn of the rqst exists. Unlike an
+/// [`OwnerTurn`], a Call's rqst may be on the receive queue, and in a reply
+/// handler's hands: with a Reply to an earlier transmission of the same
+/// Call. A callback reply's rqst is never on a receive queue. Not `Send`.
+pub(crate) struct TransmitTurn<'a> {
+    rqst: NonNull<bindings::rpc_rqst>,
+    _life: PhantomData<(&'a bindings::rpc_rqst, *mut ())>,
+}
+
+impl<'a> TransmitTurn<'a> {
+    /// Makes the turn of the `->send_request` running for `rqst`.
+    ///
+    /// # Safety
+    ///
+    /// The type invariant holds for `rqst` during `'a`.
+    pub(super) unsafe fn new(rqst: &Rqst<'a>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            rqst: rqst.0.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// Returns the address of the rqst, to find what the transport keeps
+    /// for it.
+    pub(crate) fn rqst(&self) -> *const bindings::rpc_rqst {
+        self.rqst.as_ptr()
     }
 }
 

@@ -19,7 +19,7 @@ use crate::bindings;
 use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
 use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
-use crate::sunrpc::{self, Rqst, XprtLocked};
+use crate::sunrpc::{self, Rqst, TransmitTurn, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::c_str;
@@ -27,7 +27,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, ReqKey, Transport, MAX_HDR_SEGS};
+use super::{err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS};
 
 impl Transport {
     /// Gives back the MRs a failed send attempt registered. With `wait`
@@ -114,12 +114,13 @@ impl Transport {
     /// `->send_request`, for Calls and (`xprt_rdma_bc_send_reply()`) for
     /// our replies to callbacks.
     ///
-    /// `key` is the key of `rqst`'s req, None when `rqst` is not one of
-    /// ours.
-    pub(super) fn send_request(
-        &self,
+    /// `req` is `rqst`'s req, None when `rqst` is not one of ours; `turn`
+    /// is traded for its key once the req is taken from the reply path.
+    pub(super) fn send_request<'a>(
+        &'a self,
         rqst: &Rqst<'_>,
-        key: Option<ReqKey<'_>>,
+        req: Option<&'a Req>,
+        turn: TransmitTurn<'a>,
         held: &mut XprtLocked<'_>,
     ) -> Result {
         let xprt = self.xprt;
@@ -139,19 +140,18 @@ impl Transport {
             self.close(held);
             return Err(err(bindings::ENOTCONN));
         }
-        let mut key = key.ok_or(EINVAL)?;
-        let req = key.req();
+        let req = req.ok_or(EINVAL)?;
         let Some(ep) = self.endpoint(held) else {
             return Err(err(bindings::ENOTCONN));
         };
         // From here until the Send is posted no Reply is taken for this
-        // req, so this is its only user from the first use of its state. A
-        // reply handler that already claimed it (a Reply to the previous
-        // transmission, arrived on this connection) completes or unpins
-        // the rqst; this transmission waits for the reconnect.
-        if !backchannel && !req.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
+        // req, so this is its only user. A reply handler that already
+        // claimed it (a Reply to the previous transmission, arrived on
+        // this connection) completes or unpins the rqst; this transmission
+        // waits for the reconnect.
+        let Some(mut key) = req.transmit_key(turn) else {
             return Err(err(bindings::ENOTCONN));
-        }
+        };
         if key.registered().of_pool(ep.mrs.id()).len() != 0 {
             sunrpc::warn_once(c_str!("send_request with MRs still registered"));
             req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);

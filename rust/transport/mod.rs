@@ -19,7 +19,8 @@
 //! - `req`: the reqs ([`Req`], [`Phase`]) and the keys by which their
 //!   users take turns ([`ReqKey`]);
 //! - `ops`: the class's `setup` and the `rpc_xprt_ops` entry points
-//!   (`transport.c`), the adapter from sunrpc's pointers to typed views;
+//!   (`transport.c`): the transport's [`XprtOps`](crate::sunrpc::XprtOps),
+//!   whose adapter from sunrpc's pointers to typed views is in `sunrpc`;
 //! - `slots`: handing reqs to tasks, the backlog, routing released reqs;
 //! - `marshal`: call and reply buffers, `send_request` and marshaling a
 //!   Call (`rpc_rdma.c`);
@@ -32,9 +33,9 @@
 //! - `stats`: the counters of `xprt: rdma` and the pool accounting.
 //!
 //! `unsafe` code is denied here and in every child module. The logic
-//! files forbid it outright; the few that still hold some (`ops`, the
-//! adapter; `req` and `rep`, which make keys and back-pointers; `frwr`
-//! and `sendctx`, for their posts) say so with an `allow` at their top.
+//! files forbid it outright; the few that still hold some (`req` and
+//! `rep`, which make keys and back-pointers; `frwr` and `sendctx`, for
+//! their posts) say so with an `allow` at their top.
 //!
 //! The lock rules all of them rely on:
 //!

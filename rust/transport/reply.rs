@@ -168,8 +168,11 @@ impl Transport {
             // fences everything, and the retransmission handles the RPC.
             self.orphan_mrs(&mut key);
             xprt.force_disconnect();
+            // The state's last use comes before the phase leaves REPLIED:
+            // from there a retransmission may take the req.
+            let pending = key.state().pending.take();
             req.phase.store(Phase::IDLE, Ordering::Release);
-            if let Some(pending) = key.state().pending.take() {
+            if let Some(pending) = pending {
                 pending.rqst.unpin();
             }
             return false;

@@ -5,10 +5,11 @@
 //! The reqs (`rpcrdma_req`) and whose turn it is to use one: the ownership
 //! abstraction under the transport logic. A req's mutable state
 //! ([`ReqState`]) sits in a [`KeyCell`]; its user proves its turn with a
-//! [`ReqKey`], made only here and in the `ops` adapter, at the points
-//! where the req changes hands:
+//! [`ReqKey`], made only here, at the points where the req changes hands:
 //!
-//! - sunrpc hands the rqst to an op for the task that owns it (`ops`);
+//! - sunrpc hands the rqst to an op for the task that owns it: the
+//!   adapter's turn ([`OwnerTurn`], [`TransmitTurn`]) is traded for the key
+//!   ([`Req::owner_key`], [`Req::transmit_key`]);
 //! - a req leaves its pool for a task or a callback ([`Req::take`],
 //!   [`Req::to_backlog`]: the RPC owner of `proto::lifetime` is made);
 //! - a Reply claims the req it was sent for ([`Req::claim_reply`]);
@@ -24,7 +25,7 @@ use crate::ib::{Cqe, DmaBuf};
 use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
 use crate::proto::offered::Offered;
-use crate::sunrpc::{PinnedRqst, RpcBufs, RqstSlot, Task, Xprt};
+use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt};
 use crate::bindings;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
 use kernel::prelude::*;
@@ -111,6 +112,9 @@ pub(super) struct ReqState {
 ///   swap) made it the req's user.
 /// - `inv.done` is initialized, and the req does not move: it is made only
 ///   inside [`Reqs::new`].
+/// - `backchannel` is whether the req is one of the backchannel pool's,
+///   whose rqst is only ever given to the callback service, never to a
+///   task, and so is never on a receive queue.
 pub(super) struct Req {
     rqst: RqstSlot,
     pub(super) kref: ReqRef<AtomicU32>,
@@ -118,6 +122,7 @@ pub(super) struct Req {
     /// A [`Phase`] value.
     pub(super) phase: AtomicU8,
     pub(super) inv: InvCtx,
+    backchannel: bool,
 }
 
 impl Req {
@@ -146,6 +151,47 @@ impl Req {
             // SAFETY: guaranteed by the caller.
             state: unsafe { self.state.key() },
         }
+    }
+
+    /// Trades the turn of an op sunrpc calls for the rqst's owner for the
+    /// key to the req's state; None when `turn` is at another rqst.
+    pub(super) fn owner_key<'a>(&'a self, turn: OwnerTurn<'a>) -> Option<ReqKey<'a>> {
+        if !self.rqst.is(turn.rqst()) {
+            return None;
+        }
+        // SAFETY: the op runs for the rqst's owner, the RPC layer, whose
+        // ops on the rqst come one at a time, and no reply handler has the
+        // rqst or can find it (`OwnerTurn` invariant): none holds the key
+        // or claims the req, and a LOCAL_INV chain that finishes a Reply
+        // ended with the unpin. The turn is consumed here, so this is the
+        // op's only key, and it lives no longer than the op.
+        Some(unsafe { self.key() })
+    }
+
+    /// Trades the turn of `->send_request` for the key to the req's state,
+    /// taking the req from the reply path first: a Call's req moves from
+    /// any phase but [`Phase::REPLIED`] to [`Phase::MARSHALING`], where no
+    /// Reply claims it. None when `turn` is at another rqst, or a reply
+    /// handler has the req (a Reply to the previous transmission).
+    pub(super) fn transmit_key<'a>(&'a self, turn: TransmitTurn<'a>) -> Option<ReqKey<'a>> {
+        if !self.rqst.is(turn.rqst()) {
+            return None;
+        }
+        if !self.backchannel && !self.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
+            return None;
+        }
+        // SAFETY: `->send_request` runs on the rqst owner's behalf, under
+        // XPRT_LOCKED, while no other op of the owner runs, and the turn is
+        // consumed here (`TransmitTurn` invariant): no op of the RPC layer
+        // has another key. A reply handler
+        // is the req's user only from its claim (SENT to REPLIED, Acquire)
+        // until it completes or unpins the rqst, and it leaves REPLIED
+        // (Release) after its last use of the state; the swap above
+        // (Acquire) found the req out of REPLIED and moved it where no
+        // claim succeeds, so no handler is its user until the Send is
+        // posted. A backchannel req's rqst is never on a receive queue
+        // (type invariant), so no Reply claims it.
+        Some(unsafe { self.key() })
     }
 
     /// Makes the key for the new RPC owner `rpc`, just made for this req
@@ -403,6 +449,7 @@ impl Reqs {
                         done: Foreign::uninit(),
                         rep: AtomicPtr::new(core::ptr::null_mut()),
                     },
+                    backchannel: pool == Pool::Backchannel,
                 },
                 GFP_KERNEL,
             )?;
