@@ -31,9 +31,9 @@ res=/xprs/out/bench
 mkdir -p "$res"
 MNT=/mnt/bench
 
-# snap FILE: the whole guest's counters now, as key=value lines: busy
-# jiffies (one guest: client, server and rxe all run here; two: the client
-# and its end of rxe), the time, context switches, interrupts, and every
+# snap FILE: the whole guest's counters now, as key=value lines: idle and
+# iowait time (one guest: client, server and rxe all run here; two: the
+# client and its end of rxe), the time, context switches, interrupts, and every
 # counter of rxe0's port (packets, retries, RNR and sequence errors; in one
 # guest both ends of every connection are here). A script, so that fio can
 # run it too.
@@ -41,7 +41,11 @@ SNAP=/tmp/xprs-snap
 cat > "$SNAP" <<'SNAP_EOF'
 #!/bin/sh
 {
-	awk '$1 == "cpu" { print "busy=" $2 + $3 + $4 + $7 + $8 }
+	# Idle and iowait, unlike the busy fields, are not sampled at ticks:
+	# with NO_HZ the kernel measures them on the clock from idle entry to
+	# exit (get_idle_time() in fs/proc/stat.c), interrupts excluded, and
+	# /proc/stat only rounds them to USER_HZ.
+	awk '$1 == "cpu" { print "idle=" $5 + $6 }
 	     $1 == "ctxt" || $1 == "intr" { print $1 "=" $2 }' /proc/stat
 	echo "time=$(date +%s.%N)"
 	rdma statistic show link rxe0/1 |
@@ -52,12 +56,18 @@ chmod +x "$SNAP"
 
 # window NAME: turn NAME.before and NAME.after into NAME.cpu: the CPU time
 # (ms) and wall time of the window, and how much each event count grew.
+# The CPU time is the window's wall time on every online CPU less the idle
+# and iowait time: measured on the guest clock (under icount, instructions),
+# where summing the busy fields counted the ticks that happened to land in
+# them.
 window() {
-	awk -F= -v hz="$(getconf CLK_TCK)" '
+	awk -F= -v hz="$(getconf CLK_TCK)" -v cpus="$(nproc)" '
 		FNR == NR { b[$1] = $2; next }
-		$1 == "busy" { printf "cpu_ms=%d\n", ($2 - b[$1]) * 1000 / hz; next }
-		$1 == "time" { printf "wall_s=%.3f\n", $2 - b[$1]; next }
-		($1 in b) { print $1 "=" $2 - b[$1] }' "$1.before" "$1.after" > "$1.cpu"
+		$1 == "idle" { idle_ms = ($2 - b[$1]) * 1000 / hz; next }
+		$1 == "time" { wall_s = $2 - b[$1]; printf "wall_s=%.3f\n", wall_s; next }
+		($1 in b) { print $1 "=" $2 - b[$1] }
+		END { ms = cpus * wall_s * 1000 - idle_ms; printf "cpu_ms=%d\n", ms > 0 ? ms : 0 }' \
+		"$1.before" "$1.after" > "$1.cpu"
 	rm -f "$1.before" "$1.after"
 }
 
