@@ -118,7 +118,7 @@ impl Transport {
     /// is traded for its key once the req is taken from the reply path.
     pub(super) fn send_request<'a>(
         &'a self,
-        rqst: &Rqst<'_>,
+        rqst: &mut Rqst<'_>,
         req: Option<&'a Req>,
         turn: TransmitTurn<'a>,
         held: &mut XprtLocked<'_>,
@@ -206,7 +206,7 @@ impl Transport {
     /// Plans the RPC, registers its chunks, and builds the transport
     /// header plus the inline part of the Call in the req's send buffer
     /// (`rpcrdma_marshal_req()`). Returns the Send length.
-    fn marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>) -> Result<u32> {
+    fn marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &mut Rqst<'_>) -> Result<u32> {
         // The send buffer is the req's, and no Send of this req is
         // outstanding on this connection (retransmits drop it); it is
         // taken after registering, which needs the key too.
@@ -214,6 +214,7 @@ impl Transport {
         // A sparse receive page array (NFSv3 GETACL) is filled before the
         // reply chunk maps it or an inline reply is copied into it.
         rqst.alloc_sparse_rcv_pages()?;
+        let rqst = &*rqst;
         let (xid, snd, rcv, ddp_allowed) = (rqst.xid(), rqst.snd_buf(), rqst.rcv_buf(), rqst.ddp_allowed());
         let snd_shape = snd.shape();
         let rpc = chunk::Rpc {
