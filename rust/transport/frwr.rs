@@ -23,7 +23,7 @@ use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
-use crate::sunrpc::{self, PieceAddr, XdrBuf};
+use crate::sunrpc::{self, PieceAddr, Rqst, XdrBuf};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
@@ -173,7 +173,8 @@ pub(super) struct InvCtx {
 ib::impl_has_cqe!(InvCtx, cqe);
 
 impl Transport {
-    /// Registers the part of `buf` a chunk of `kind` conveys: cuts it into
+    /// Registers the part of `buf` (of `rqst`, the req's rqst being
+    /// transmitted) a chunk of `kind` conveys: cuts it into
     /// pieces, groups them into MRs and maps each (`rpcrdma_mr_prepare()`
     /// and `frwr_map()`). The MRs are recorded in the req as they are
     /// taken, so a failure part way leaves them for `release_mrs`.
@@ -183,13 +184,13 @@ impl Transport {
         &self,
         ep: &Endpoint,
         req: &mut ReqKey<'_>,
+        rqst: &Rqst<'_>,
         buf: &XdrBuf<'_>,
         kind: ChunkKind,
         writing: bool,
         xid: u32,
         out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
-        let rqst = req.rqst();
         let state = req.state();
         let pieces = &mut state.pieces;
         let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
@@ -202,11 +203,7 @@ impl Transport {
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
         let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = self.mr_get().inspect_err(|_| {
-                // SAFETY: the caller, `marshal`, runs in `send_request`
-                // for the task that transmits the req's rqst.
-                unsafe { trace::nomrs_err(self.xprt, rqst) }
-            })?;
+            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(self.xprt, rqst))?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
                 Err(lease) => {

@@ -176,7 +176,7 @@ impl Transport {
             }
         };
         rqst.set_xtime_now();
-        match self.post(ep, &mut key, len) {
+        match self.post(ep, &mut key, rqst, len) {
             Ok(()) => {}
             Err(e) if e == EAGAIN => {
                 req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
@@ -239,7 +239,7 @@ impl Transport {
         if let Some(kind) = read_kind {
             let position = kind.read_position(&snd_shape);
             let mut segs = [Segment::default(); MAX_HDR_SEGS];
-            nread = self.register(ep, key, &snd, kind, false, xid, &mut segs)?;
+            nread = self.register(ep, key, rqst, &snd, kind, false, xid, &mut segs)?;
             for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
                 *item = ReadSegment { position, segment };
             }
@@ -258,7 +258,7 @@ impl Transport {
             ReplyPlan::Inline => {}
             ReplyPlan::WriteChunk { pad } => {
                 let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
-                nwrite = self.register(ep, key, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                nwrite = self.register(ep, key, rqst, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
                     let pad = ep.write_pad.as_ref().ok_or(EIO)?;
@@ -267,7 +267,7 @@ impl Transport {
                 }
             }
             ReplyPlan::ReplyChunk => {
-                nreply = self.register(ep, key, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
+                nreply = self.register(ep, key, rqst, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
                 self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
             }
         }
