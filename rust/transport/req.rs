@@ -403,12 +403,21 @@ impl<'a> NewReq<'a> {
 
 /// All reqs of a transport: the forward pool's, then the backchannel's,
 /// indexed by id. Made once; they do not move afterwards.
-pub(super) struct Reqs(KVVec<Req>);
+///
+/// # Invariants
+///
+/// `xprt` is the transport the reqs were made for: their rqsts are handed
+/// only to its tasks and its callback service, and reset under its
+/// transport lock.
+pub(super) struct Reqs {
+    reqs: KVVec<Req>,
+    xprt: Xprt,
+}
 
 impl Reqs {
-    /// Makes the reqs of `cfg`, each starting in its home pool; returns
-    /// them with the pool tokens.
-    pub(super) fn new(cfg: &Config) -> Result<(Self, KVec<Option<Pooled>>)> {
+    /// Makes the reqs of `cfg` for `xprt`, each starting in its home pool;
+    /// returns them with the pool tokens.
+    pub(super) fn new(cfg: &Config, xprt: Xprt) -> Result<(Self, KVec<Option<Pooled>>)> {
         let n = cfg.all_reqs();
         // Past a few thousand slots the reqs outgrow kmalloc's largest size.
         let mut reqs = KVVec::with_capacity(n, GFP_KERNEL)?;
@@ -462,29 +471,37 @@ impl Reqs {
             // grows it nor moves a req out of it.
             unsafe { bindings::xprs_init_completion(req.inv.done.get()) };
         }
-        // INVARIANT: every req was made here and its completion initialized.
-        Ok((Self(reqs), free))
+        // INVARIANT: every req was made here and its completion initialized,
+        // for `xprt`.
+        Ok((Self { reqs, xprt }, free))
     }
 
     /// Returns the req `id`.
     pub(super) fn get(&self, id: ReqId) -> Option<&Req> {
-        self.0.get(id.0 as usize)
+        self.reqs.get(id.0 as usize)
     }
 
     /// Returns the req whose rqst is `rqst`, if it is one of these.
     pub(super) fn of(&self, rqst: *const bindings::rpc_rqst) -> Option<&Req> {
-        let first = self.0.first()?.rqst() as usize;
+        let first = self.reqs.first()?.rqst() as usize;
         let size = core::mem::size_of::<Req>();
         let off = (rqst as usize).checked_sub(first)?;
-        let req = self.0.get(off / size)?;
+        let req = self.reqs.get(off / size)?;
         req.rqst.is(rqst).then_some(req)
     }
 
     pub(super) fn iter(&self) -> core::slice::Iter<'_, Req> {
-        self.0.iter()
+        self.reqs.iter()
     }
 
     pub(super) fn len(&self) -> usize {
-        self.0.len()
+        self.reqs.len()
+    }
+
+    /// Takes every congestion slot back from the rqsts
+    /// (`Xprt::forget_congestion`), for a connection that is gone.
+    pub(super) fn forget_congestion(&self) {
+        // SAFETY: the rqsts are `xprt`'s (type invariant).
+        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(|req| &req.rqst)) };
     }
 }

@@ -22,7 +22,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, Req, ReqKey, Transport, MAX_MRS_PER_REQ};
+use super::{err, Phase, ReqKey, Transport, MAX_MRS_PER_REQ};
 
 /// Ring storage: the sendctx ring needs slices of slots.
 pub(super) struct Slots(pub(super) KVec<Slot>);
@@ -136,8 +136,7 @@ impl Transport {
         // retransmits take new ones under the next connection's grant.
         // Otherwise those slots outlive the `cong = 0` of the next connect
         // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
-        // SAFETY: the reqs' rqsts live as long as this transport.
-        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+        self.reqs.forget_congestion();
     }
 
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
