@@ -15,8 +15,8 @@
 //! `Req` says. A lease of a pool other than the current endpoint's is
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
-use crate::bindings;
-use crate::cell::{Foreign, Unshared};
+use crate::cell::Unshared;
+use crate::completion::Completion;
 pub(super) use crate::ib::MrLease;
 use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
@@ -154,6 +154,7 @@ impl MrPool {
 ///
 /// `transport` is null until the transport that owns this req is at its
 /// final address, and then points to it; the reqs are freed with it.
+#[pin_data]
 pub(super) struct InvCtx {
     pub(super) cqe: Cqe<InvCtx>,
     pub(super) transport: AtomicPtr<Transport>,
@@ -162,7 +163,8 @@ pub(super) struct InvCtx {
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     pub(super) sync: AtomicBool,
-    pub(super) done: Foreign<bindings::completion>,
+    #[pin]
+    pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done (the Reply itself waits in the
     /// req's `pending`). Written by the reply handler before it posts the
@@ -171,6 +173,21 @@ pub(super) struct InvCtx {
 }
 
 ib::impl_has_cqe!(InvCtx, cqe);
+
+impl InvCtx {
+    /// The context of req `req`, before its transport is set.
+    pub(super) fn new(req: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            cqe: Cqe::new(),
+            transport: AtomicPtr::new(core::ptr::null_mut()),
+            req,
+            ep: AtomicPtr::new(core::ptr::null_mut()),
+            sync: AtomicBool::new(false),
+            done <- Completion::new(),
+            rep: AtomicPtr::new(core::ptr::null_mut()),
+        })
+    }
+}
 
 impl Transport {
     /// Registers the part of `buf` (of `rqst`, the req's rqst being
@@ -380,8 +397,8 @@ impl Transport {
             self.fault();
         }
         if req.inv.sync.load(Ordering::Relaxed) {
-            // SAFETY: `done` is initialized; the waiter is in `buf_free`.
-            unsafe { bindings::complete(req.inv.done.get()) };
+            // The waiter is in `buf_free`.
+            req.inv.done.complete();
             return;
         }
         let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
