@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Cells the transport shares between threads. Each says in its `Sync`
+//! Cells the transport shares between threads, and the pinned vector its
+//! reqs live in ([`PinnedVec`]). Each cell says in its `Sync`
 //! (and `Send`) impl why sharing it is sound; the types that contain them
 //! then get `Send` and `Sync` from their fields.
 
 use crate::bindings;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
+use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// Interior mutability for a value whose users take turns by a protocol
@@ -57,10 +59,6 @@ impl<T> Foreign<T> {
         Self(Opaque::new(value))
     }
 
-    pub(crate) const fn uninit() -> Self {
-        Self(Opaque::uninit())
-    }
-
     /// Returns the address of the C object.
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
@@ -74,14 +72,6 @@ unsafe impl Send for Foreign<bindings::ib_cqe> {}
 // is built, before its address is given to a work request, and afterwards
 // only read, by the CQ poller of whichever CPU reaps the completion.
 unsafe impl Sync for Foreign<bindings::ib_cqe> {}
-
-// SAFETY: a `struct completion` (a flag and a wait queue) is not tied to
-// a thread: any thread may own the memory it lives in.
-unsafe impl Send for Foreign<bindings::completion> {}
-// SAFETY: a `struct completion` is made to be signalled and waited for
-// from different CPUs: every operation on it takes its wait queue's
-// spinlock. Rust only passes its address to those kernel functions.
-unsafe impl Sync for Foreign<bindings::completion> {}
 
 // SAFETY: an `rpc_rqst` belongs to the RPC layer's data structures, which
 // use it from whichever CPU runs the task or the transport's handlers, and
@@ -190,5 +180,54 @@ impl<T> core::ops::DerefMut for Key<'_, T> {
         // invariant), and the mutable borrow of `self` excludes every
         // other use through it for the result's lifetime.
         unsafe { &mut *self.cell.0.get() }
+    }
+}
+
+/// A vector of values, each initialized in place and pinned there until
+/// the vector is dropped, as `Pin<KBox<T>>` would pin one: the reqs, whose
+/// completions and work-request contexts must not move. Its one
+/// allocation is made up front, as for a `KVVec` filled within its
+/// capacity.
+///
+/// # Invariants
+///
+/// `items` is never grown, shrunk or reordered, nor an element moved out
+/// of it: each element stays at its address until the vector is dropped,
+/// which drops it there. Elements are reached only through `&self`.
+pub(crate) struct PinnedVec<T>(KVVec<T>);
+
+impl<T> PinnedVec<T> {
+    /// Makes an empty vector with room for `n` elements.
+    pub(crate) fn with_capacity(n: usize) -> Result<Self> {
+        // INVARIANT: empty; the capacity is all it ever has.
+        Ok(Self(KVVec::with_capacity(n, GFP_KERNEL)?))
+    }
+
+    /// Initializes the next element in place with `init`; `ENOMEM` when
+    /// the vector is full (it never grows).
+    pub(crate) fn push(&mut self, init: impl PinInit<T, Error>) -> Result {
+        let len = self.0.len();
+        let slot = self.0.spare_capacity_mut().first_mut().ok_or(ENOMEM)?;
+        // SAFETY: `slot` is the first spare slot of the vector:
+        // uninitialized memory, valid for writes. It is at its final
+        // address, as the vector is never grown (type invariant), so it is
+        // pinned until dropped. On an error it is left spare: not touched
+        // again, and not counted in the length, so not dropped.
+        unsafe { init.__pinned_init(slot.as_mut_ptr())? };
+        // SAFETY: the element at `len`, within the capacity, was just
+        // initialized.
+        unsafe { self.0.set_len(len + 1) };
+        // INVARIANT: appended; nothing moved.
+        Ok(())
+    }
+
+    /// Returns element `i`.
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        self.0.get(i)
+    }
+
+    /// Returns the elements, in order.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        &self.0
     }
 }

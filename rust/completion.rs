@@ -54,6 +54,13 @@ impl Completion {
         unsafe { bindings::xprs_reinit_completion(self.inner.get()) };
     }
 
+    /// Waits for a completion, without a timeout (`wait_for_completion()`).
+    pub(crate) fn wait(&self) {
+        // SAFETY: initialized (type invariant); waiting keeps `&self`, so
+        // the completion outlives the wait.
+        unsafe { bindings::wait_for_completion(self.inner.get()) }
+    }
+
     /// Waits up to `jiffies` for a completion; returns the jiffies left,
     /// 0 on a timeout (`wait_for_completion_timeout()`).
     pub(crate) fn wait_timeout(&self, jiffies: usize) -> usize {

@@ -382,14 +382,16 @@ impl Xprt {
     ///
     /// # Safety
     ///
-    /// Every rqst must be valid and belong to this transport.
-    pub(crate) unsafe fn forget_congestion(&self, rqsts: impl Iterator<Item = *mut bindings::rpc_rqst>) {
-        // SAFETY: valid by the type invariant; `rq_cong` is protected by
-        // the transport lock, and the caller guarantees the rqsts.
+    /// Every rqst belongs to this transport: sunrpc writes its `rq_cong`
+    /// under this transport's lock only.
+    pub(crate) unsafe fn forget_congestion<'a>(&self, rqsts: impl Iterator<Item = &'a RqstSlot>) {
+        // SAFETY: valid by the type invariant; each rqst is live while its
+        // slot is borrowed, and `rq_cong` is protected by the transport
+        // lock, the right one as the caller guarantees.
         unsafe {
             bindings::xprs_transport_lock(self.0);
             for rqst in rqsts {
-                (*rqst).rq_cong = 0;
+                (*rqst.as_ptr()).rq_cong = 0;
             }
             bindings::xprs_transport_unlock(self.0);
         }

@@ -79,26 +79,19 @@ pub(crate) fn marshal(rqst: &Rqst<'_>, hdrlen: usize, plan: &Plan) {
 
 /// A Send (behind `num_reg` REG_MRs) of `rqst` is posted on the context
 /// `cid`.
-///
-/// # Safety
-///
-/// `rqst` is live and owned by the caller, and its `rq_task` is null or
-/// live (a Call or a callback reply being transmitted).
-pub(crate) unsafe fn post_send(rqst: *const bindings::rpc_rqst, cid: &Cid, signaled: bool, num_reg: usize) {
+pub(crate) fn post_send(rqst: &Rqst<'_>, cid: &Cid, signaled: bool, num_reg: usize) {
     let num_reg = u32::try_from(num_reg).unwrap_or(u32::MAX);
-    // SAFETY: guaranteed by the caller; `cid` is borrowed for the call.
-    unsafe { bindings::xprs_trace_post_send(rqst, cid.as_raw(), signaled, num_reg) }
+    // SAFETY: the rqst is live, and its `rq_task` null or live, while the
+    // view is (`Rqst` invariant: a Call or a callback reply being
+    // transmitted); `cid` is borrowed for the call.
+    unsafe { bindings::xprs_trace_post_send(rqst.as_ptr(), cid.as_raw(), signaled, num_reg) }
 }
 
 /// Marshaling `rqst` found no free MR.
-///
-/// # Safety
-///
-/// As for [`post_send`].
-pub(crate) unsafe fn nomrs_err(xprt: Xprt, rqst: *const bindings::rpc_rqst) {
-    // SAFETY: guaranteed by the caller; the xprt is live (module
+pub(crate) fn nomrs_err(xprt: Xprt, rqst: &Rqst<'_>) {
+    // SAFETY: as for [`post_send`]; the xprt is live (module
     // documentation).
-    unsafe { bindings::xprs_trace_nomrs_err(xprt.as_ptr(), rqst) }
+    unsafe { bindings::xprs_trace_nomrs_err(xprt.as_ptr(), rqst.as_ptr()) }
 }
 
 /// `task` waits on the backlog for a req.

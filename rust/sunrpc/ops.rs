@@ -53,7 +53,7 @@ pub(crate) trait XprtOps: Sized + Send + Sync + 'static {
     fn buf_free(&self, turn: OwnerTurn<'_>);
 
     /// `->send_request`: transmits `rqst`, a Call or a callback reply.
-    fn send_request(&self, rqst: &Rqst<'_>, turn: TransmitTurn<'_>, held: &mut XprtLocked<'_>) -> Result;
+    fn send_request(&self, rqst: &mut Rqst<'_>, turn: TransmitTurn<'_>, held: &mut XprtLocked<'_>) -> Result;
 
     /// `->connect`, for `task`; may hand `held` to the connect worker
     /// ([`XprtLocked::queue_connect`]).
@@ -275,7 +275,7 @@ impl<T: XprtOps> Adapter<T> {
         // pins each, and its owner waits for the transmission), or, for a
         // callback reply, from the callback service's task that owns our
         // backchannel rqst. Nothing else changes what `Rqst` reads.
-        let Some(rqst) = (unsafe { Rqst::from_raw(rqst) }) else {
+        let Some(mut rqst) = (unsafe { Rqst::from_raw(rqst) }) else {
             return EINVAL.to_errno();
         };
         // SAFETY: `xprt_request_transmit()` calls it through `rq_xprt`'s
@@ -296,7 +296,7 @@ impl<T: XprtOps> Adapter<T> {
         // it and waited for its pins (`->buf_free`, `->free_slot`). This is
         // the op's only turn.
         let turn = unsafe { TransmitTurn::new(&rqst) };
-        ret(t.send_request(&rqst, turn, &mut held))
+        ret(t.send_request(&mut rqst, turn, &mut held))
     }
 
     unsafe extern "C" fn connect(xprt: *mut bindings::rpc_xprt, task: *mut bindings::rpc_task) {

@@ -327,10 +327,13 @@ impl<'a> Rqst<'a> {
     }
 
     /// Fills a sparse receive page array (NFSv3 GETACL) before the reply
-    /// chunk maps it or an inline reply is copied into it.
-    pub(crate) fn alloc_sparse_rcv_pages(&self) -> Result {
+    /// chunk maps it or an inline reply is copied into it. It takes
+    /// `&mut self`: no [`XdrBuf`] of [`Rqst::rcv_buf`] lives while the page
+    /// array changes.
+    pub(crate) fn alloc_sparse_rcv_pages(&mut self) -> Result {
         // SAFETY: live, and the receive buffer's page array is the
-        // owner's (type invariant).
+        // owner's (type invariant); `&mut self` excludes every view of it
+        // made through `self`, so the mutable borrow is the only one.
         let rc = unsafe { bindings::xprs_alloc_sparse_pages(&mut (*self.as_ptr()).rq_rcv_buf) };
         if rc != 0 {
             return Err(Error::from_errno(rc));

@@ -15,15 +15,15 @@
 //! `Req` says. A lease of a pool other than the current endpoint's is
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
-use crate::bindings;
-use crate::cell::{Foreign, Unshared};
+use crate::cell::Unshared;
+use crate::completion::Completion;
 pub(super) use crate::ib::MrLease;
 use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, MrRange};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
-use crate::sunrpc::{self, PieceAddr, XdrBuf};
+use crate::sunrpc::{self, PieceAddr, Rqst, XdrBuf};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
@@ -154,6 +154,7 @@ impl MrPool {
 ///
 /// `transport` is null until the transport that owns this req is at its
 /// final address, and then points to it; the reqs are freed with it.
+#[pin_data]
 pub(super) struct InvCtx {
     pub(super) cqe: Cqe<InvCtx>,
     pub(super) transport: AtomicPtr<Transport>,
@@ -162,7 +163,8 @@ pub(super) struct InvCtx {
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     pub(super) sync: AtomicBool,
-    pub(super) done: Foreign<bindings::completion>,
+    #[pin]
+    pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done (the Reply itself waits in the
     /// req's `pending`). Written by the reply handler before it posts the
@@ -172,8 +174,24 @@ pub(super) struct InvCtx {
 
 ib::impl_has_cqe!(InvCtx, cqe);
 
+impl InvCtx {
+    /// The context of req `req`, before its transport is set.
+    pub(super) fn new(req: u32) -> impl PinInit<Self> {
+        pin_init!(Self {
+            cqe: Cqe::new(),
+            transport: AtomicPtr::new(core::ptr::null_mut()),
+            req,
+            ep: AtomicPtr::new(core::ptr::null_mut()),
+            sync: AtomicBool::new(false),
+            done <- Completion::new(),
+            rep: AtomicPtr::new(core::ptr::null_mut()),
+        })
+    }
+}
+
 impl Transport {
-    /// Registers the part of `buf` a chunk of `kind` conveys: cuts it into
+    /// Registers the part of `buf` (of `rqst`, the req's rqst being
+    /// transmitted) a chunk of `kind` conveys: cuts it into
     /// pieces, groups them into MRs and maps each (`rpcrdma_mr_prepare()`
     /// and `frwr_map()`). The MRs are recorded in the req as they are
     /// taken, so a failure part way leaves them for `release_mrs`.
@@ -183,13 +201,13 @@ impl Transport {
         &self,
         ep: &Endpoint,
         req: &mut ReqKey<'_>,
+        rqst: &Rqst<'_>,
         buf: &XdrBuf<'_>,
         kind: ChunkKind,
         writing: bool,
         xid: u32,
         out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
-        let rqst = req.rqst();
         let state = req.state();
         let pieces = &mut state.pieces;
         let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
@@ -202,11 +220,7 @@ impl Transport {
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
         let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = self.mr_get().inspect_err(|_| {
-                // SAFETY: the caller, `marshal`, runs in `send_request`
-                // for the task that transmits the req's rqst.
-                unsafe { trace::nomrs_err(self.xprt, rqst) }
-            })?;
+            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(self.xprt, rqst))?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
                 Err(lease) => {
@@ -383,8 +397,8 @@ impl Transport {
             self.fault();
         }
         if req.inv.sync.load(Ordering::Relaxed) {
-            // SAFETY: `done` is initialized; the waiter is in `buf_free`.
-            unsafe { bindings::complete(req.inv.done.get()) };
+            // The waiter is in `buf_free`.
+            req.inv.done.complete();
             return;
         }
         let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);

@@ -118,7 +118,7 @@ impl Transport {
     /// is traded for its key once the req is taken from the reply path.
     pub(super) fn send_request<'a>(
         &'a self,
-        rqst: &Rqst<'_>,
+        rqst: &mut Rqst<'_>,
         req: Option<&'a Req>,
         turn: TransmitTurn<'a>,
         held: &mut XprtLocked<'_>,
@@ -176,7 +176,7 @@ impl Transport {
             }
         };
         rqst.set_xtime_now();
-        match self.post(ep, &mut key, len) {
+        match self.post(ep, &mut key, rqst, len) {
             Ok(()) => {}
             Err(e) if e == EAGAIN => {
                 req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
@@ -206,7 +206,7 @@ impl Transport {
     /// Plans the RPC, registers its chunks, and builds the transport
     /// header plus the inline part of the Call in the req's send buffer
     /// (`rpcrdma_marshal_req()`). Returns the Send length.
-    fn marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>) -> Result<u32> {
+    fn marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &mut Rqst<'_>) -> Result<u32> {
         // The send buffer is the req's, and no Send of this req is
         // outstanding on this connection (retransmits drop it); it is
         // taken after registering, which needs the key too.
@@ -214,6 +214,7 @@ impl Transport {
         // A sparse receive page array (NFSv3 GETACL) is filled before the
         // reply chunk maps it or an inline reply is copied into it.
         rqst.alloc_sparse_rcv_pages()?;
+        let rqst = &*rqst;
         let (xid, snd, rcv, ddp_allowed) = (rqst.xid(), rqst.snd_buf(), rqst.rcv_buf(), rqst.ddp_allowed());
         let snd_shape = snd.shape();
         let rpc = chunk::Rpc {
@@ -238,7 +239,7 @@ impl Transport {
         if let Some(kind) = read_kind {
             let position = kind.read_position(&snd_shape);
             let mut segs = [Segment::default(); MAX_HDR_SEGS];
-            nread = self.register(ep, key, &snd, kind, false, xid, &mut segs)?;
+            nread = self.register(ep, key, rqst, &snd, kind, false, xid, &mut segs)?;
             for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
                 *item = ReadSegment { position, segment };
             }
@@ -257,7 +258,7 @@ impl Transport {
             ReplyPlan::Inline => {}
             ReplyPlan::WriteChunk { pad } => {
                 let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
-                nwrite = self.register(ep, key, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                nwrite = self.register(ep, key, rqst, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
                     let pad = ep.write_pad.as_ref().ok_or(EIO)?;
@@ -266,7 +267,7 @@ impl Transport {
                 }
             }
             ReplyPlan::ReplyChunk => {
-                nreply = self.register(ep, key, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
+                nreply = self.register(ep, key, rqst, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
                 self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
             }
         }

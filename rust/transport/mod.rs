@@ -309,7 +309,7 @@ const _: () = {
 
 impl Transport {
     fn new(xprt: Xprt, cfg: Config) -> Result<Pin<KBox<Self>>> {
-        let (reqs, free) = Reqs::new(&cfg)?;
+        let (reqs, free) = Reqs::new(&cfg, xprt)?;
         let slots = cfg.ring_slots();
         let mut ring = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {

@@ -81,7 +81,7 @@ impl XprtOps for Transport {
     }
 
     /// `marshal`.
-    fn send_request(&self, rqst: &Rqst<'_>, turn: TransmitTurn<'_>, held: &mut XprtLocked<'_>) -> Result {
+    fn send_request(&self, rqst: &mut Rqst<'_>, turn: TransmitTurn<'_>, held: &mut XprtLocked<'_>) -> Result {
         let req = self.req_of(turn.rqst());
         Transport::send_request(self, rqst, req, turn, held)
     }

@@ -20,14 +20,14 @@
 //! ([`ReqKey::put_rpc`]), the rqst goes to a task or the callback service
 //! ([`NewReq`]), or the holder returns.
 
-use crate::cell::{Foreign, Key, KeyCell};
-use crate::ib::{Cqe, DmaBuf};
+use crate::cell::{Key, KeyCell, PinnedVec};
+use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
 use crate::proto::offered::Offered;
 use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt};
 use crate::bindings;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use kernel::prelude::*;
 
 use super::backchannel::BC_BUF_SIZE;
@@ -110,17 +110,17 @@ pub(super) struct ReqState {
 ///   [`Phase::MARSHALING`], and read by the reply handler only after its
 ///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the
 ///   swap) made it the req's user.
-/// - `inv.done` is initialized, and the req does not move: it is made only
-///   inside [`Reqs::new`].
 /// - `backchannel` is whether the req is one of the backchannel pool's,
 ///   whose rqst is only ever given to the callback service, never to a
 ///   task, and so is never on a receive queue.
+#[pin_data]
 pub(super) struct Req {
     rqst: RqstSlot,
     pub(super) kref: ReqRef<AtomicU32>,
     state: KeyCell<ReqState>,
     /// A [`Phase`] value.
     pub(super) phase: AtomicU8,
+    #[pin]
     pub(super) inv: InvCtx,
     backchannel: bool,
 }
@@ -256,18 +256,16 @@ impl Req {
     }
 
     /// Rearms the completion `buf_free` waits on, before its LOCAL_INV
-    /// chain is posted.
+    /// chain is posted: no chain of this req is in flight, as its poster
+    /// alone rearms it.
     pub(super) fn arm_unmap_wait(&self) {
-        // SAFETY: `done` is initialized (type invariant); no chain of this
-        // req is in flight, as its poster alone rearms it.
-        unsafe { bindings::xprs_reinit_completion(self.inv.done.get()) };
+        self.inv.done.reinit();
     }
 
-    /// Waits until the LOCAL_INV chain of `buf_free` has completed.
+    /// Waits until the LOCAL_INV chain of `buf_free` has completed: its
+    /// last completion signals it, also when it is flushed.
     pub(super) fn wait_unmap(&self) {
-        // SAFETY: `done` is initialized (type invariant); the chain's last
-        // completion signals it, also when it is flushed.
-        unsafe { bindings::wait_for_completion(self.inv.done.get()) };
+        self.inv.done.wait();
     }
 }
 
@@ -402,16 +400,26 @@ impl<'a> NewReq<'a> {
 }
 
 /// All reqs of a transport: the forward pool's, then the backchannel's,
-/// indexed by id. Made once; they do not move afterwards.
-pub(super) struct Reqs(KVVec<Req>);
+/// indexed by id. Made once, each in its place ([`PinnedVec`]), where it
+/// stays.
+///
+/// # Invariants
+///
+/// `xprt` is the transport the reqs were made for: their rqsts are handed
+/// only to its tasks and its callback service, and reset under its
+/// transport lock.
+pub(super) struct Reqs {
+    reqs: PinnedVec<Req>,
+    xprt: Xprt,
+}
 
 impl Reqs {
-    /// Makes the reqs of `cfg`, each starting in its home pool; returns
-    /// them with the pool tokens.
-    pub(super) fn new(cfg: &Config) -> Result<(Self, KVec<Option<Pooled>>)> {
+    /// Makes the reqs of `cfg` for `xprt`, each starting in its home pool;
+    /// returns them with the pool tokens.
+    pub(super) fn new(cfg: &Config, xprt: Xprt) -> Result<(Self, KVec<Option<Pooled>>)> {
         let n = cfg.all_reqs();
         // Past a few thousand slots the reqs outgrow kmalloc's largest size.
-        let mut reqs = KVVec::with_capacity(n, GFP_KERNEL)?;
+        let mut reqs = PinnedVec::with_capacity(n)?;
         let mut free = KVec::with_capacity(n, GFP_KERNEL)?;
         let max_pieces = cfg.page.max_segs() as usize;
         for i in 0..u32::try_from(n)? {
@@ -434,57 +442,46 @@ impl Reqs {
                 offered: Offered::NONE,
                 pending: None,
             };
-            reqs.push(
-                Req {
-                    rqst: RqstSlot::new(),
-                    kref,
-                    state: KeyCell::new(state),
-                    phase: AtomicU8::new(Phase::IDLE),
-                    inv: InvCtx {
-                        cqe: Cqe::new(),
-                        transport: AtomicPtr::new(core::ptr::null_mut()),
-                        req: i,
-                        ep: AtomicPtr::new(core::ptr::null_mut()),
-                        sync: AtomicBool::new(false),
-                        done: Foreign::uninit(),
-                        rep: AtomicPtr::new(core::ptr::null_mut()),
-                    },
-                    backchannel: pool == Pool::Backchannel,
-                },
-                GFP_KERNEL,
-            )?;
+            reqs.push(try_pin_init!(Req {
+                rqst: RqstSlot::new(),
+                kref,
+                state: KeyCell::new(state),
+                phase: AtomicU8::new(Phase::IDLE),
+                inv <- InvCtx::new(i),
+                backchannel: pool == Pool::Backchannel,
+            }? Error))?;
             free.push(Some(pooled), GFP_KERNEL)?;
         }
-        // The reqs no longer move: their completions can be initialized.
-        for req in reqs.iter() {
-            // SAFETY: `done` lives in the reqs' final heap buffer: the
-            // vector had its capacity from the start, and `Reqs` neither
-            // grows it nor moves a req out of it.
-            unsafe { bindings::xprs_init_completion(req.inv.done.get()) };
-        }
-        // INVARIANT: every req was made here and its completion initialized.
-        Ok((Self(reqs), free))
+        // INVARIANT: every req was made here, for `xprt`.
+        Ok((Self { reqs, xprt }, free))
     }
 
     /// Returns the req `id`.
     pub(super) fn get(&self, id: ReqId) -> Option<&Req> {
-        self.0.get(id.0 as usize)
+        self.reqs.get(id.0 as usize)
     }
 
     /// Returns the req whose rqst is `rqst`, if it is one of these.
     pub(super) fn of(&self, rqst: *const bindings::rpc_rqst) -> Option<&Req> {
-        let first = self.0.first()?.rqst() as usize;
+        let first = self.reqs.as_slice().first()?.rqst() as usize;
         let size = core::mem::size_of::<Req>();
         let off = (rqst as usize).checked_sub(first)?;
-        let req = self.0.get(off / size)?;
+        let req = self.reqs.get(off / size)?;
         req.rqst.is(rqst).then_some(req)
     }
 
     pub(super) fn iter(&self) -> core::slice::Iter<'_, Req> {
-        self.0.iter()
+        self.reqs.as_slice().iter()
     }
 
     pub(super) fn len(&self) -> usize {
-        self.0.len()
+        self.reqs.as_slice().len()
+    }
+
+    /// Takes every congestion slot back from the rqsts
+    /// (`Xprt::forget_congestion`), for a connection that is gone.
+    pub(super) fn forget_congestion(&self) {
+        // SAFETY: the rqsts are `xprt`'s (type invariant).
+        unsafe { self.xprt.forget_congestion(self.reqs.as_slice().iter().map(|req| &req.rqst)) };
     }
 }

@@ -14,7 +14,7 @@ use crate::ib::{self, Cid, Cqe, CqeHandler, SendChain, Wc};
 use crate::proto::lifetime::SendOwner;
 use crate::proto::sendctx::Slot;
 use crate::rdma_cm::QpGone;
-use crate::sunrpc;
+use crate::sunrpc::{self, Rqst};
 use crate::trace;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::c_str;
@@ -22,7 +22,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
-use super::{err, Phase, Req, ReqKey, Transport, MAX_MRS_PER_REQ};
+use super::{err, Phase, ReqKey, Transport, MAX_MRS_PER_REQ};
 
 /// Ring storage: the sendctx ring needs slices of slots.
 pub(super) struct Slots(pub(super) KVec<Slot>);
@@ -58,8 +58,8 @@ ib::impl_has_cqe!(SendCqe, cqe);
 
 impl Transport {
     /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
-    /// and the Send.
-    pub(super) fn post(&self, ep: &Endpoint, key: &mut ReqKey<'_>, len: u32) -> Result {
+    /// and the Send of `rqst`, the req's rqst being transmitted.
+    pub(super) fn post(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>, len: u32) -> Result {
         let req = key.req();
         let parts = key.send_parts(ep).ok_or(EIO)?;
         let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
@@ -98,10 +98,8 @@ impl Transport {
         sendbuf.sync_for_device(len as usize);
         let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
-        // SAFETY: the rqst is owned by the caller, `send_request`, run by
-        // the task that transmits it; traced before the post, after which
-        // a Reply may complete it.
-        unsafe { trace::post_send(req.rqst(), &cqe.cid, signaled, num_regs) };
+        // Traced before the post, after which a Reply may complete the rqst.
+        trace::post_send(rqst, &cqe.cid, signaled, num_regs);
         chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
         // The Reply may complete before the post returns. Release: the
         // reply handler sees what marshaling wrote (`offered`, the MRs).
@@ -138,8 +136,7 @@ impl Transport {
         // retransmits take new ones under the next connection's grant.
         // Otherwise those slots outlive the `cong = 0` of the next connect
         // and their puts wrap `cong`, stalling every sender in CWND_WAIT.
-        // SAFETY: the reqs' rqsts live as long as this transport.
-        unsafe { self.xprt.forget_congestion(self.reqs.iter().map(Req::rqst)) };
+        self.reqs.forget_congestion();
     }
 
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
