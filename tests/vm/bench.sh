@@ -5,7 +5,7 @@
 # to /xprs/out/bench/ as fio JSON and key=value files for scripts/bench.
 #
 # Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
-#       ["WORKLOADS"]   (a subset of the workload names below; default all)
+#       ["WORKLOADS"]   workload names (below); default the seven of $workloads
 #       [one|two]       the topology (one by default)
 #       [BASE_KO]       the guest path of a baseline build of ours, for the
 #                       client "base" (scripts/bench -b); empty: none
@@ -160,6 +160,15 @@ bench_switch() {
 	client_load "$1"
 }
 
+# The workloads: 4 KiB random read or write at any queue depth
+# (randread-4k-qdN, randwrite-4k-qdN: the scaling set of scripts/bench -S
+# is QD 1, 8, 32 and 128), 1 MiB sequential read and write at QD 8, and
+# the metadata workload. Checked before the first round, not in the middle.
+for w in $workloads; do
+	[[ $w =~ ^rand(read|write)-4k-qd[1-9][0-9]*$ ]] ||
+		case $w in read-1m-qd8|write-1m-qd8|meta) ;; *) fail "unknown workload $w" ;; esac
+done
+
 loaded=${clients%% *}
 if [ "$topology" = one ]; then
 	guest_setup "$loaded"
@@ -185,13 +194,10 @@ for round in $(seq "$rounds"); do
 		for w in $workloads; do
 			case $w in
 			randread-4k-qd1) with_perf "$p-$w" fio_job "$p-$w" randread 4k 1 ;;
-			randwrite-4k-qd1) fio_job "$p-$w" randwrite 4k 1 ;;
-			randread-4k-qd32) fio_job "$p-$w" randread 4k 32 ;;
-			randwrite-4k-qd32) fio_job "$p-$w" randwrite 4k 32 ;;
+			rand*-4k-qd*) fio_job "$p-$w" "${w%%-*}" 4k "${w##*-qd}" ;;
 			read-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" read 1M 8 ;;
 			write-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" write 1M 8 ;;
 			meta) with_perf "$p-$w" meta_job "$p-$w" ;;
-			*) fail "unknown workload $w" ;;
 			esac
 		done
 		xprt_stats "$MNT" > "$p.xprt"
