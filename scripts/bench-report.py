@@ -162,6 +162,8 @@ def table(data, raw, clients, ref):
     rows = [(k, l, u, h) for k, l, u, h in ROWS]
     rows += [(f"{j}:cpu", f"CPU per op: {j}", "us", False) for j in CPU_JOBS]
     for key, label, unit, higher_is_better in rows:
+        if not any(data.get(c, {}).get(key) for c in clients):
+            continue  # a workload this run left out (-w, -S)
         cells, meds = [], {}
         for c in clients:
             text, med = cell(data.get(c, {}).get(key, []))
@@ -175,6 +177,88 @@ def table(data, raw, clients, ref):
                               if data.get(c, {}).get(key)) if ceil else "")
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
+
+
+# 4 KiB random I/O at a queue depth: the scaling set (scripts/bench -S) is
+# QD 1, 8, 32 and 128 of both; the default set has QD 1 and 32.
+SCALING_JOB = re.compile(r"rand(read|write)-4k-qd(\d+)$")
+DEFAULT_QDS = {1, 32}
+
+
+def scaling_qds(data, rw):
+    """The queue depths at which some client ran 4 KiB random `rw` (read or
+    write), ascending."""
+    return sorted({int(m.group(2)) for d in data.values() for k in d
+                   for m in [SCALING_JOB.match(k.partition(":")[0])] if m and m.group(1) == rw})
+
+
+def scaling_ran(data):
+    """Whether the run has scaling rows: a 4 KiB random QD outside the default set's."""
+    return any(set(scaling_qds(data, rw)) - DEFAULT_QDS for rw in ("read", "write"))
+
+
+def median_of(d, key):
+    vals = d.get(key)
+    return statistics.median(vals) if vals else None
+
+
+def scaling_table(data, clients, ref, rw):
+    """A row per queue depth of 4 KiB random `rw`: IOPS, mean latency and
+    CPU per op, each per client and as the ratio ours/reference."""
+    ratio = "rs" in data and ref in data
+    name = names(ref)
+    cols = [("iops", "IOPS"), ("lat_mean", "mean latency, us"), ("cpu", "CPU per op, us")]
+    head = ["QD"]
+    for _, title in cols:
+        head += [f"{title}: {short(name[c])}" for c in clients] + ([RATIO[ref]] if ratio else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for qd in scaling_qds(data, rw):
+        line = [str(qd)]
+        for metric, _ in cols:
+            meds = {c: median_of(data.get(c, {}), f"rand{rw}-4k-qd{qd}:{metric}") for c in clients}
+            line += [fmt(meds[c]) if meds[c] is not None else "not run" for c in clients]
+            if ratio:
+                line.append(f"{meds['rs'] / meds[ref]:.2f}" if meds["rs"] and meds[ref] else "")
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
+def scaling_rise(data, clients, ref, rw):
+    """How much CPU per op grows from the lowest queue depth to the highest,
+    per client, and whether ours grows no more than the reference: the
+    target of issue 13."""
+    qds = scaling_qds(data, rw)
+    lo, hi = qds[0], qds[-1]
+    name = names(ref)
+    rise, parts = {}, []
+    for c in clients:
+        a = median_of(data.get(c, {}), f"rand{rw}-4k-qd{lo}:cpu")
+        b = median_of(data.get(c, {}), f"rand{rw}-4k-qd{hi}:cpu")
+        if a and b:
+            rise[c] = b / a
+            parts.append(f"{short(name[c])} x{b / a:.2f} ({fmt(a)} to {fmt(b)} us)")
+    if not parts:
+        return ""
+    text = (f"Rise of CPU per op from QD {lo} to QD {hi} (its figure at QD {hi} over QD {lo}), "
+            f"4 KiB random {rw}: " + ", ".join(parts) + ".")
+    if "rs" in rise and ref in rise:
+        o, r = short(name["rs"]), short(name[ref])
+        o = o[0].upper() + o[1:]
+        text += (f" {o} rises no more than {r}: the target is met." if rise["rs"] <= rise[ref] else
+                 f" {o} rises more than {r} (x{rise['rs']:.2f} against x{rise[ref]:.2f}): "
+                 "the target, no more than the reference, is missed.")
+    return text
+
+
+def scaling_section(data, clients, ref):
+    md = ["Scaling, 4 KiB random I/O against the queue depth (medians over the rounds; CPU per "
+          "op as above):", ""]
+    for rw in ("read", "write"):
+        if len(scaling_qds(data, rw)) < 2:
+            continue
+        md += [f"Random {rw}:", "", scaling_table(data, clients, ref, rw), "",
+               scaling_rise(data, clients, ref, rw), ""]
+    return "\n".join(md)
 
 
 # The idle loop's symbol in a `perf record -a -e cpu-clock` profile.
@@ -277,7 +361,7 @@ CHART_TITLE = {"c": "xprtrdma-rs vs the in-tree C client",
                "base": "xprtrdma-rs, current build vs baseline build"}
 
 
-def chart(data, raw, clients, ref, png, topology):
+def chart(data, raw, clients, ref, png, topology, clock):
     panels = [
         ("IOPS, 4 KiB random, QD32", ["randread-4k-qd32:iops", "randwrite-4k-qd32:iops"], ["read", "write"]),
         ("MB/s, 1 MiB sequential, QD8", ["read-1m-qd8:mbs", "write-1m-qd8:mbs"], ["read", "write"]),
@@ -287,10 +371,15 @@ def chart(data, raw, clients, ref, png, topology):
         ("ops/s, metadata", ["meta-create:ops", "meta-stat:ops", "meta-unlink:ops"],
          ["create", "stat", "unlink"]),
     ]
+    # A panel no client has a figure for (-w, -S) is left out.
+    panels = [p for p in panels if any(data.get(c, {}).get(k) for c in clients for k in p[1])]
+    curves = [rw for rw in ("read", "write") if scaling_ran(data) and len(scaling_qds(data, rw)) >= 2]
+    n = len(panels) + len(curves)
+    cols = max(1, (n + 1) // 2)
     datfiles, script = [], [
-        "set terminal pngcairo size 1400,900 font ',10' noenhanced",
+        f"set terminal pngcairo size {700 * cols},900 font ',10' noenhanced",
         f"set output '{png}'",
-        f"set multiplot layout 2,2 title '{CHART_TITLE.get(ref, CHART_TITLE['c'])}, "
+        f"set multiplot layout {1 if n == 1 else 2},{cols} title '{CHART_TITLE.get(ref, CHART_TITLE['c'])}, "
         f"{TOPOLOGY[topology]['short']} (medians, bars: min..max over rounds)'",
         "set style data histograms", "set style histogram errorbars gap 2 lw 1",
         "set style fill solid 0.6 border -1", "set yrange [0:*]", "set offsets 0, 0, graph 0.12, 0",
@@ -306,7 +395,7 @@ def chart(data, raw, clients, ref, png, topology):
                     v = data.get(c, {}).get(key, [])
                     row += [str(statistics.median(v)), str(min(v)), str(max(v))] if v else ["0", "0", "0"]
                 f.write(" ".join(row) + "\n")
-            if i == 1:
+            if keys[0] == "read-1m-qd8:mbs":
                 for t, lab in (("ib_write_bw", "rxe RDMA Write"), ("ib_read_bw", "rxe RDMA Read")):
                     if raw.get(t):
                         v = str(statistics.median(raw[t]))
@@ -316,6 +405,32 @@ def chart(data, raw, clients, ref, png, topology):
             f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}:xtic(1) title '{names(ref)[c]}'"
             for j, c in enumerate(clients))
         script += [f"set title '{title}'", f"plot {plots}"]
+    # Cost per op against the queue depth, one curve per client: CPU us per
+    # op, which under icount is thousands of instructions.
+    scale, unit = (1000, "guest instructions") if clock == "icount" else (1, "CPU us")
+    for rw in curves:
+        qds = scaling_qds(data, rw)
+        dat = png + f".{rw}.dat"
+        plots = []
+        with open(dat, "w") as f:
+            for c in clients:
+                pts = [(qd, data[c][f"rand{rw}-4k-qd{qd}:cpu"]) for qd in qds
+                       if data.get(c, {}).get(f"rand{rw}-4k-qd{qd}:cpu")]
+                if not pts:
+                    continue
+                # Each client's points a data set of their own (index).
+                f.write("".join(f"{qd} {statistics.median(v) * scale} {min(v) * scale} {max(v) * scale}\n"
+                                for qd, v in pts) + "\n\n")
+                plots.append(f"'{dat}' index {len(plots)} using 1:2:3:4 with yerrorlines "
+                             f"lw 2 pt 7 title '{names(ref)[c]}'")
+        datfiles.append(dat)
+        if not plots:
+            continue
+        script += [f"set title '{unit} per op vs queue depth, 4 KiB random {rw}'",
+                   "set logscale x 2", f"set xrange [{qds[0] / 1.5}:{qds[-1] * 1.5}]",
+                   "set xtics (" + ", ".join(f"'{q}' {q}" for q in qds) + ")",
+                   "set xlabel 'queue depth'", "set format y '%.1s%c'", "set grid xtics ytics",
+                   f"plot {', '.join(plots)}"]
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
     for d in datfiles:
@@ -331,13 +446,24 @@ RXE_TRAFFIC = {"rxe_sent_pkts", "rxe_rcvd_pkts", "rxe_rdma_sends", "rxe_rdma_rec
                "rxe_ack_deferred"}
 
 
+def event_jobs(data):
+    """CPU_JOBS, with any other queue depth of 4 KiB random I/O (the scaling
+    set's), the 4 KiB jobs in order of queue depth."""
+    jobs = set(CPU_JOBS) | {f"rand{rw}-4k-qd{qd}" for rw in ("read", "write")
+                            for qd in scaling_qds(data, rw)}
+    def order(job):
+        m = SCALING_JOB.match(job)
+        return (0, int(m.group(2)), m.group(1) != "read") if m else (1, CPU_JOBS.index(job))
+    return sorted(jobs, key=order)
+
+
 def events_table(data, clients, ref):
     both = "rs" in data and ref in data
     cname = names(ref)
     head = ["workload", "per operation"] + [cname[c] for c in clients]
     head += [RATIO[ref]] if both else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for job in CPU_JOBS:
+    for job in event_jobs(data):
         for key, label in EVENTS:
             k = f"{job}:ev:{key}"
             if not any(data.get(c, {}).get(k) for c in clients):
@@ -350,7 +476,7 @@ def events_table(data, clients, ref):
             lines.append("| " + " | ".join(line) + " |")
     # Retries and errors: any other rxe counter that moved, per 1000 ops.
     other = []
-    for job in CPU_JOBS:
+    for job in event_jobs(data):
         for c in clients:
             for k, vals in sorted(data.get(c, {}).items()):
                 pre = f"{job}:ev:"
@@ -442,6 +568,7 @@ def main():
     md += [
         "", "Each cell: median (min..max) over the rounds. " + words["cpu"], "",
         table(data, raw, clients, ref), "",
+        *([scaling_section(data, clients, ref), ""] if scaling_ran(data) else []),
         words["events"], "",
         events_table(data, clients, ref), "",
         profile_diff(run, data, ref), "",
@@ -451,7 +578,7 @@ def main():
     ]
     with open(os.path.join(run, "results.md"), "w") as f:
         f.write("\n".join(md))
-    chart(data, raw, clients, ref, os.path.join(run, "results.png"), topology)
+    chart(data, raw, clients, ref, os.path.join(run, "results.png"), topology, clock)
     print("\n".join(md))
 
 
