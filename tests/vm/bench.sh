@@ -66,7 +66,7 @@ window() {
 		$1 == "idle" { idle_ms = ($2 - b[$1]) * 1000 / hz; next }
 		$1 == "time" { wall_s = $2 - b[$1]; printf "wall_s=%.3f\n", wall_s; next }
 		($1 in b) { print $1 "=" $2 - b[$1] }
-		END { ms = cpus * wall_s * 1000 - idle_ms; printf "cpu_ms=%d\n", ms > 0 ? ms : 0 }' \
+		END { ms = cpus * wall_s * 1000 - idle_ms; printf "cpu_ms=%d\n", (ms > 0 ? ms : 0) }' \
 		"$1.before" "$1.after" > "$1.cpu"
 	rm -f "$1.before" "$1.after"
 }
