@@ -10,6 +10,8 @@
 #   make bench [ROUNDS=3] [QUICK=1] [PERF=1] [BENCH_CLIENTS="c rs"] [VM2=1] [MODE=icount]
 #                         VM2=1: the server in a guest of its own
 #                         MODE=icount: the guest clock counts instructions
+#   make bench SCALING=1  4 KiB random read and write at QD 1, 8, 32, 128
+#   make bench NCONNECT="1 4"  every workload once per nconnect=N mount
 #   make bench BENCH_CLIENTS="base rs" BENCH_BASE_KO=/path/to/xprtrdma_rs.ko [MODE=icount] [QUICK=1]
 #                         a baseline build of ours against this tree's
 #   make xfstests [CLIENTS="c rs"] [VERS="3 4.2"] [TESTS="generic/001 ..."]
@@ -214,7 +216,7 @@ vm2: module image
 # Speed is measured on the production kernel only.
 bench: module image
 	@test $(FLAVOR) = prod || { echo "make bench: the debug kernel measures nothing; FLAVOR=prod"; exit 2; }
-	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p) $(if $(filter 1,$(VM2)),-2) $(if $(filter icount,$(MODE)),-i) $(if $(BENCH_BASE_KO),-b $(BENCH_BASE_KO))
+	$(TOP)/scripts/bench $(if $(filter 1,$(QUICK)),-q,-r $(ROUNDS)) $(if $(filter 1,$(PERF)),-p) $(if $(filter 1,$(VM2)),-2) $(if $(filter icount,$(MODE)),-i) $(if $(filter 1,$(SCALING)),-S) $(if $(NCONNECT),-n "$(NCONNECT)") $(if $(BENCH_BASE_KO),-b $(BENCH_BASE_KO))
 
 # The whole allocation-failure walk on the debug kernel: every N, through
 # failslab and fail_page_alloc (make check walks with a stride).

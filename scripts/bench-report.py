@@ -94,17 +94,47 @@ def fio_metrics(path):
     }
 
 
+def split_variant(name):
+    """A result's workload and variant: ("randread-4k-qd1", "@nc4") for
+    nc4-randread-4k-qd1, the files of a mount with nconnect=4 (scripts/bench
+    -n); (name, "") without -n."""
+    m = re.fullmatch(r"nc(\d+)-(.+)", name)
+    return (m.group(2), f"@nc{m.group(1)}") if m else (name, "")
+
+
+def variants(data):
+    """The run's variants in order of nconnect ("@nc1", "@nc4"), or [""]
+    for a run without -n. Every key of data is WORKLOAD+VARIANT:METRIC."""
+    found = {m.group(1) for d in data.values() for k in d
+             for m in [re.search(r"(@nc\d+):", k)] if m}
+    return sorted(found, key=lambda v: int(v[3:])) or [""]
+
+
+def vkey(key, v):
+    """KEY (WORKLOAD:METRIC) of variant v."""
+    job, sep, metric = key.partition(":")
+    return f"{job}{v}{sep}{metric}"
+
+
+def vlabel(v, sep=", "):
+    """The words a row's label gets for variant v."""
+    return f"{sep}nconnect={v[3:]}" if v else ""
+
+
 def collect(run):
-    """{client: {metric_key: [value per round]}}, plus CPU us per op."""
+    """{client: {metric_key: [value per round]}}, plus CPU us per op; a
+    key is WORKLOAD+VARIANT:METRIC (variants())."""
     data = {}
     paths = glob.glob(os.path.join(run, "bench", "r*-*.cpu"))
     for path in sorted(paths, key=lambda p: int(re.match(r"r(\d+)-", os.path.basename(p)).group(1))):
         m = re.match(r"r(\d+)-(\w+)-(.+)\.cpu$", os.path.basename(path))
-        _, client, job = m.groups()
+        _, client, name = m.groups()
+        bare, v = split_variant(name)
+        job = bare + v
         d = data.setdefault(client, {})
         cpu = kv(path)
         base = path[: -len(".cpu")]
-        if job.startswith("meta-"):
+        if bare.startswith("meta-"):
             ops = kv(re.sub(r"-meta-\w+$", "-meta", base) + ".meta")["ops"]
             d.setdefault(f"{job}:ops", []).append(ops / cpu["wall_s"])
         else:
@@ -159,9 +189,12 @@ def table(data, raw, clients, ref):
     head += [RATIO[ref]] if ratio else []
     head += ["% of rxe ceiling (" + ", ".join(short(name[c]) for c in clients) + ")"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows = [(k, l, u, h) for k, l, u, h in ROWS]
-    rows += [(f"{j}:cpu", f"CPU per op: {j}", "us", False) for j in CPU_JOBS]
-    for key, label, unit, higher_is_better in rows:
+    rows = ROWS + [(f"{j}:cpu", f"CPU per op: {j}", "us", False) for j in CPU_JOBS]
+    # With -n, a row per nconnect value, next to each other.
+    rows = [(vkey(k, v), l + vlabel(v), u, h, k) for k, l, u, h in rows for v in variants(data)]
+    for key, label, unit, higher_is_better, base_key in rows:
+        if not any(data.get(c, {}).get(key) for c in clients):
+            continue  # a workload this run left out (-w, -S)
         cells, meds = [], {}
         for c in clients:
             text, med = cell(data.get(c, {}).get(key, []))
@@ -170,11 +203,96 @@ def table(data, raw, clients, ref):
         line = [label, unit if higher_is_better else unit + ", lower is better"] + cells
         if ratio:
             line.append(f"{meds['rs'] / meds[ref]:.2f}" if meds.get("rs") and meds.get(ref) else "")
-        ceil = raw.get(CEILING.get(key, ""), [])
+        ceil = raw.get(CEILING.get(base_key, ""), [])
         line.append(", ".join(ceiling_share(data[c].get(key, []), ceil) for c in clients
                               if data.get(c, {}).get(key)) if ceil else "")
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
+
+
+# 4 KiB random I/O at a queue depth: the scaling set (scripts/bench -S) is
+# QD 1, 8, 32 and 128 of both; the default set has QD 1 and 32.
+SCALING_JOB = re.compile(r"rand(read|write)-4k-qd(\d+)(@nc\d+)?$")
+DEFAULT_QDS = {1, 32}
+
+
+def scaling_qds(data, rw, v):
+    """The queue depths at which some client ran 4 KiB random `rw` (read or
+    write) in variant v, ascending."""
+    return sorted({int(m.group(2)) for d in data.values() for k in d
+                   for m in [SCALING_JOB.match(k.partition(":")[0])]
+                   if m and m.group(1) == rw and (m.group(3) or "") == v})
+
+
+def scaling_ran(data):
+    """Whether the run has scaling rows: a 4 KiB random QD outside the default set's."""
+    return any(set(scaling_qds(data, rw, v)) - DEFAULT_QDS
+               for rw in ("read", "write") for v in variants(data))
+
+
+def median_of(d, key):
+    vals = d.get(key)
+    return statistics.median(vals) if vals else None
+
+
+def scaling_table(data, clients, ref, rw, v):
+    """A row per queue depth of 4 KiB random `rw`: IOPS, mean latency and
+    CPU per op, each per client and as the ratio ours/reference."""
+    ratio = "rs" in data and ref in data
+    name = names(ref)
+    cols = [("iops", "IOPS"), ("lat_mean", "mean latency, us"), ("cpu", "CPU per op, us")]
+    head = ["QD"]
+    for _, title in cols:
+        head += [f"{title}: {short(name[c])}" for c in clients] + ([RATIO[ref]] if ratio else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for qd in scaling_qds(data, rw, v):
+        line = [str(qd)]
+        for metric, _ in cols:
+            meds = {c: median_of(data.get(c, {}), f"rand{rw}-4k-qd{qd}{v}:{metric}") for c in clients}
+            line += [fmt(meds[c]) if meds[c] is not None else "not run" for c in clients]
+            if ratio:
+                line.append(f"{meds['rs'] / meds[ref]:.2f}" if meds["rs"] and meds[ref] else "")
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
+
+
+def scaling_rise(data, clients, ref, rw, v):
+    """How much CPU per op grows from the lowest queue depth to the highest,
+    per client, and whether ours grows no more than the reference: the
+    target of issue 13."""
+    qds = scaling_qds(data, rw, v)
+    lo, hi = qds[0], qds[-1]
+    name = names(ref)
+    rise, parts = {}, []
+    for c in clients:
+        a = median_of(data.get(c, {}), f"rand{rw}-4k-qd{lo}{v}:cpu")
+        b = median_of(data.get(c, {}), f"rand{rw}-4k-qd{hi}{v}:cpu")
+        if a and b:
+            rise[c] = b / a
+            parts.append(f"{short(name[c])} x{b / a:.2f} ({fmt(a)} to {fmt(b)} us)")
+    if not parts:
+        return ""
+    text = (f"Rise of CPU per op from QD {lo} to QD {hi} (its figure at QD {hi} over QD {lo}), "
+            f"4 KiB random {rw}{vlabel(v)}: " + ", ".join(parts) + ".")
+    if "rs" in rise and ref in rise:
+        o, r = short(name["rs"]), short(name[ref])
+        o = o[0].upper() + o[1:]
+        text += (f" {o} rises no more than {r}: the target is met." if rise["rs"] <= rise[ref] else
+                 f" {o} rises more than {r} (x{rise['rs']:.2f} against x{rise[ref]:.2f}): "
+                 "the target, no more than the reference, is missed.")
+    return text
+
+
+def scaling_section(data, clients, ref):
+    md = ["Scaling, 4 KiB random I/O against the queue depth (medians over the rounds; CPU per "
+          "op as above):", ""]
+    for rw in ("read", "write"):
+        for v in variants(data):
+            if len(scaling_qds(data, rw, v)) < 2:
+                continue
+            md += [f"Random {rw}{vlabel(v)}:", "", scaling_table(data, clients, ref, rw, v), "",
+                   scaling_rise(data, clients, ref, rw, v), ""]
+    return "\n".join(md)
 
 
 # The idle loop's symbol in a `perf record -a -e cpu-clock` profile.
@@ -223,11 +341,11 @@ def perf_symbols(path):
     return shares, transport
 
 
-def meta_cpu(d, rnd):
-    """CPU us per metadata operation of round `rnd` (0-based), over the
-    three phases one profile covers: each phase does the same number of
-    operations, so it is the mean of their figures."""
-    return statistics.mean(d[f"meta-{j}:cpu"][rnd] for j in ("create", "stat", "unlink"))
+def meta_cpu(d, rnd, v):
+    """CPU us per metadata operation of round `rnd` (0-based) in variant v,
+    over the three phases one profile covers: each phase does the same
+    number of operations, so it is the mean of their figures."""
+    return statistics.mean(d[f"meta-{j}{v}:cpu"][rnd] for j in ("create", "stat", "unlink"))
 
 
 def profile_diff(run, data, ref):
@@ -244,11 +362,12 @@ def profile_diff(run, data, ref):
     lines = []
     for path in sorted(glob.glob(os.path.join(run, "bench", f"r1-{ref}-*.perf.txt"))):
         job = re.match(rf"r1-{ref}-(.+)\.perf\.txt$", os.path.basename(path)).group(1)
+        bare, v = split_variant(job)
         per_op, own = {}, {}
         for c in (ref, "rs"):
             for p in glob.glob(os.path.join(run, "bench", f"r*-{c}-{job}.perf.txt")):
                 rnd = int(re.match(r"r(\d+)-", os.path.basename(p)).group(1)) - 1
-                us_per_op = meta_cpu(data[c], rnd) if job == "meta" else data[c][f"{job}:cpu"][rnd]
+                us_per_op = meta_cpu(data[c], rnd, v) if bare == "meta" else data[c][f"{bare}{v}:cpu"][rnd]
                 shares, transport = perf_symbols(p)
                 busy = 100.0 - shares.pop(IDLE, 0.0)
                 if busy <= 0:
@@ -262,7 +381,7 @@ def profile_diff(run, data, ref):
         diffs = sorted(((med["rs"].get(s, 0.0) - med[ref].get(s, 0.0), s)
                         for s in set(med[ref]) | set(med["rs"])), reverse=True)
         fmt_d = lambda ds: ", ".join(f"`{s[:40]}` {d:+,.1f}" for d, s in ds)
-        lines += [f"- **{job}**: the transport modules' own symbols: {r} "
+        lines += [f"- **{bare}{vlabel(v)}**: the transport modules' own symbols: {r} "
                   f"{statistics.median(own[ref]):,.1f}, {o} {statistics.median(own['rs']):,.1f} "
                   f"us/op. Most CPU us/op more in {o}: {fmt_d(diffs[:8])}. "
                   f"Most less: {fmt_d(diffs[::-1][:5])}."]
@@ -277,7 +396,7 @@ CHART_TITLE = {"c": "xprtrdma-rs vs the in-tree C client",
                "base": "xprtrdma-rs, current build vs baseline build"}
 
 
-def chart(data, raw, clients, ref, png, topology):
+def chart(data, raw, clients, ref, png, topology, clock):
     panels = [
         ("IOPS, 4 KiB random, QD32", ["randread-4k-qd32:iops", "randwrite-4k-qd32:iops"], ["read", "write"]),
         ("MB/s, 1 MiB sequential, QD8", ["read-1m-qd8:mbs", "write-1m-qd8:mbs"], ["read", "write"]),
@@ -287,16 +406,30 @@ def chart(data, raw, clients, ref, png, topology):
         ("ops/s, metadata", ["meta-create:ops", "meta-stat:ops", "meta-unlink:ops"],
          ["create", "stat", "unlink"]),
     ]
+    vs = variants(data)
+    # With -n, a bar group per nconnect value.
+    panels = [(title, [vkey(k, v) for k in keys for v in vs],
+               [lab + (f" nc{v[3:]}" if v else "") for lab in labels for v in vs])
+              for title, keys, labels in panels]
+    # A panel no client has a figure for (-w, -S) is left out.
+    panels = [p for p in panels if any(data.get(c, {}).get(k) for c in clients for k in p[1])]
+    # The queue depths of each direction, over every nconnect value.
+    qds = {rw: sorted({qd for v in vs for qd in scaling_qds(data, rw, v)}) for rw in ("read", "write")}
+    curves = [rw for rw in ("read", "write") if scaling_ran(data) and len(qds[rw]) >= 2]
+    n = len(panels) + len(curves)
+    cols = max(1, (n + 1) // 2)
     datfiles, script = [], [
-        "set terminal pngcairo size 1400,900 font ',10' noenhanced",
+        f"set terminal pngcairo size {700 * cols},900 font ',10' noenhanced",
         f"set output '{png}'",
-        f"set multiplot layout 2,2 title '{CHART_TITLE.get(ref, CHART_TITLE['c'])}, "
+        f"set multiplot layout {1 if n == 1 else 2},{cols} title '{CHART_TITLE.get(ref, CHART_TITLE['c'])}, "
         f"{TOPOLOGY[topology]['short']} (medians, bars: min..max over rounds)'",
         "set style data histograms", "set style histogram errorbars gap 2 lw 1",
         "set style fill solid 0.6 border -1", "set yrange [0:*]", "set offsets 0, 0, graph 0.12, 0",
         "set key top left",
         "set grid ytics",
     ]
+    if len(vs) > 1:
+        script.append("set xtics rotate by -25")  # the groups' labels name nconnect too
     for i, (title, keys, labels) in enumerate(panels):
         dat = png + f".{i}.dat"
         with open(dat, "w") as f:
@@ -306,7 +439,7 @@ def chart(data, raw, clients, ref, png, topology):
                     v = data.get(c, {}).get(key, [])
                     row += [str(statistics.median(v)), str(min(v)), str(max(v))] if v else ["0", "0", "0"]
                 f.write(" ".join(row) + "\n")
-            if i == 1:
+            if keys[0] == vkey("read-1m-qd8:mbs", vs[0]):
                 for t, lab in (("ib_write_bw", "rxe RDMA Write"), ("ib_read_bw", "rxe RDMA Read")):
                     if raw.get(t):
                         v = str(statistics.median(raw[t]))
@@ -316,6 +449,31 @@ def chart(data, raw, clients, ref, png, topology):
             f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}:xtic(1) title '{names(ref)[c]}'"
             for j, c in enumerate(clients))
         script += [f"set title '{title}'", f"plot {plots}"]
+    # Cost per op against the queue depth, a curve per client (its colour)
+    # and nconnect value (its dashes): CPU us per op, which under icount
+    # is thousands of instructions.
+    scale, unit = (1000, "guest instructions") if clock == "icount" else (1, "CPU us")
+    for rw in curves:
+        dat = png + f".{rw}.dat"
+        plots = []
+        with open(dat, "w") as f:
+            for j, c in enumerate(clients):
+                for i, v in enumerate(vs):
+                    key = f"rand{rw}-4k-qd{{}}{v}:cpu"
+                    pts = [(qd, data[c][key.format(qd)]) for qd in qds[rw] if data.get(c, {}).get(key.format(qd))]
+                    if not pts:
+                        continue
+                    # Each curve's points a data set of their own (index).
+                    f.write("".join(f"{qd} {statistics.median(x) * scale} {min(x) * scale} {max(x) * scale}\n"
+                                    for qd, x in pts) + "\n\n")
+                    plots.append(f"'{dat}' index {len(plots)} using 1:2:3:4 with yerrorlines "
+                                 f"lc {j + 1} dt {i + 1} lw 2 pt 7 title '{names(ref)[c]}{vlabel(v)}'")
+        datfiles.append(dat)
+        script += [f"set title '{unit} per op vs queue depth, 4 KiB random {rw}'",
+                   "set logscale x 2", f"set xrange [{qds[rw][0] / 1.5}:{qds[rw][-1] * 1.5}]",
+                   "set xtics norotate (" + ", ".join(f"'{q}' {q}" for q in qds[rw]) + ")",
+                   "set xlabel 'queue depth'", "set format y '%.1s%c'", "set grid xtics ytics",
+                   f"plot {', '.join(plots)}"]
     script.append("unset multiplot")
     subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
     for d in datfiles:
@@ -331,33 +489,45 @@ RXE_TRAFFIC = {"rxe_sent_pkts", "rxe_rcvd_pkts", "rxe_rdma_sends", "rxe_rdma_rec
                "rxe_ack_deferred"}
 
 
+def event_jobs(data):
+    """CPU_JOBS, with any other queue depth of 4 KiB random I/O (the scaling
+    set's), the 4 KiB jobs in order of queue depth."""
+    jobs = set(CPU_JOBS) | {f"rand{rw}-4k-qd{qd}" for rw in ("read", "write")
+                            for v in variants(data) for qd in scaling_qds(data, rw, v)}
+    def order(job):
+        m = SCALING_JOB.match(job)
+        return (0, int(m.group(2)), m.group(1) != "read") if m else (1, CPU_JOBS.index(job))
+    return sorted(jobs, key=order)
+
+
 def events_table(data, clients, ref):
     both = "rs" in data and ref in data
     cname = names(ref)
     head = ["workload", "per operation"] + [cname[c] for c in clients]
     head += [RATIO[ref]] if both else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for job in CPU_JOBS:
+    jobs = [(job + v, job + vlabel(v)) for job in event_jobs(data) for v in variants(data)]
+    for job, jlabel in jobs:
         for key, label in EVENTS:
             k = f"{job}:ev:{key}"
             if not any(data.get(c, {}).get(k) for c in clients):
                 continue
             meds = {c: cell(data.get(c, {}).get(k, [])) for c in clients}
-            line = [job, label] + [meds[c][0] for c in clients]
+            line = [jlabel, label] + [meds[c][0] for c in clients]
             if both:
                 a, b = meds[ref][1], meds["rs"][1]
                 line.append(f"{b / a:.2f}" if a and b else "")
             lines.append("| " + " | ".join(line) + " |")
     # Retries and errors: any other rxe counter that moved, per 1000 ops.
     other = []
-    for job in CPU_JOBS:
+    for job, jlabel in jobs:
         for c in clients:
             for k, vals in sorted(data.get(c, {}).items()):
                 pre = f"{job}:ev:"
                 name = k[len(pre):]
                 if k.startswith(pre) and name.startswith("rxe_") and name not in RXE_TRAFFIC \
                         and max(vals) > 0:
-                    other.append(f"{job} {short(cname[c])} {name[4:]} "
+                    other.append(f"{jlabel} {short(cname[c])} {name[4:]} "
                                  f"{fmt(statistics.median(vals) * 1000)}")
     lines += ["", "rxe retries and errors per 1000 operations (median over the rounds): "
               + ("; ".join(other) if other else "none counted")]
@@ -436,12 +606,17 @@ def main():
         f"- guest kernel: {kernel}; xprtrdma_rs: {module}; built from the tree at {rev}",
         f"- clients run: {', '.join(cname[c] for c in clients)}",
     ]
+    if variants(data) != [""]:
+        md.append("- nconnect: " + ", ".join(v[3:] for v in variants(data)) + " (scripts/bench -n): "
+                  "each client mounted once with each, every workload run on each mount; "
+                  "a row's label says which")
     if "rs" not in data:
         md.append("- **ours did not run**: xprtrdma_rs has no data path yet, so only the C "
                   "client's figures and the raw ceiling are real; no ratio is given.")
     md += [
         "", "Each cell: median (min..max) over the rounds. " + words["cpu"], "",
         table(data, raw, clients, ref), "",
+        *([scaling_section(data, clients, ref), ""] if scaling_ran(data) else []),
         words["events"], "",
         events_table(data, clients, ref), "",
         profile_diff(run, data, ref), "",
@@ -451,7 +626,7 @@ def main():
     ]
     with open(os.path.join(run, "results.md"), "w") as f:
         f.write("\n".join(md))
-    chart(data, raw, clients, ref, os.path.join(run, "results.png"), topology)
+    chart(data, raw, clients, ref, os.path.join(run, "results.png"), topology, clock)
     print("\n".join(md))
 
 

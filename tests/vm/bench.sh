@@ -5,10 +5,13 @@
 # to /xprs/out/bench/ as fio JSON and key=value files for scripts/bench.
 #
 # Args: ROUNDS RUNTIME_SECONDS "CLIENTS" META_FILES PERF(0|1) FIO_FILE_SIZE
-#       ["WORKLOADS"]   (a subset of the workload names below; default all)
+#       ["WORKLOADS"]   workload names (below); default the seven of $workloads
 #       [one|two]       the topology (one by default)
 #       [BASE_KO]       the guest path of a baseline build of ours, for the
 #                       client "base" (scripts/bench -b); empty: none
+#       ["NCONNECT"]    mount once per N of this list with nconnect=N, and
+#                       name the results r<round>-<client>-nc<N>-...
+#                       (scripts/bench -n); empty: one mount, no nconnect
 #
 # one: nfsd, its export, the clients and both ends of rxe in this guest.
 # two (scripts/bench -2, booted by scripts/vm2 bench): this is the client
@@ -25,6 +28,7 @@ esac
 # "base" is ours too, a baseline build: everything below that is ours'
 # (the module name, its symbols in the profiles) holds for it.
 XPRS_BASE_KO=${9:-}
+nconnects=${10:-}
 rounds=${1:-3} runtime=${2:-20} clients=${3:-c} meta_files=${4:-10000} perf=${5:-0} size=${6:-128M}
 workloads=${7:-randread-4k-qd1 randwrite-4k-qd1 randread-4k-qd32 randwrite-4k-qd32 read-1m-qd8 write-1m-qd8 meta}
 res=/xprs/out/bench
@@ -160,6 +164,48 @@ bench_switch() {
 	client_load "$1"
 }
 
+# The workloads: 4 KiB random read or write at any queue depth
+# (randread-4k-qdN, randwrite-4k-qdN: the scaling set of scripts/bench -S
+# is QD 1, 8, 32 and 128), 1 MiB sequential read and write at QD 8, and
+# the metadata workload. Checked before the first round, not in the middle.
+for w in $workloads; do
+	[[ $w =~ ^rand(read|write)-4k-qd[1-9][0-9]*$ ]] ||
+		case $w in read-1m-qd8|write-1m-qd8|meta) ;; *) fail "unknown workload $w" ;; esac
+done
+
+# bench_client ROUND CLIENT [N]: mount (with nconnect=N if given), run
+# every workload, unmount.
+bench_client() {
+	local p=$res/r$1-$2 n=${3:-} w got
+	if [ -n "$n" ]; then
+		log "round $1: $2, nconnect=$n"
+		p=$p-nc$n
+	fi
+	nfs_mount 3 tmp "$MNT" ${n:+"nconnect=$n"}
+	# An nfs_client is shared by the mounts of one server and reused
+	# whatever their nconnect (nfs_match_client()): a mount that got
+	# another number of transports than asked would be measured under
+	# the wrong label.
+	if [ -n "$n" ]; then
+		got=$(xprt_lines "$MNT" | wc -l)
+		[ "$got" = "$n" ] ||
+			fail "nconnect=$n: $MNT has $got transport(s) in /proc/self/mountstats, not $n"
+	fi
+	for w in $workloads; do
+		case $w in
+		randread-4k-qd1) with_perf "$p-$w" fio_job "$p-$w" randread 4k 1 ;;
+		rand*-4k-qd*) fio_job "$p-$w" "${w%%-*}" 4k "${w##*-qd}" ;;
+		read-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" read 1M 8 ;;
+		write-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" write 1M 8 ;;
+		meta) with_perf "$p-$w" meta_job "$p-$w" ;;
+		esac
+	done
+	xprt_lines "$MNT" > "$p.xprt"
+	# Whether each transport carried its share: the sends column of each.
+	[ -z "$n" ] || log "nconnect=$n: RPC sends per transport:$(awk '{ printf " %s", $8 }' "$p.xprt")"
+	umount "$MNT"
+}
+
 loaded=${clients%% *}
 if [ "$topology" = one ]; then
 	guest_setup "$loaded"
@@ -174,28 +220,18 @@ fi
 for round in $(seq "$rounds"); do
 	raw_ceiling "$round"
 	# ABBA: every other round runs the clients in reverse order, so that
-	# a drift of the host's speed within the boot favours neither.
-	order=$clients
-	[ $((round % 2)) = 1 ] || order=$(printf '%s\n' $clients | tac | xargs)
+	# a drift of the host's speed within the boot favours neither; the
+	# nconnect values too, so that the sequence of (client, N) is ABBA.
+	order=$clients ncs=$nconnects
+	[ $((round % 2)) = 1 ] || order=$(printf '%s\n' $clients | tac | xargs) ncs=$(printf '%s\n' $nconnects | tac | xargs)
 	for c in $order; do
 		log "round $round: $c"
 		[ "$c" = "$loaded" ] || { bench_switch "$c"; loaded=$c; }
-		nfs_mount 3 tmp "$MNT"
-		p=$res/r$round-$c
-		for w in $workloads; do
-			case $w in
-			randread-4k-qd1) with_perf "$p-$w" fio_job "$p-$w" randread 4k 1 ;;
-			randwrite-4k-qd1) fio_job "$p-$w" randwrite 4k 1 ;;
-			randread-4k-qd32) fio_job "$p-$w" randread 4k 32 ;;
-			randwrite-4k-qd32) fio_job "$p-$w" randwrite 4k 32 ;;
-			read-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" read 1M 8 ;;
-			write-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" write 1M 8 ;;
-			meta) with_perf "$p-$w" meta_job "$p-$w" ;;
-			*) fail "unknown workload $w" ;;
-			esac
-		done
-		xprt_stats "$MNT" > "$p.xprt"
-		umount "$MNT"
+		if [ -z "$nconnects" ]; then
+			bench_client "$round" "$c"
+		else
+			for n in $ncs; do bench_client "$round" "$c" "$n"; done
+		fi
 	done
 done
 uname -r > "$res/kernel.txt"

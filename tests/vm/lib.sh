@@ -313,6 +313,15 @@ xprt_stats() {
 		cur && $1 == "xprt:" { print; exit }' /proc/self/mountstats
 }
 
+# xprt_lines MNT: every "xprt:" line of MNT, one per transport of its RPC
+# client (rpc_clnt_show_stats() prints each of the client's switch):
+# with nconnect=N, N of them.
+xprt_lines() {
+	awk -v m="$1" '
+		$1 == "device" { cur = ($5 == m) }
+		cur && $1 == "xprt:" { print }' /proc/self/mountstats
+}
+
 # xprt_field MNT N: column N (1-based, after "xprt: rdma") of that line.
 xprt_field() {
 	xprt_stats "$1" | awk -v n="$2" '{ print $(n + 2) }'
