@@ -220,7 +220,7 @@ impl Transport {
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
         let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(self.xprt, rqst))?;
+            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
                 Err(lease) => {
@@ -428,7 +428,7 @@ impl Transport {
         } else {
             // Flushed: the RPC is retransmitted after the reconnect.
             req.phase.store(Phase::IDLE, Ordering::Release);
-            rqst.unpin();
+            rqst.unpin(&self.xprt);
         }
         // The held Receive goes back to the QP, unless it is being torn
         // down (a flush means it is).

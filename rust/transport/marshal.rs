@@ -123,11 +123,11 @@ impl Transport {
         turn: TransmitTurn<'a>,
         held: &mut XprtLocked<'_>,
     ) -> Result {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
         }
-        if !rqst.get_cong(&xprt) {
+        if !rqst.get_cong(xprt) {
             return Err(err(bindings::EBADSLT));
         }
         let (backchannel, cookie) = (!rqst.has_call_buffer(), rqst.connect_cookie());

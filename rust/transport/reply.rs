@@ -84,7 +84,7 @@ impl Transport {
     /// invalidated remotely, if any. Returns true if `rep` is held for
     /// the LOCAL_INV completion, which reposts it.
     fn reply(&self, ep: &Endpoint, rep: &Rep, msg: &[u8], inv_rkey: Option<u32>) -> bool {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
         let Ok(fixed) = Fixed::decode(msg) else {
             trace::reply_err(xprt, wire_xid(msg), BadReply::Header);
             add(&self.stats.bad_reply_count, 1);
@@ -117,7 +117,7 @@ impl Transport {
             trace::reply_err(xprt, fixed.xid, BadReply::Dropped);
             add(&self.stats.replies_dropped, 1);
             add(&self.stats.bad_reply_count, 1);
-            rqst.unpin();
+            rqst.unpin(&self.xprt);
             return false;
         };
         // Credits come only from a Reply that matched a Call
@@ -173,7 +173,7 @@ impl Transport {
             let pending = key.state().pending.take();
             req.phase.store(Phase::IDLE, Ordering::Release);
             if let Some(pending) = pending {
-                pending.rqst.unpin();
+                pending.rqst.unpin(&self.xprt);
             }
             return false;
         }
@@ -312,7 +312,7 @@ impl Transport {
         if result.is_err() {
             add(&self.stats.bad_reply_count, 1);
         }
-        rqst.complete(result);
+        rqst.complete(&self.xprt, result);
     }
 }
 

@@ -25,7 +25,7 @@ use crate::ib::DmaBuf;
 use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
 use crate::proto::offered::Offered;
-use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt};
+use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt, XprtLink};
 use crate::bindings;
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use kernel::prelude::*;
@@ -410,13 +410,13 @@ impl<'a> NewReq<'a> {
 /// transport lock.
 pub(super) struct Reqs {
     reqs: PinnedVec<Req>,
-    xprt: Xprt,
+    xprt: XprtLink,
 }
 
 impl Reqs {
     /// Makes the reqs of `cfg` for `xprt`, each starting in its home pool;
     /// returns them with the pool tokens.
-    pub(super) fn new(cfg: &Config, xprt: Xprt) -> Result<(Self, KVec<Option<Pooled>>)> {
+    pub(super) fn new(cfg: &Config, xprt: XprtLink) -> Result<(Self, KVec<Option<Pooled>>)> {
         let n = cfg.all_reqs();
         // Past a few thousand slots the reqs outgrow kmalloc's largest size.
         let mut reqs = PinnedVec::with_capacity(n)?;
