@@ -163,6 +163,11 @@ pub(super) struct InvCtx {
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     pub(super) sync: AtomicBool,
+    /// The hand-over flag: set while a posted chain's completion is to
+    /// take the req's turn. Written only by `ReqKey::hand_to_inv`, which
+    /// consumes the poster's key to set it, and cleared by the completion
+    /// that makes its key from it (`Req::inv_key`).
+    pub(super) handed: AtomicBool,
     #[pin]
     pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
@@ -183,6 +188,7 @@ impl InvCtx {
             req,
             ep: AtomicPtr::new(core::ptr::null_mut()),
             sync: AtomicBool::new(false),
+            handed: AtomicBool::new(false),
             done <- Completion::new(),
             rep: AtomicPtr::new(core::ptr::null_mut()),
         })
@@ -351,27 +357,40 @@ impl Transport {
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
-    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
-    pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &mut ReqKey<'_>) -> Result {
-        let inv = &req.req().inv;
-        let reg = req.registered();
-        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
-        let n = reg.len();
-        for (k, lease) in reg.iter_mut().enumerate() {
-            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
-            let last = k.saturating_add(1) == n;
-            chain.local_inv(mr, last.then_some(inv))?;
-        }
-        add(&self.stats.local_inv_needed, n as u64);
-        inv.ep
-            .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
-        let qp = ep.id.qp().ok_or(EIO)?;
-        // SAFETY: the MRs are this req's leases in the endpoint's pool, and
-        // their handler is this transport: the endpoint frees the QP and
-        // its CQs before its pool, and the transport outlives its
-        // endpoints. The last request completes on the req's `inv`, which
-        // lives as long as the transport.
-        unsafe { qp.post_send(chain) }
+    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`),
+    /// and hands the req's turn to that completion
+    /// (`ReqKey::hand_to_inv`): the key ends here, or comes back with the
+    /// error when the chain was not posted.
+    pub(super) fn post_local_inv<'a>(
+        &self,
+        ep: &Endpoint,
+        req: ReqKey<'a>,
+    ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
+        req.hand_to_inv::<MAX_MRS_PER_REQ>(
+            ep,
+            |ep, inv, reg| {
+                let mut chain = SendChain::new();
+                let n = reg.len();
+                for (k, lease) in reg.iter_mut().enumerate() {
+                    let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
+                    let last = k.saturating_add(1) == n;
+                    chain.local_inv(mr, last.then_some(inv))?;
+                }
+                add(&self.stats.local_inv_needed, n as u64);
+                inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
+                Ok(chain)
+            },
+            |ep, chain| {
+                let qp = ep.id.qp().ok_or(EIO)?;
+                // SAFETY: the MRs are this req's leases in the endpoint's
+                // pool, and their handler is this transport: the endpoint
+                // frees the QP and its CQs before its pool, and the
+                // transport outlives its endpoints. The last request
+                // completes on the req's `inv`, which lives as long as the
+                // transport.
+                unsafe { qp.post_send(chain) }
+            },
+        )
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
@@ -384,12 +403,12 @@ impl Transport {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
             return;
         };
-        // SAFETY: the chain's poster (the reply handler, or `buf_free`)
-        // handed the req's turn to this completion when it posted the
-        // chain, and does not use the req's state again: `buf_free` only
-        // waits for `done`, and the reply handler left its Reply in
-        // `pending` and returned.
-        let mut key = unsafe { req.key() };
+        // The chain's poster (the reply handler, or `buf_free`) handed the
+        // req's turn to this completion when it posted the chain.
+        let Some(mut key) = req.inv_key() else {
+            sunrpc::warn_once(c_str!("LOCAL_INV completion without a hand-over"));
+            return;
+        };
         // Send queue ordering: every earlier LOCAL_INV of the chain has
         // completed, so all the MRs are fenced.
         self.release_mrs(ep, &mut key);

@@ -160,7 +160,7 @@ impl Transport {
             .rep
             .store(rep as *const Rep as *mut Rep, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
-        if self.post_local_inv(ep, &mut key).is_err() {
+        if let Err((mut key, _)) = self.post_local_inv(ep, key) {
             req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
             // A failed post (ENOMEM, or part of the chain) does not mean
             // the QP is dead: the peer may still reach these MRs. They
