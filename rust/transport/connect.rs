@@ -348,6 +348,7 @@ impl Transport {
                 Rep {
                     cqe: Cqe::new(),
                     cid: Cid::new(recv_cq, i32::try_from(n).unwrap_or(-1)),
+                    index: n,
                     buf,
                     transport: AtomicPtr::new(me),
                     ep: AtomicPtr::new(core::ptr::null_mut()),

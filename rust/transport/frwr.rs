@@ -25,12 +25,12 @@ use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
 use crate::sunrpc::{self, PieceAddr, Rqst, XdrBuf};
 use crate::trace;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::{Endpoint, WritePad};
-use super::reply::{Placement, Rep};
+use super::reply::Placement;
 use super::req::PendingReply;
 use super::stats::add;
 use super::{plan_err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
@@ -172,14 +172,18 @@ pub(super) struct InvCtx {
     pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done (the Reply itself waits in the
-    /// req's `pending`). Written by the reply handler before it posts the
-    /// chain, read by the chain's completion.
-    pub(super) rep: AtomicPtr<Rep>,
+    /// req's `pending`), as its index in the `reps` of the chain's
+    /// endpoint, `ep`; [`InvCtx::NO_REP`] for none. Written by the reply
+    /// handler before it posts the chain, read by the chain's completion.
+    pub(super) rep: AtomicU32,
 }
 
 ib::impl_has_cqe!(InvCtx, cqe);
 
 impl InvCtx {
+    /// No rep is held for the chain (`rep`).
+    pub(super) const NO_REP: u32 = u32::MAX;
+
     /// The context of req `req`, before its transport is set.
     pub(super) fn new(req: u32) -> impl PinInit<Self> {
         pin_init!(Self {
@@ -190,7 +194,7 @@ impl InvCtx {
             sync: AtomicBool::new(false),
             handed: AtomicBool::new(false),
             done <- Completion::new(),
-            rep: AtomicPtr::new(core::ptr::null_mut()),
+            rep: AtomicU32::new(Self::NO_REP),
         })
     }
 }
@@ -420,11 +424,10 @@ impl Transport {
             req.inv.done.complete();
             return;
         }
-        let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: the reply handler held this rep for the chain: the
-        // endpoint it belongs to is drained, so this handler has run,
-        // before its reps are freed.
-        let rep = unsafe { rep.as_ref() };
+        // The rep the reply handler held for the chain came in on the
+        // chain's endpoint (`Rep::endpoint`), which holds it.
+        let rep = req.inv.rep.swap(InvCtx::NO_REP, Ordering::Acquire);
+        let rep = ep.reps.get(rep as usize);
         let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
             return;

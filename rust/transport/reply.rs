@@ -28,6 +28,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
+use super::frwr::InvCtx;
 use super::req::PendingReply;
 use super::stats::add;
 use super::{Phase, ReqKey, Transport};
@@ -156,12 +157,10 @@ impl Transport {
         }
         // The chain's completion finishes the Reply after the post below.
         key.state().pending = Some(PendingReply { rqst, placement });
-        req.inv
-            .rep
-            .store(rep as *const Rep as *mut Rep, Ordering::Release);
+        req.inv.rep.store(rep.index, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
         if let Err((mut key, _)) = self.post_local_inv(ep, key) {
-            req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
+            req.inv.rep.store(InvCtx::NO_REP, Ordering::Relaxed);
             // A failed post (ENOMEM, or part of the chain) does not mean
             // the QP is dead: the peer may still reach these MRs. They
             // stay out of circulation until the drain; the reconnect
