@@ -9,7 +9,7 @@
 //! events that name a transport read its address string, written at setup
 //! (`Xprt::alloc`) and freed at `Xprt::free`, and the port of its socket
 //! address, which lies inside the `rpc_xprt`; by the `Xprt` invariant the
-//! transport is live while we hold a copy.
+//! transport is live while the `&Xprt` they take is borrowed.
 
 use crate::bindings;
 use crate::ib::{Cid, Mr, Wc};
@@ -19,7 +19,7 @@ use crate::sunrpc::{PinnedRqst, Rqst, Task, Xprt};
 /// A connection attempt ended: `rc` is the result of setting the
 /// endpoint up (0 or a negative errno), `status` what the RPC tasks see
 /// of it (`connect_status()`).
-pub(crate) fn connect(xprt: Xprt, rc: i32, status: i32) {
+pub(crate) fn connect(xprt: &Xprt, rc: i32, status: i32) {
     // SAFETY: the xprt is live (module documentation).
     unsafe { bindings::xprs_trace_connect(xprt.as_ptr(), rc, status) }
 }
@@ -27,26 +27,26 @@ pub(crate) fn connect(xprt: Xprt, rc: i32, status: i32) {
 /// An endpoint is torn down: `rc` is `rdma_disconnect()`'s, `status`
 /// the endpoint's connection status (1 established, or the negative
 /// errno of how it was lost).
-pub(crate) fn disconnect(xprt: Xprt, rc: i32, status: i32) {
+pub(crate) fn disconnect(xprt: &Xprt, rc: i32, status: i32) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_disconnect(xprt.as_ptr(), rc, status) }
 }
 
 /// `->connect` for a transport that was connected before, with the
 /// backoff `delay` in jiffies.
-pub(crate) fn reconnect(xprt: Xprt, delay: usize) {
+pub(crate) fn reconnect(xprt: &Xprt, delay: usize) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_reconnect(xprt.as_ptr(), delay) }
 }
 
 /// `->inject_disconnect`.
-pub(crate) fn op_inject_dsc(xprt: Xprt) {
+pub(crate) fn op_inject_dsc(xprt: &Xprt) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_op_inject_dsc(xprt.as_ptr()) }
 }
 
 /// The device of the connection is being removed.
-pub(crate) fn device_removal(xprt: Xprt) {
+pub(crate) fn device_removal(xprt: &Xprt) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_device_removal(xprt.as_ptr()) }
 }
@@ -88,7 +88,7 @@ pub(crate) fn post_send(rqst: &Rqst<'_>, cid: &Cid, signaled: bool, num_reg: usi
 }
 
 /// Marshaling `rqst` found no free MR.
-pub(crate) fn nomrs_err(xprt: Xprt, rqst: &Rqst<'_>) {
+pub(crate) fn nomrs_err(xprt: &Xprt, rqst: &Rqst<'_>) {
     // SAFETY: as for [`post_send`]; the xprt is live (module
     // documentation).
     unsafe { bindings::xprs_trace_nomrs_err(xprt.as_ptr(), rqst.as_ptr()) }
@@ -101,7 +101,7 @@ pub(crate) fn backlog_wait(task: &Task<'_>) {
 }
 
 /// Released req `req` went to a task waiting on the backlog.
-pub(crate) fn backlog_wake(xprt: Xprt, req: u32) {
+pub(crate) fn backlog_wake(xprt: &Xprt, req: u32) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_backlog_wake(xprt.as_ptr(), req) }
 }
@@ -176,7 +176,7 @@ pub(crate) enum BadReply {
 }
 
 /// The message with `xid` completes no RPC: it failed check `why`.
-pub(crate) fn reply_err(xprt: Xprt, xid: u32, why: BadReply) {
+pub(crate) fn reply_err(xprt: &Xprt, xid: u32, why: BadReply) {
     let why = match why {
         BadReply::Header => bindings::xprs_bad_reply_XPRS_BAD_HEADER,
         BadReply::Unmatched => bindings::xprs_bad_reply_XPRS_BAD_UNMATCHED,
@@ -206,13 +206,13 @@ pub(crate) fn mr_unmap(mr: &Mr) {
 }
 
 /// A callback with `xid` arrived.
-pub(crate) fn cb_call(xprt: Xprt, xid: u32) {
+pub(crate) fn cb_call(xprt: &Xprt, xid: u32) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_cb_call(xprt.as_ptr(), xid) }
 }
 
 /// Our reply to the callback with `xid` is being sent.
-pub(crate) fn cb_reply(xprt: Xprt, xid: u32) {
+pub(crate) fn cb_reply(xprt: &Xprt, xid: u32) {
     // SAFETY: as for `connect`.
     unsafe { bindings::xprs_trace_cb_reply(xprt.as_ptr(), xid) }
 }

@@ -3,7 +3,7 @@
 //! The `XPRT_LOCKED` token of a transport, and a value guarded by that lock
 //! and a mutex together.
 
-use super::Xprt;
+use super::{Task, Xprt};
 use crate::bindings;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
@@ -25,7 +25,7 @@ use kernel::new_mutex;
 /// The token neither takes nor releases the lock (sunrpc does); it makes
 /// the code that runs under the lock say so in its types. It names its
 /// transport, so that a proof for one transport cannot pass for another's
-/// ([`XprtLocked::is_for`]); a zero-sized token could not tell them apart,
+/// ([`XprtLocked::is_at`]); a zero-sized token could not tell them apart,
 /// which is also why `LockedBy` refuses zero-sized owners. It is neither
 /// `Send` nor `Sync`: the lock belongs to the context that runs the entry
 /// point.
@@ -58,18 +58,19 @@ impl<'a> XprtLocked<'a> {
         }
     }
 
-    /// Returns whether this proves the lock of `xprt`.
-    pub(crate) fn is_for(&self, xprt: &Xprt) -> bool {
-        self.xprt.0 == xprt.0
+    /// Returns whether this proves the lock of the transport at `addr`
+    /// (an [`XprtMutex`]'s, compared, never dereferenced).
+    fn is_at(&self, addr: usize) -> bool {
+        core::ptr::from_ref(self.xprt) as usize == addr
     }
 
     /// Accounts a successful connect (as `xprt_rdma_connect_worker()`).
     pub(crate) fn connected_stats(&self) {
-        let x = self.xprt.0;
-        // SAFETY: valid by the type invariant of `Xprt`; XPRT_LOCKED, held
-        // by the type invariant, serializes these fields, as in the C
-        // transport, and `Self` is not `Sync`, so no other thread has this
-        // token.
+        let x = self.xprt.as_ptr();
+        // SAFETY: live (`Xprt` invariant, for the borrow `self.xprt`);
+        // XPRT_LOCKED, held by the type invariant, serializes these fields,
+        // as in the C transport, and `Self` is not `Sync`, so no other
+        // thread has this token.
         unsafe {
             (*x).connect_cookie = (*x).connect_cookie.wrapping_add(1);
             (*x).stat.connect_count = (*x).stat.connect_count.wrapping_add(1);
@@ -83,7 +84,7 @@ impl<'a> XprtLocked<'a> {
 
     /// `xprt_rdma_close()`'s bookkeeping after the endpoint is gone.
     pub(crate) fn closed(&self) {
-        let x = self.xprt.0;
+        let x = self.xprt.as_ptr();
         // SAFETY: as in `connected_stats`; `xprt_disconnect_done` takes
         // the transport lock itself.
         unsafe {
@@ -95,7 +96,7 @@ impl<'a> XprtLocked<'a> {
 
     /// Raises the reestablish timeout to at least `min` jiffies.
     pub(crate) fn raise_reestablish_timeout(&self, min: usize) {
-        let x = self.xprt.0;
+        let x = self.xprt.as_ptr();
         // SAFETY: as in `connected_stats`.
         unsafe {
             if (*x).reestablish_timeout < min {
@@ -106,16 +107,16 @@ impl<'a> XprtLocked<'a> {
 
     /// `xprt_reconnect_delay()`: how long to wait before the next connect.
     pub(crate) fn reconnect_delay(&self) -> usize {
-        // SAFETY: valid by the type invariant of `Xprt`; it reads fields
-        // that XPRT_LOCKED (held) serializes.
-        unsafe { bindings::xprt_reconnect_delay(self.xprt.0) }
+        // SAFETY: live (`Xprt` invariant, for the borrow `self.xprt`); it
+        // reads fields that XPRT_LOCKED (held) serializes.
+        unsafe { bindings::xprt_reconnect_delay(self.xprt.as_ptr()) }
     }
 
     /// `xprt_reconnect_backoff()`: doubles the reestablish timeout, within
     /// `init_to` and the maximum.
     pub(crate) fn reconnect_backoff(&self, init_to: usize) {
         // SAFETY: as in `connected_stats`.
-        unsafe { bindings::xprt_reconnect_backoff(self.xprt.0, init_to) }
+        unsafe { bindings::xprt_reconnect_backoff(self.xprt.as_ptr(), init_to) }
     }
 
     /// Hands the lock to the connect worker (`xprt_lock_connect()`: from
@@ -127,20 +128,20 @@ impl<'a> XprtLocked<'a> {
     /// that queues it.
     pub(crate) fn queue_connect(
         self,
-        task: *mut bindings::rpc_task,
+        task: &Task<'_>,
         cookie: *mut core::ffi::c_void,
         delay: usize,
     ) -> bool {
         // The token ends here: once handed over, the lock is the worker's.
         let Self { xprt, .. } = self;
-        let x = xprt.0;
-        // SAFETY: valid by the type invariant of `Xprt`; `task` and
-        // `cookie` are only compared with and stored in `snd_task`, never
-        // dereferenced.
-        if !unsafe { bindings::xprt_lock_connect(x, task, cookie) } {
+        let x = xprt.as_ptr();
+        // SAFETY: live (`Xprt` invariant, for the borrow `xprt`); `task`
+        // and `cookie` are only compared with and stored in `snd_task`,
+        // never dereferenced.
+        if !unsafe { bindings::xprt_lock_connect(x, task.as_ptr(), cookie) } {
             return false;
         }
-        // SAFETY: valid; the worker was initialized by `Xprt::alloc`.
+        // SAFETY: live; the worker was initialized by `Xprt::alloc`.
         unsafe { bindings::xprs_queue_connect(x, delay) };
         true
     }
@@ -150,9 +151,9 @@ impl<'a> XprtLocked<'a> {
     pub(crate) fn unlock_connect(self, cookie: *mut core::ffi::c_void) {
         // The token ends here: once released, the lock may be another's.
         let Self { xprt, .. } = self;
-        // SAFETY: valid by the type invariant of `Xprt`; the cookie is only
-        // compared with `snd_task`.
-        unsafe { bindings::xprt_unlock_connect(xprt.0, cookie) }
+        // SAFETY: live (`Xprt` invariant, for the borrow `xprt`); the
+        // cookie is only compared with `snd_task`.
+        unsafe { bindings::xprt_unlock_connect(xprt.as_ptr(), cookie) }
     }
 }
 
@@ -168,7 +169,9 @@ impl<'a> XprtLocked<'a> {
 /// held), and written only through [`XprtMutexGuard::replace`] (with both).
 #[pin_data]
 pub(crate) struct XprtMutex<T> {
-    xprt: Xprt,
+    /// The address of the transport, compared with an [`XprtLocked`]'s,
+    /// never dereferenced.
+    xprt: usize,
     #[pin]
     mutex: Mutex<()>,
     value: UnsafeCell<T>,
@@ -181,7 +184,8 @@ unsafe impl<T: Send + Sync> Sync for XprtMutex<T> {}
 
 impl<T> XprtMutex<T> {
     /// Makes the cell for `xprt`, holding `value`.
-    pub(crate) fn new(xprt: Xprt, value: T) -> impl PinInit<Self> {
+    pub(crate) fn new(xprt: &Xprt, value: T) -> impl PinInit<Self> {
+        let xprt = core::ptr::from_ref(xprt) as usize;
         pin_init!(Self {
             xprt,
             mutex <- new_mutex!((), "xprtrdma_rs::ep_lock"),
@@ -192,7 +196,7 @@ impl<T> XprtMutex<T> {
     /// Returns the value, for a holder of `XPRT_LOCKED`; None when `held`
     /// is another transport's.
     pub(crate) fn get<'b>(&'b self, held: &'b XprtLocked<'_>) -> Option<&'b T> {
-        if !held.is_for(&self.xprt) {
+        if !held.is_at(self.xprt) {
             return None;
         }
         // SAFETY: `held` proves that this context holds XPRT_LOCKED of this
@@ -238,7 +242,7 @@ impl<T> XprtMutexGuard<'_, T> {
     /// `XPRT_LOCKED` as well; when `held` is another transport's, replaces
     /// nothing and gives `new` back.
     pub(crate) fn replace(&mut self, held: &mut XprtLocked<'_>, new: T) -> core::result::Result<T, T> {
-        if !held.is_for(&self.cell.xprt) {
+        if !held.is_at(self.cell.xprt) {
             return Err(new);
         }
         // SAFETY: this context holds the mutex (type invariant) and

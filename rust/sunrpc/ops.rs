@@ -21,12 +21,11 @@
 //! and four short C functions of `rust/helpers.c` (`->timer`,
 //! `->set_port`, `->enable_swap`, `->disable_swap`).
 
-use super::{OwnerTurn, RpcXprt, Rqst, SeqFile, Task, TransmitTurn, Xprt, XprtLocked};
+use super::{OwnerTurn, Rqst, SeqFile, Task, TransmitTurn, Xprt, XprtLocked, XprtRef};
 use crate::bindings;
 use core::marker::PhantomData;
 use kernel::ffi::{c_int, c_uint, c_ulong};
 use kernel::prelude::*;
-use kernel::types::ARef;
 
 /// What a transport of the class implements for sunrpc. The state it is
 /// called on is the one its [`XprtOps::setup`] gave the `rpc_xprt`.
@@ -281,14 +280,14 @@ impl<T: XprtOps> Adapter<T> {
         // SAFETY: `xprt_request_transmit()` calls it through `rq_xprt`'s
         // table, which the rqst being transmitted keeps live.
         let t = unsafe { Self::state(rqst.xprt_ptr()) };
-        // SAFETY: as above: a live transport of this table.
-        let xprt = unsafe { Xprt::from_raw(rqst.xprt_ptr()) };
+        // SAFETY: as above: a transport of this table, live for the call.
+        let xprt = unsafe { Xprt::from_ptr(rqst.xprt_ptr()) };
         // SAFETY: sunrpc calls `->send_request` only from
         // `xprt_request_transmit()`, which `xprt_transmit()` runs for the
         // task that took XPRT_LOCKED in `xprt_prepare_transmit()` (Calls in
         // `call_transmit()`, callback replies in `call_bc_transmit()`) and
         // releases it after; this is the call's only token.
-        let mut held = unsafe { XprtLocked::new(&xprt) };
+        let mut held = unsafe { XprtLocked::new(xprt) };
         // SAFETY: the op runs on the rqst owner's behalf (above), under
         // XPRT_LOCKED (above), so no other `->send_request` runs; the
         // owner's other ops come before the rqst is queued for
@@ -302,8 +301,8 @@ impl<T: XprtOps> Adapter<T> {
     unsafe extern "C" fn connect(xprt: *mut bindings::rpc_xprt, task: *mut bindings::rpc_task) {
         // SAFETY: as in `alloc_slot`.
         let t = unsafe { Self::state(xprt) };
-        // SAFETY: as above.
-        let x = unsafe { Xprt::from_raw(xprt) };
+        // SAFETY: as above: live for the call.
+        let x = unsafe { Xprt::from_ptr(xprt) };
         // SAFETY: `xprt_connect()` calls `->connect` from the task it was
         // called for (`call_connect()`), which it dereferenced before: never
         // NULL.
@@ -314,7 +313,7 @@ impl<T: XprtOps> Adapter<T> {
         // `xprt_lock_write()` made `task` the holder of XPRT_LOCKED, and
         // releases it after; `connect` consumes the token when it hands the
         // lock to the worker. This is the call's only token.
-        let held = unsafe { XprtLocked::new(&x) };
+        let held = unsafe { XprtLocked::new(x) };
         t.connect(&task, held)
     }
 
@@ -323,8 +322,8 @@ impl<T: XprtOps> Adapter<T> {
         // (`xprs_connect_work()`); destroy cancels it before freeing the
         // state.
         let t = unsafe { Self::state(xprt) };
-        // SAFETY: as above.
-        let x = unsafe { Xprt::from_raw(xprt) };
+        // SAFETY: as above: live for the call.
+        let x = unsafe { Xprt::from_ptr(xprt) };
         // SAFETY: only `XprtLocked::queue_connect` queues the work, after
         // `xprt_lock_connect()` handed XPRT_LOCKED to the transport's
         // cookie, consuming the token of the `->connect` that held it.
@@ -332,7 +331,7 @@ impl<T: XprtOps> Adapter<T> {
         // `xprt_unlock_connect()`, which `XprtLocked::unlock_connect` calls,
         // consuming this token; until then no other `->connect` runs, so
         // the work is not queued again.
-        let held = unsafe { XprtLocked::new(&x) };
+        let held = unsafe { XprtLocked::new(x) };
         t.connect_worker(held)
     }
 
@@ -344,22 +343,22 @@ impl<T: XprtOps> Adapter<T> {
     unsafe extern "C" fn close(xprt: *mut bindings::rpc_xprt) {
         // SAFETY: as in `alloc_slot`.
         let t = unsafe { Self::state(xprt) };
-        // SAFETY: as above.
-        let x = unsafe { Xprt::from_raw(xprt) };
+        // SAFETY: as above: live for the call.
+        let x = unsafe { Xprt::from_ptr(xprt) };
         // SAFETY: sunrpc calls `->close` only from `xprt_autoclose()`, the
         // `task_cleanup` work that `xprt_schedule_autoclose_locked()` and
         // `xprt_init_autodisconnect()` queue after setting XPRT_LOCKED, and
         // `xprt_clear_locked()` queues instead of clearing it; the work
         // releases the lock after `->close` returns. This is the call's
         // only token.
-        let mut held = unsafe { XprtLocked::new(&x) };
+        let mut held = unsafe { XprtLocked::new(x) };
         t.close(&mut held)
     }
 
     unsafe extern "C" fn destroy(xprt: *mut bindings::rpc_xprt) {
         // SAFETY: `xprt_destroy_cb()` passes a transport of this table,
-        // live until `free` below.
-        let x = unsafe { Xprt::from_raw(xprt) };
+        // allocated until `free` below, after the last use of `x`.
+        let x = unsafe { Xprt::from_ptr(xprt) };
         x.cancel_connect_sync();
         x.cancel_mr_refresh_sync();
         // SAFETY: the private pointer is the leaked box of `T` (invariant
@@ -370,10 +369,15 @@ impl<T: XprtOps> Adapter<T> {
         // SAFETY: `xprt_destroy()` took XPRT_LOCKED (`wait_on_bit_lock()`)
         // before it queued `xprt_destroy_cb()`, which calls `->destroy`; no
         // one releases it. This is the call's only token.
-        let mut held = unsafe { XprtLocked::new(&x) };
+        let mut held = unsafe { XprtLocked::new(x) };
         T::destroy(state, &mut held);
         drop(held);
-        x.free();
+        // SAFETY: allocated by `Xprt::alloc` (only it installs this table)
+        // and not freed; sunrpc has finished with it (`->destroy` is its
+        // last call), `x` and `held` are not used after this, and the
+        // state, whose links had to go with it (`NewXprt::link`), was
+        // dropped by `T::destroy`.
+        unsafe { Xprt::free(xprt) };
     }
 
     unsafe extern "C" fn set_connect_timeout(xprt: *mut bindings::rpc_xprt, connect: c_ulong, reconnect: c_ulong) {
@@ -424,7 +428,7 @@ impl<T: XprtOps> Adapter<T> {
         // SAFETY: the callback service's reference on the rqst's transport,
         // which `RqstSlot::enqueue_callback` took and left in `rq_xprt`, is
         // given up here: dropped last, after every use of the transport.
-        let xprt: ARef<RpcXprt> = unsafe { RpcXprt::from_raw(rqst.xprt_ptr()) };
+        let xprt = unsafe { XprtRef::from_counted(rqst.xprt_ptr()) };
         // SAFETY: `xprt_free_bc_request()` calls it through `rq_xprt`'s
         // table; the reference above keeps the transport live.
         let t = unsafe { Self::state(rqst.xprt_ptr()) };

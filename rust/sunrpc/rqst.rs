@@ -453,18 +453,20 @@ impl<'a> TransmitTurn<'a> {
 /// ([`Xprt::lookup_pin`]): sunrpc does not release it until it is unpinned,
 /// and its task waits for the Reply. Consumed by [`PinnedRqst::complete`]
 /// or [`PinnedRqst::unpin`]; it may be kept, in its req, while a LOCAL_INV
-/// chain runs.
+/// chain runs. Both take the transport from their caller, whose borrow
+/// keeps it live across the queue lock they take, and check that it is
+/// the rqst's (`rq_xprt`).
 ///
 /// # Invariants
 ///
-/// `rqst` is a rqst of `xprt` that this value pinned and that is still
-/// pinned; its `rq_task` is live. The receive buffers (`rq_rcv_buf`,
+/// `rqst` is a rqst that this value pinned and that is still pinned; its
+/// `rq_task` is live. The receive buffers (`rq_rcv_buf`,
 /// `rq_private_buf`) are the reply path's until the rqst is completed or
 /// unpinned (the transport's req protocol: the owner's send path and the
 /// reply path take turns by the req's phase).
+///
 #[must_use = "a pinned rqst must be completed or unpinned"]
 pub(crate) struct PinnedRqst {
-    xprt: Xprt,
     rqst: NonNull<bindings::rpc_rqst>,
 }
 
@@ -478,12 +480,26 @@ unsafe impl Send for PinnedRqst {}
 impl PinnedRqst {
     /// # Safety
     ///
-    /// `rqst` was found on `xprt`'s receive queue and pinned by the
-    /// caller, who gives that pin to the new value.
-    pub(super) unsafe fn new(xprt: Xprt, rqst: NonNull<bindings::rpc_rqst>) -> Self {
+    /// `rqst` was found on its transport's receive queue and pinned by
+    /// the caller, who gives that pin to the new value.
+    pub(super) unsafe fn new(rqst: NonNull<bindings::rpc_rqst>) -> Self {
         // INVARIANT: guaranteed by the caller; a rqst on the receive queue
         // has its task, which waits for the Reply.
-        Self { xprt, rqst }
+        Self { rqst }
+    }
+
+    /// Returns whether `xprt` is the rqst's transport (`rq_xprt`), whose
+    /// queue lock `complete` and `unpin` take; warns when it is not (the
+    /// pin is then kept: a hung RPC rather than the wrong lock).
+    fn is_of(&self, xprt: &Xprt) -> bool {
+        // SAFETY: pinned (type invariant), so the rqst is live; `rq_xprt`
+        // is set when the rqst is given to its task and not changed while
+        // the rqst is in use.
+        let ours = core::ptr::eq(unsafe { (*self.as_ptr()).rq_xprt }, xprt.as_ptr());
+        if !ours {
+            super::warn_once(kernel::c_str!("pinned rqst of another transport"));
+        }
+        ours
     }
 
     /// Returns the rqst's address, for the trace and to find its req.
@@ -555,8 +571,11 @@ impl PinnedRqst {
     /// Completes the RPC with `result` (the reply length, or the errno its
     /// task sees with a length of 0) and unpins the rqst, under the queue
     /// lock (`xprt_complete_rqst()`, `xprt_unpin_rqst()`).
-    pub(crate) fn complete(self, result: core::result::Result<i32, Error>) {
-        self.xprt.queue_lock();
+    pub(crate) fn complete(self, xprt: &Xprt, result: core::result::Result<i32, Error>) {
+        if !self.is_of(xprt) {
+            return;
+        }
+        xprt.queue_lock();
         // SAFETY: pinned, so the rqst and its waiting task are live (type
         // invariant); the queue lock is held, as both calls require. The
         // task's status is written under it before the task is woken.
@@ -571,15 +590,18 @@ impl PinnedRqst {
             }
             bindings::xprt_unpin_rqst(self.as_ptr());
         }
-        self.xprt.queue_unlock();
+        xprt.queue_unlock();
     }
 
     /// Unpins the rqst without completing it (`rpcrdma_unpin_rqst()`).
-    pub(crate) fn unpin(self) {
-        self.xprt.queue_lock();
+    pub(crate) fn unpin(self, xprt: &Xprt) {
+        if !self.is_of(xprt) {
+            return;
+        }
+        xprt.queue_lock();
         // SAFETY: pinned by this value (type invariant); the queue lock is
         // held.
         unsafe { bindings::xprt_unpin_rqst(self.as_ptr()) };
-        self.xprt.queue_unlock();
+        xprt.queue_unlock();
     }
 }

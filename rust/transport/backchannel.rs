@@ -35,7 +35,7 @@ impl Transport {
     /// into a backchannel req and queue that for the callback service.
     /// The receive buffer is reposted at once; the req holds the call.
     pub(super) fn bc_receive(&self, xid: u32, call: &[u8]) {
-        trace::cb_call(self.xprt, xid);
+        trace::cb_call(&self.xprt, xid);
         let Some(pooled) = self.pool_pop(Pool::Backchannel) else {
             pr_warn!("backchannel overflow\n");
             self.xprt.force_disconnect();
@@ -57,7 +57,7 @@ impl Transport {
         };
         let Some(dst) = new.key().state().bufs.reply_mut().get_mut(..call.len()) else {
             // Larger than the bc_maxpayload we advertised.
-            trace::reply_err(self.xprt, xid, BadReply::Callback);
+            trace::reply_err(&self.xprt, xid, BadReply::Callback);
             add(&self.stats.bad_reply_count, 1);
             self.free_slot(new.into_key());
             return;
@@ -77,7 +77,7 @@ impl Transport {
         let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
         let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let (xid, len) = (rqst.xid(), rqst.snd_buf().len());
-        trace::cb_reply(self.xprt, xid);
+        trace::cb_reply(&self.xprt, xid);
         let hdr = Header {
             xid,
             credits: BC_SLOTS,

@@ -23,7 +23,7 @@ use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
 use crate::proto::credits::{Credits, QueueFit};
 use crate::proto::sendctx::SignalPolicy;
 use crate::rdma_cm::CmId;
-use crate::sunrpc::{self, XprtLocked};
+use crate::sunrpc::{self, Task, XprtLocked};
 use crate::trace;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
@@ -92,7 +92,7 @@ fn connect_status(e: Error) -> i32 {
 impl Transport {
     /// `->connect`: schedules the connect worker, with backoff after a
     /// failed attempt, and hands it `XPRT_LOCKED`.
-    pub(super) fn connect(&self, task: *mut bindings::rpc_task, held: XprtLocked<'_>) {
+    pub(super) fn connect(&self, task: &Task<'_>, held: XprtLocked<'_>) {
         let mut delay = 0;
         if self.connect_status.load(Ordering::Relaxed) < 0 {
             delay = held.reconnect_delay();
@@ -104,7 +104,7 @@ impl Transport {
         // and a later one may start.
         // The cookie counts connects and closes: 0 only before the first.
         if self.xprt.connect_cookie() != 0 {
-            trace::reconnect(self.xprt, delay);
+            trace::reconnect(&self.xprt, delay);
         }
         if !held.queue_connect(task, self.cookie(), delay) {
             sunrpc::warn_once(c_str!("connect without the transport lock"));
@@ -121,7 +121,7 @@ impl Transport {
     /// The connect worker, holding the `XPRT_LOCKED` that `connect` handed
     /// it, which it gives back when done.
     pub(super) fn connect_worker(&self, mut held: XprtLocked<'_>) {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
         self.drop_endpoint(&mut held);
         let mut step = "start";
         let (setup, mut rc) = match self.establish(&held, &mut step) {
@@ -156,11 +156,12 @@ impl Transport {
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
     /// `step` names the stage that runs, for the log when one fails.
     fn establish(&self, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
+        let xprt_link = self.xprt.clone();
         let ours = self.cfg.ours();
         let events = Arc::pin_init(
             pin_init!(EpEvents {
-                xprt,
+                xprt: xprt_link,
                 ours,
                 done <- Completion::new(),
                 status: AtomicI32::new(0),
@@ -172,10 +173,10 @@ impl Transport {
             GFP_KERNEL,
         )?;
         *step = "create id";
-        let mut id = CmId::new(&xprt, events.clone())?;
+        let mut id = CmId::new(xprt, events.clone())?;
 
         *step = "resolve address";
-        events.resolve(Resolving::Addr, || id.resolve_addr(&xprt, RESOLVE_TIMEOUT_MS))?;
+        events.resolve(Resolving::Addr, || id.resolve_addr(xprt, RESOLVE_TIMEOUT_MS))?;
         *step = "resolve route";
         events.resolve(Resolving::Route, || id.resolve_route(RESOLVE_TIMEOUT_MS))?;
         // The connect step waits on the same completion.
@@ -347,6 +348,7 @@ impl Transport {
                 Rep {
                     cqe: Cqe::new(),
                     cid: Cid::new(recv_cq, i32::try_from(n).unwrap_or(-1)),
+                    index: n,
                     buf,
                     transport: AtomicPtr::new(me),
                     ep: AtomicPtr::new(core::ptr::null_mut()),

@@ -20,7 +20,7 @@ use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::{CmEvent, CmHandler, CmId};
-use crate::sunrpc::{Xprt, XprtLocked};
+use crate::sunrpc::{XprtLink, XprtLocked};
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
@@ -50,7 +50,9 @@ pub(super) enum Resolving {
 /// State the rdma_cm event handler shares with the connect worker.
 #[pin_data]
 pub(super) struct EpEvents {
-    pub(super) xprt: Xprt,
+    /// A clone of the transport's link (`Transport::xprt`): this state
+    /// goes with its endpoint, before the transport's.
+    pub(super) xprt: XprtLink,
     pub(super) ours: Negotiated,
     #[pin]
     pub(super) done: Completion,
@@ -134,7 +136,7 @@ impl Transport {
         self.tearing_down.store(true, Ordering::Release);
         ep.events.closing.store(true, Ordering::Release);
         let rc = ep.id.disconnect();
-        trace::disconnect(self.xprt, rc, ep.events.status.load(Ordering::Acquire));
+        trace::disconnect(&self.xprt, rc, ep.events.status.load(Ordering::Acquire));
         // Drain, then the QP, then the send and the receive CQ.
         let gone = ep.id.drain_and_destroy_qp();
         self.release_sends(&gone);
@@ -185,7 +187,7 @@ impl Transport {
     /// for a task that did not take the lock (`call_bc_transmit()` with
     /// nothing left to send, `rpc_task_handle_transmitted()`).
     pub(super) fn inject_disconnect(&self) {
-        trace::op_inject_dsc(self.xprt);
+        trace::op_inject_dsc(&self.xprt);
         let guard = self.lock_ep();
         if let Some(ep) = guard.endpoint() {
             // Its DISCONNECTED event does the rest.
@@ -338,7 +340,7 @@ impl CmHandler for EpEvents {
 impl RemovalNotify for EpEvents {
     fn device_removed(&self) {
         pr_info!("device removal: closing the connection\n");
-        trace::device_removal(self.xprt);
+        trace::device_removal(&self.xprt);
         self.lost(-(bindings::ENODEV as i32));
     }
 }

@@ -25,12 +25,12 @@ use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
 use crate::sunrpc::{self, PieceAddr, Rqst, XdrBuf};
 use crate::trace;
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::{Endpoint, WritePad};
-use super::reply::{Placement, Rep};
+use super::reply::Placement;
 use super::req::PendingReply;
 use super::stats::add;
 use super::{plan_err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
@@ -163,18 +163,27 @@ pub(super) struct InvCtx {
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     pub(super) sync: AtomicBool,
+    /// The hand-over flag: set while a posted chain's completion is to
+    /// take the req's turn. Written only by `ReqKey::hand_to_inv`, which
+    /// consumes the poster's key to set it, and cleared by the completion
+    /// that makes its key from it (`Req::inv_key`).
+    pub(super) handed: AtomicBool,
     #[pin]
     pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done (the Reply itself waits in the
-    /// req's `pending`). Written by the reply handler before it posts the
-    /// chain, read by the chain's completion.
-    pub(super) rep: AtomicPtr<Rep>,
+    /// req's `pending`), as its index in the `reps` of the chain's
+    /// endpoint, `ep`; [`InvCtx::NO_REP`] for none. Written by the reply
+    /// handler before it posts the chain, read by the chain's completion.
+    pub(super) rep: AtomicU32,
 }
 
 ib::impl_has_cqe!(InvCtx, cqe);
 
 impl InvCtx {
+    /// No rep is held for the chain (`rep`).
+    pub(super) const NO_REP: u32 = u32::MAX;
+
     /// The context of req `req`, before its transport is set.
     pub(super) fn new(req: u32) -> impl PinInit<Self> {
         pin_init!(Self {
@@ -183,8 +192,9 @@ impl InvCtx {
             req,
             ep: AtomicPtr::new(core::ptr::null_mut()),
             sync: AtomicBool::new(false),
+            handed: AtomicBool::new(false),
             done <- Completion::new(),
-            rep: AtomicPtr::new(core::ptr::null_mut()),
+            rep: AtomicU32::new(Self::NO_REP),
         })
     }
 }
@@ -220,7 +230,7 @@ impl Transport {
         let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
         let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
-            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(self.xprt, rqst))?;
+            let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
                 Err(lease) => {
@@ -351,27 +361,40 @@ impl Transport {
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
-    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`).
-    pub(super) fn post_local_inv(&self, ep: &Endpoint, req: &mut ReqKey<'_>) -> Result {
-        let inv = &req.req().inv;
-        let reg = req.registered();
-        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
-        let n = reg.len();
-        for (k, lease) in reg.iter_mut().enumerate() {
-            let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
-            let last = k.saturating_add(1) == n;
-            chain.local_inv(mr, last.then_some(inv))?;
-        }
-        add(&self.stats.local_inv_needed, n as u64);
-        inv.ep
-            .store(ep as *const Endpoint as *mut Endpoint, Ordering::Release);
-        let qp = ep.id.qp().ok_or(EIO)?;
-        // SAFETY: the MRs are this req's leases in the endpoint's pool, and
-        // their handler is this transport: the endpoint frees the QP and
-        // its CQs before its pool, and the transport outlives its
-        // endpoints. The last request completes on the req's `inv`, which
-        // lives as long as the transport.
-        unsafe { qp.post_send(chain) }
+    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`),
+    /// and hands the req's turn to that completion
+    /// (`ReqKey::hand_to_inv`): the key ends here, or comes back with the
+    /// error when the chain was not posted.
+    pub(super) fn post_local_inv<'a>(
+        &self,
+        ep: &Endpoint,
+        req: ReqKey<'a>,
+    ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
+        req.hand_to_inv::<MAX_MRS_PER_REQ>(
+            ep,
+            |ep, inv, reg| {
+                let mut chain = SendChain::new();
+                let n = reg.len();
+                for (k, lease) in reg.iter_mut().enumerate() {
+                    let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
+                    let last = k.saturating_add(1) == n;
+                    chain.local_inv(mr, last.then_some(inv))?;
+                }
+                add(&self.stats.local_inv_needed, n as u64);
+                inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
+                Ok(chain)
+            },
+            |ep, chain| {
+                let qp = ep.id.qp().ok_or(EIO)?;
+                // SAFETY: the MRs are this req's leases in the endpoint's
+                // pool, and their handler is this transport: the endpoint
+                // frees the QP and its CQs before its pool, and the
+                // transport outlives its endpoints. The last request
+                // completes on the req's `inv`, which lives as long as the
+                // transport.
+                unsafe { qp.post_send(chain) }
+            },
+        )
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
@@ -384,12 +407,12 @@ impl Transport {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
             return;
         };
-        // SAFETY: the chain's poster (the reply handler, or `buf_free`)
-        // handed the req's turn to this completion when it posted the
-        // chain, and does not use the req's state again: `buf_free` only
-        // waits for `done`, and the reply handler left its Reply in
-        // `pending` and returned.
-        let mut key = unsafe { req.key() };
+        // The chain's poster (the reply handler, or `buf_free`) handed the
+        // req's turn to this completion when it posted the chain.
+        let Some(mut key) = req.inv_key() else {
+            sunrpc::warn_once(c_str!("LOCAL_INV completion without a hand-over"));
+            return;
+        };
         // Send queue ordering: every earlier LOCAL_INV of the chain has
         // completed, so all the MRs are fenced.
         self.release_mrs(ep, &mut key);
@@ -401,11 +424,10 @@ impl Transport {
             req.inv.done.complete();
             return;
         }
-        let rep = req.inv.rep.swap(core::ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: the reply handler held this rep for the chain: the
-        // endpoint it belongs to is drained, so this handler has run,
-        // before its reps are freed.
-        let rep = unsafe { rep.as_ref() };
+        // The rep the reply handler held for the chain came in on the
+        // chain's endpoint (`Rep::endpoint`), which holds it.
+        let rep = req.inv.rep.swap(InvCtx::NO_REP, Ordering::Acquire);
+        let rep = ep.reps.get(rep as usize);
         let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
             return;
@@ -428,7 +450,7 @@ impl Transport {
         } else {
             // Flushed: the RPC is retransmitted after the reconnect.
             req.phase.store(Phase::IDLE, Ordering::Release);
-            rqst.unpin();
+            rqst.unpin(&self.xprt);
         }
         // The held Receive goes back to the QP, unless it is being torn
         // down (a flush means it is).

@@ -97,12 +97,12 @@ impl Transport {
     /// Posts the LOCAL_INV chain of `frwr_unmap_sync()` for a req's MRs;
     /// returns whether the caller must wait for its last completion. A
     /// posted chain's completion takes the req's turn: the key ends here.
-    fn start_unmap_sync(&self, ep: &Endpoint, mut key: ReqKey<'_>) -> bool {
+    fn start_unmap_sync(&self, ep: &Endpoint, key: ReqKey<'_>) -> bool {
         key.inv.sync.store(true, Ordering::Relaxed);
         key.arm_unmap_wait();
-        if self.post_local_inv(ep, &mut key).is_ok() {
+        let Err((mut key, _)) = self.post_local_inv(ep, key) else {
             return true;
-        }
+        };
         // As `frwr_unmap_sync()`: a failed post does not mean the QP is
         // dead, so the MRs are not reused; they go when the QP has
         // drained, after the disconnect forced here.
@@ -123,11 +123,11 @@ impl Transport {
         turn: TransmitTurn<'a>,
         held: &mut XprtLocked<'_>,
     ) -> Result {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
         if !xprt.connected() {
             return Err(err(bindings::ENOTCONN));
         }
-        if !rqst.get_cong(&xprt) {
+        if !rqst.get_cong(xprt) {
             return Err(err(bindings::EBADSLT));
         }
         let (backchannel, cookie) = (!rqst.has_call_buffer(), rqst.connect_cookie());

@@ -60,7 +60,7 @@ use crate::proto::credits::Credits;
 use crate::proto::header::HDRLEN_MIN;
 use crate::proto::lifetime::{Pool, Pooled, ReqId, SendOwner};
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy};
-use crate::sunrpc::{self, Xprt, XprtLocked, XprtMutex, XprtMutexGuard};
+use crate::sunrpc::{self, NewXprt, XprtLink, XprtLocked, XprtMutex, XprtMutexGuard};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -265,7 +265,8 @@ struct Accounting {
 ///
 /// # Invariants
 ///
-/// `xprt` is the transport this state was created for and outlives it.
+/// `xprt` is the link to the transport this state was made for, which
+/// owns it (its private pointer) and outlives it.
 ///
 /// `ep` is replaced only by holders of both `XPRT_LOCKED` (the connect
 /// worker, `close`, `destroy`) and its mutex, `ep_lock`, and read by
@@ -275,7 +276,7 @@ struct Accounting {
 /// an [`XprtLocked`], and through [`EpGuard`].
 #[pin_data]
 pub(crate) struct Transport {
-    xprt: Xprt,
+    xprt: XprtLink,
     cfg: Config,
     reqs: Reqs,
     #[pin]
@@ -308,8 +309,21 @@ const _: () = {
 };
 
 impl Transport {
-    fn new(xprt: Xprt, cfg: Config) -> Result<Pin<KBox<Self>>> {
-        let (reqs, free) = Reqs::new(&cfg, xprt)?;
+    fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Pin<KBox<Self>>> {
+        // SAFETY: the link goes in the state made here and in what it
+        // owns: a clone in its `Reqs` and one in each endpoint's
+        // `EpEvents` (`establish`). The state is published with `new`, or
+        // dropped before `setup` frees `new` (`ops.rs`), and the adapter's
+        // `->destroy` drops it after `destroy` dropped its endpoint; an
+        // endpoint's `EpEvents` goes with the endpoint, when its teardown
+        // dropped the CM id and removal watch that also hold it (section 5
+        // of `Documentation/architecture.md`), or with an endpoint that
+        // `establish` gave up. No endpoint is leaked (the fact the
+        // `Transport` back-pointers of `frwr`, `sendctx` and `rep` rest on,
+        // section 7). So every link goes before the state does.
+        #[allow(unsafe_code)]
+        let xprt = unsafe { new.link() };
+        let (reqs, free) = Reqs::new(&cfg, xprt.clone())?;
         let slots = cfg.ring_slots();
         let mut ring = KVec::with_capacity(slots, GFP_KERNEL)?;
         for _ in 0..slots {
@@ -323,15 +337,14 @@ impl Transport {
             batch: Some(FixedStack::new(slots)?),
             mr_free: FixedStack::new(0)?,
         };
-        // `xprt` names the initialized field inside `pin_init!`.
-        let ep_xprt = xprt;
+        let ep = XprtMutex::new(new.xprt(), None);
         let t = KBox::pin_init(
             pin_init!(Self {
                 xprt,
                 cfg,
                 reqs,
                 shared <- new_spinlock!(shared, "xprtrdma_rs::shared"),
-                ep <- XprtMutex::new(ep_xprt, None),
+                ep <- ep,
                 tearing_down: AtomicBool::new(false),
                 mr_refresh_wanted: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),

@@ -45,7 +45,7 @@ impl XprtOps for Transport {
     fn setup(args: &bindings::xprt_create) -> Result<Published<Self>> {
         let cfg = Config::from_params()?;
         let new = Xprt::alloc::<Self>(args, cfg.max_requests)?;
-        let t = match Transport::new(new.xprt(), cfg) {
+        let t = match Transport::new(&new, cfg) {
             Ok(t) => t,
             Err(e) => {
                 new.free();
@@ -88,7 +88,7 @@ impl XprtOps for Transport {
 
     /// `connect`.
     fn connect(&self, task: &Task<'_>, held: XprtLocked<'_>) {
-        Transport::connect(self, task.as_ptr(), held)
+        Transport::connect(self, task, held)
     }
 
     /// `connect`.

@@ -25,6 +25,7 @@ use super::Transport;
 ///   owns `buf` exactly then.
 /// - `transport` points to the transport that owns the endpoint this rep
 ///   belongs to; a transport drops its endpoints before it is freed.
+/// - `index` is this rep's position in the `reps` of its endpoint.
 /// - `ep` is null or points to the endpoint whose `reps` hold this rep,
 ///   set (Release) once that endpoint is at its final address; the rep
 ///   lives inside it, so the endpoint outlives every borrow of the rep.
@@ -32,6 +33,8 @@ pub(super) struct Rep {
     pub(super) cqe: Cqe<Rep>,
     /// The completion id of Receives posted on this rep.
     pub(super) cid: Cid,
+    /// Where the rep is in its endpoint's `reps`.
+    pub(super) index: u32,
     pub(super) buf: DmaBuf,
     pub(super) transport: AtomicPtr<Transport>,
     pub(super) ep: AtomicPtr<Endpoint>,

@@ -28,6 +28,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
+use super::frwr::InvCtx;
 use super::req::PendingReply;
 use super::stats::add;
 use super::{Phase, ReqKey, Transport};
@@ -84,7 +85,7 @@ impl Transport {
     /// invalidated remotely, if any. Returns true if `rep` is held for
     /// the LOCAL_INV completion, which reposts it.
     fn reply(&self, ep: &Endpoint, rep: &Rep, msg: &[u8], inv_rkey: Option<u32>) -> bool {
-        let xprt = self.xprt;
+        let xprt = &*self.xprt;
         let Ok(fixed) = Fixed::decode(msg) else {
             trace::reply_err(xprt, wire_xid(msg), BadReply::Header);
             add(&self.stats.bad_reply_count, 1);
@@ -117,7 +118,7 @@ impl Transport {
             trace::reply_err(xprt, fixed.xid, BadReply::Dropped);
             add(&self.stats.replies_dropped, 1);
             add(&self.stats.bad_reply_count, 1);
-            rqst.unpin();
+            rqst.unpin(&self.xprt);
             return false;
         };
         // Credits come only from a Reply that matched a Call
@@ -156,12 +157,10 @@ impl Transport {
         }
         // The chain's completion finishes the Reply after the post below.
         key.state().pending = Some(PendingReply { rqst, placement });
-        req.inv
-            .rep
-            .store(rep as *const Rep as *mut Rep, Ordering::Release);
+        req.inv.rep.store(rep.index, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
-        if self.post_local_inv(ep, &mut key).is_err() {
-            req.inv.rep.store(core::ptr::null_mut(), Ordering::Relaxed);
+        if let Err((mut key, _)) = self.post_local_inv(ep, key) {
+            req.inv.rep.store(InvCtx::NO_REP, Ordering::Relaxed);
             // A failed post (ENOMEM, or part of the chain) does not mean
             // the QP is dead: the peer may still reach these MRs. They
             // stay out of circulation until the drain; the reconnect
@@ -173,7 +172,7 @@ impl Transport {
             let pending = key.state().pending.take();
             req.phase.store(Phase::IDLE, Ordering::Release);
             if let Some(pending) = pending {
-                pending.rqst.unpin();
+                pending.rqst.unpin(&self.xprt);
             }
             return false;
         }
@@ -312,7 +311,7 @@ impl Transport {
         if result.is_err() {
             add(&self.stats.bad_reply_count, 1);
         }
-        rqst.complete(result);
+        rqst.complete(&self.xprt, result);
     }
 }
 

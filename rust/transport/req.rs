@@ -13,21 +13,25 @@
 //! - a req leaves its pool for a task or a callback ([`Req::take`],
 //!   [`Req::to_backlog`]: the RPC owner of `proto::lifetime` is made);
 //! - a Reply claims the req it was sent for ([`Req::claim_reply`]);
-//! - a LOCAL_INV chain's completion takes over from its poster
-//!   ([`Req::key`], in `frwr`).
+//! - a LOCAL_INV chain's completion takes over from its poster: the
+//!   poster's key goes into the chain's hand-over flag
+//!   ([`ReqKey::hand_to_inv`]), and the completion makes its key only by
+//!   clearing it ([`Req::inv_key`]).
 //!
 //! Keys end where the req leaves the context: the RPC owner lets go
 //! ([`ReqKey::put_rpc`]), the rqst goes to a task or the callback service
 //! ([`NewReq`]), or the holder returns.
 
 use crate::cell::{Key, KeyCell, PinnedVec};
-use crate::ib::DmaBuf;
+use crate::ib::{DmaBuf, SendChain};
 use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
 use crate::proto::offered::Offered;
-use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt};
+use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt, XprtLink};
 use crate::bindings;
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use kernel::c_str;
+use kernel::error::Error;
 use kernel::prelude::*;
 
 use super::backchannel::BC_BUF_SIZE;
@@ -145,7 +149,7 @@ impl Req {
     ///
     /// The caller's context has the req's turn (type invariant) until the
     /// key is dropped, as [`KeyCell::key`] requires.
-    pub(super) unsafe fn key(&self) -> ReqKey<'_> {
+    unsafe fn key(&self) -> ReqKey<'_> {
         ReqKey {
             req: self,
             // SAFETY: guaranteed by the caller.
@@ -255,6 +259,26 @@ impl Req {
         Some(unsafe { self.key() })
     }
 
+    /// Makes the key of the last completion of the req's LOCAL_INV chain,
+    /// by clearing the hand-over flag ([`InvCtx::handed`]) that
+    /// [`ReqKey::hand_to_inv`] set when it posted the chain; None when the
+    /// flag is clear: no poster handed this completion the turn.
+    pub(super) fn inv_key(&self) -> Option<ReqKey<'_>> {
+        if !self.inv.handed.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: only `hand_to_inv` sets the flag, consuming the poster's
+        // key, after that key's last use of the state (Release), and only
+        // for a chain whose last, signaled work request completes here;
+        // it clears the flag again only when that request was not posted,
+        // so no completion ran. The swap (Acquire) orders this key after
+        // the poster's uses and lets one completion only take the turn.
+        // This context is the req's user until it hands the turn on: to
+        // `buf_free`'s waiter (`InvCtx::done`), or by completing or
+        // unpinning the Reply (type invariant).
+        Some(unsafe { self.key() })
+    }
+
     /// Rearms the completion `buf_free` waits on, before its LOCAL_INV
     /// chain is posted: no chain of this req is in flight, as its poster
     /// alone rearms it.
@@ -317,6 +341,56 @@ impl<'a> ReqKey<'a> {
             // borrowed for `'b`, keeps the buffer allocated.
             buf: unsafe { &mut *cell.get() },
         })
+    }
+
+    /// Hands the req's turn to the last completion of the LOCAL_INV chain
+    /// that `build` makes from the req's registered MRs (signaled on
+    /// `inv`, the req's [`InvCtx`]) and `post` posts on `ep`
+    /// (`frwr_unmap_async()`, `frwr_unmap_sync()`): once `build` returns,
+    /// the key's last use of the state is over, so the hand-over flag
+    /// ([`InvCtx::handed`]) is set (Release) before `post` runs, and the
+    /// completion makes its key only by clearing it ([`Req::inv_key`]). On
+    /// success the key ends here.
+    ///
+    /// The chain borrows the registrations only for a lifetime of this
+    /// call (`'s`), so nothing made from the state outlives the hand-over;
+    /// `post` gets the chain, which points at MRs, not into the state.
+    ///
+    /// When `build` or `post` fails, the key is given back with the error.
+    /// A chain is posted in order and stops at the first work request it
+    /// cannot post, and only the last one is signaled on `inv`: if `post`
+    /// failed, that one was not posted and no completion can take the
+    /// turn, so the flag is cleared (the check of that costs one atomic
+    /// swap on a failure path). Should the flag already be clear, a
+    /// completion took the turn, so the chain counts as posted.
+    pub(super) fn hand_to_inv<'e, const N: usize>(
+        mut self,
+        ep: &'e Endpoint,
+        build: impl for<'s> FnOnce(&'s &'e Endpoint, &'s InvCtx, &'s mut Registered) -> Result<SendChain<'s, N>>,
+        post: impl for<'s> FnOnce(&'s Endpoint, SendChain<'s, N>) -> Result,
+    ) -> core::result::Result<(), (Self, Error)> {
+        let req = self.req;
+        let ep = &ep;
+        let chain = match build(ep, &req.inv, &mut self.state.registered) {
+            Ok(chain) => chain,
+            Err(e) => return Err((self, e)),
+        };
+        // The key's last use of the state was `build`; the chain it made
+        // is only posted from here.
+        req.inv.handed.store(true, Ordering::Release);
+        match post(ep, chain) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if req.inv.handed.swap(false, Ordering::Acquire) {
+                    // Taken back: no completion made a key, and this one
+                    // resumes.
+                    Err((self, e))
+                } else {
+                    crate::sunrpc::warn_once(c_str!("LOCAL_INV completion of a chain not posted"));
+                    Ok(())
+                }
+            }
+        }
     }
 
     /// The RPC layer lets go of the req (`->free_slot`, or a rqst no one
@@ -410,13 +484,13 @@ impl<'a> NewReq<'a> {
 /// transport lock.
 pub(super) struct Reqs {
     reqs: PinnedVec<Req>,
-    xprt: Xprt,
+    xprt: XprtLink,
 }
 
 impl Reqs {
     /// Makes the reqs of `cfg` for `xprt`, each starting in its home pool;
     /// returns them with the pool tokens.
-    pub(super) fn new(cfg: &Config, xprt: Xprt) -> Result<(Self, KVec<Option<Pooled>>)> {
+    pub(super) fn new(cfg: &Config, xprt: XprtLink) -> Result<(Self, KVec<Option<Pooled>>)> {
         let n = cfg.all_reqs();
         // Past a few thousand slots the reqs outgrow kmalloc's largest size.
         let mut reqs = PinnedVec::with_capacity(n)?;

@@ -94,7 +94,7 @@ impl Transport {
         let req = new.key().req();
         req.phase.store(Phase::IDLE, Ordering::Release);
         let Err(new) = new.offer_to_backlog(&self.xprt) else {
-            trace::backlog_wake(self.xprt, req.kref.id().0);
+            trace::backlog_wake(&self.xprt, req.kref.id().0);
             return;
         };
         // No waiter took the rqst: the RPC owner lets go again.

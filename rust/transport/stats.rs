@@ -57,7 +57,7 @@ pub(super) fn add(counter: &AtomicU64, n: u64) {
 
 impl Transport {
     pub(super) fn print_stats(&self, seq: &mut SeqFile<'_>) {
-        let x = self.xprt;
+        let x = &*self.xprt;
         let s = &self.stats;
         let st = x.stat();
         let hz = x.hz().max(1);
