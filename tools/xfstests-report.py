@@ -18,9 +18,9 @@ Several OUTDIRs, for instance the shards of a long run (SHARD=k/N, each
 with its shard.txt) made in different boots, make one report, to standard
 output unless --md says where. It says which shards of N are there and
 which are missing, and each one's repo revision, kernel and fstests. It
-refuses (exit 2) shards of different N or selections, shards mixed with
-whole runs, and two OUTDIRs with a test in common for the same client and
-version.
+refuses (exit 2) shards of one NFS version with different N or selections,
+shards mixed with whole runs, and two OUTDIRs with a test in common for
+the same client and version.
 
 --write-baseline writes the C client's verdicts as "VERS TEST STATUS" lines.
 Exit status 1 if there is a new failure, a test ours did not run that C
@@ -218,15 +218,20 @@ def main():
         print('xfstests-report: no results in ' + dirs[0], file=sys.stderr)
         return 1
 
-    # Shards must partition one list: the same N and selection, no test twice.
+    # The shards of a version must partition one list: the same N and
+    # selection, and (below) no test twice for a client.
     sharded = [d for d in dirs if shards[d]]
     if sharded and len(sharded) != len(dirs):
         refuse('shards mixed with whole runs (no shard.txt): ' + ' '.join(d for d in dirs if not shards[d]))
-    if len({shards[d][1:4] for d in sharded}) > 1:
-        ns = sorted({shards[d][1] for d in sharded})
-        refuse((f'shards of different N ({", ".join(map(str, ns))}): ' if len(ns) > 1 else
-                'shards of different lists: ') + '; '.join(
-            f'{d}: shard {shards[d][0]}/{shards[d][1]} of {shards[d][3]} tests ({shards[d][2]})' for d in sharded))
+    lists = {}
+    for v in sorted({v for d in sharded for _, v in made[d]}, key=vkey):
+        ds = [d for d in sharded if any(vv == v for _, vv in made[d])]
+        ns = sorted({shards[d][1] for d in ds})
+        if len({shards[d][1:4] for d in ds}) > 1:
+            refuse(f'NFS v{v}: ' + (f'shards of different N ({", ".join(map(str, ns))}): ' if len(ns) > 1 else
+                                    'shards of different lists: ') + '; '.join(
+                f'{d}: shard {shards[d][0]}/{shards[d][1]} of {shards[d][3]} tests ({shards[d][2]})' for d in ds))
+        lists[v] = shards[ds[0]][1:4]
     for i, d in enumerate(dirs):
         for e in dirs[i + 1:]:
             for cv in set(made[d]) & set(made[e]):
@@ -254,23 +259,24 @@ def main():
     # Per client and version: the shards there (k, tests with a verdict,
     # tests in the shard), and the shards missing.
     coverage = {}
-    if sharded:
-        nshards, sel, total = shards[sharded[0]][1:4]
-        for v in versions:
-            for c in clients:
-                have = sorted((shards[d][0], sum(1 for st, _ in made[d][(c, v)].values() if st != 'incomplete'),
-                               len(shards[d][4])) for d in sharded if (c, v) in made[d])
-                coverage[(c, v)] = have, sorted(set(range(1, nshards + 1)) - {k for k, _, _ in have})
+    for v, (nshards, _, _) in lists.items():
+        for c in clients:
+            have = sorted((shards[d][0], sum(1 for st, _ in made[d][(c, v)].values() if st != 'incomplete'),
+                           len(shards[d][4])) for d in sharded if (c, v) in made[d])
+            coverage[(c, v)] = have, sorted(set(range(1, nshards + 1)) - {k for k, _, _ in have}), nshards
 
     md = [f'# {a.title}', '']
     if sharded:
-        md += [f'Shards of {nshards} over {total} tests ({sel}):', '']
-        for (c, v), (have, missing) in coverage.items():
-            short = [f'{k} ({got} of {want})' for k, got, want in have if got < want]
-            md.append(f'- **v{v} {c}**: shards {", ".join(str(k) for k, _, _ in have) or "none"} of {nshards}'
-                      + (f'; **missing {", ".join(map(str, missing))}**' if missing else '')
-                      + (f'; **tests without a verdict in {", ".join(short)}**' if short else '')
-                      + ('' if missing or short else '; complete'))
+        md += ['Coverage:', '']
+        for v, (nshards, sel, total) in lists.items():
+            md.append(f'- v{v}: {total} tests ({sel}), in {nshards} shards')
+            for c in clients:
+                have, missing, _ = coverage[(c, v)]
+                short = [f'{k} ({got} of {want})' for k, got, want in have if got < want]
+                md.append(f'  - **{c}**: shards {", ".join(str(k) for k, _, _ in have) or "none"}'
+                          + (f'; **missing {", ".join(map(str, missing))}**' if missing else '')
+                          + (f'; **tests without a verdict in {", ".join(short)}**' if short else '')
+                          + ('' if missing or short else '; complete'))
         md.append('')
     if len(dirs) > 1 or sharded:
         md += ['| shard | runs | tests | repo | kernel | fstests | date | guest wall time | dir |',
@@ -396,7 +402,7 @@ def main():
     for d, c, v, t in cut:
         print(f'xfstests: {c} v{v}' + (f' ({label(d)})' if label(d) else '') + ' stopped without a summary '
               + (f'during {t}' if t else 'before its first test'), file=say)
-    for (c, v), (_, missing) in coverage.items():
+    for (c, v), (_, missing, nshards) in coverage.items():
         if missing:
             print(f'xfstests: {c} v{v}: shards {", ".join(map(str, missing))} of {nshards} are missing', file=say)
     print(f'xfstests: report in {"standard output" if mdpath == "-" else mdpath}', file=say)
