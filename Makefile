@@ -15,8 +15,10 @@
 #   make bench BENCH_CLIENTS="base rs" BENCH_BASE_KO=/path/to/xprtrdma_rs.ko [MODE=icount] [QUICK=1]
 #                         a baseline build of ours against this tree's
 #   make xfstests [CLIENTS="c rs"] [VERS="3 4.2"] [TESTS="generic/001 ..."]
-#                 [GROUP=quick] [EXCLUDE="..."] [FSTESTS_SRC=tree-or-tarball]
+#                 [GROUP=quick] [EXCLUDE="..."] [SHARD=k/N] [FSTESTS_SRC=tree-or-tarball]
 #                         fstests over NFS/RDMA, both clients side by side
+#   make xfstests-report DIRS="OUTDIR..." [> results.md]
+#                         one report over several runs (the shards of one)
 #   make vm2 [VM2_SCENARIOS="powercut partition reboot soft"] [VM2_CLIENTS="c rs"]
 #            [VM2_WRAP="flock /tmp/lock"]
 #                         two guests, a server that dies (Documentation/two-vm.md)
@@ -140,7 +142,7 @@ ROUNDS ?= 3
 BENCH_CLIENTS ?= c rs
 export BENCH_CLIENTS
 
-.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests soak nomem vm2 rust-analyzer clean
+.PHONY: all module deps kernel image hostile vm-test vm-suite host-check check run fuzz bench xfstests xfstests-report soak nomem vm2 rust-analyzer clean
 
 all: module
 
@@ -229,10 +231,17 @@ bench: module image
 nomem:
 	$(MAKE) vm-test FLAVOR=debug T=tests/vm/rs-nomem.sh ARGS="100000 both 1" VM_OPTS="-t 36000"
 
-# CLIENTS, VERS, TESTS, GROUP, EXCLUDE and FSTESTS_SRC reach scripts/xfstests
-# from the command line or the environment; see Documentation/xfstests.md.
+# CLIENTS, VERS, TESTS, GROUP, EXCLUDE, SHARD and FSTESTS_SRC reach
+# scripts/xfstests from the command line or the environment; see
+# Documentation/xfstests.md.
 xfstests: module image
 	$(TOP)/scripts/xfstests
+
+# One results.md, on standard output, over the out dirs of several make
+# xfstests runs (the shards of a long one, kept with scripts/xfstests-keep).
+xfstests-report:
+	$(if $(DIRS),,$(error give DIRS="OUTDIR...": make xfstests output dirs))
+	@python3 $(TOP)/tools/xfstests-report.py --md - $(DIRS)
 
 # rust-project.json for editors (rust-analyzer): the kernel's crates from
 # its own generator, plus this module's crate (scripts/rust-project.py).
