@@ -72,7 +72,7 @@ use self::backchannel::{BC_BUF_SIZE, BC_SLOTS};
 use self::endpoint::Endpoint;
 use self::frwr::MrLease;
 use self::req::{Phase, Req, ReqKey, Reqs};
-use self::sendctx::Slots;
+use self::sendctx::{Held, Slots};
 use self::stats::Stats;
 
 mod backchannel;
@@ -242,7 +242,7 @@ fn plan_err(_: PlanError) -> Error {
 struct Shared {
     /// Idle reqs, indexed by req id.
     free: KVec<Option<Pooled>>,
-    ring: SendCtxRing<Slots>,
+    ring: SendCtxRing<Slots, Held>,
     policy: SignalPolicy,
     credits: Credits,
     /// Owners released by a Send completion (taken out while in use).
@@ -315,9 +315,14 @@ impl Transport {
         for _ in 0..slots {
             ring.push(None, GFP_KERNEL)?;
         }
+        // A count of Send owners in the ring per req, for I4.
+        let mut held = KVec::with_capacity(free.len(), GFP_KERNEL)?;
+        for _ in 0..free.len() {
+            held.push(0, GFP_KERNEL)?;
+        }
         let shared = Shared {
             free,
-            ring: SendCtxRing::new(Slots(ring)),
+            ring: SendCtxRing::new(Slots(ring), Held(held)),
             policy: SignalPolicy::new(cfg.max_requests),
             credits: Credits::INITIAL,
             batch: Some(FixedStack::new(slots)?),

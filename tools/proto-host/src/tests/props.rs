@@ -648,7 +648,7 @@ fn sendctx_ring_against_a_reference_queue() {
                     (r, rpc)
                 })
                 .collect();
-            let mut ring = SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>());
+            let mut ring = SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>(), vec![0u32; 4]);
             // Reference: in-flight slots, oldest first, with the req posted.
             let mut model: VecDeque<(usize, Option<u32>)> = VecDeque::new();
             let mut sends = [0u32; 4];
@@ -708,9 +708,12 @@ fn sendctx_ring_against_a_reference_queue() {
                 }
                 prop_assert_eq!(ring.in_flight(), model.len());
                 prop_assert!(ring.i7_owners_in_active_range());
+                prop_assert!(ring.i4_counts_match());
                 for (i, (req, _)) in reqs.iter().enumerate() {
                     let in_ring = ring.count_owners(|o| o.req() == ReqId(i as u32)) as u32;
                     prop_assert_eq!(in_ring, sends[i]);
+                    // I4's O(1) count, as the kernel's release reads it.
+                    prop_assert_eq!(ring.owners_of(ReqId(i as u32)), in_ring);
                     prop_assert!(i6_count_matches(req.count(), true, in_ring));
                 }
             }
