@@ -289,9 +289,9 @@ impl Transport {
         {
             let mut shared = self.shared.lock();
             shared.policy = SignalPolicy::new(fit.max_requests);
-            shared.credits = Credits::INITIAL;
             shared.mr_free = mr_free;
         }
+        self.credits.store(Credits::INITIAL.get(), Ordering::Relaxed);
         // One credit until the server's first grant, and no congestion
         // slot in use: teardown took back those of the old connection.
         self.xprt

@@ -244,7 +244,6 @@ struct Shared {
     free: KVec<Option<Pooled>>,
     ring: SendCtxRing<Slots, Held>,
     policy: SignalPolicy,
-    credits: Credits,
     /// Owners released by a Send completion (taken out while in use).
     batch: Option<FixedStack<SendOwner>>,
     /// Leases of the free MRs of the current endpoint's pool; their MRs
@@ -293,6 +292,11 @@ pub(crate) struct Transport {
     /// ([`QueueFit::reqs`](crate::proto::credits::QueueFit::reqs)).
     req_limit: AtomicU32,
     connect_status: AtomicI32,
+    /// The server's credit grant in force ([`Credits`], sanitized), which
+    /// the reply handler swaps in from each matched Reply and the connect
+    /// worker resets: one atomic swap per Reply, as C reads `rb_credits`
+    /// without a lock, where it took the `shared` spinlock.
+    credits: AtomicU32,
     /// `bc_maxpayload` of the current (or next) connection; read under RCU
     /// by the RPC layer, so not behind `ep_lock`.
     bc_max_payload: AtomicU32,
@@ -324,7 +328,6 @@ impl Transport {
             free,
             ring: SendCtxRing::new(Slots(ring), Held(held)),
             policy: SignalPolicy::new(cfg.max_requests),
-            credits: Credits::INITIAL,
             batch: Some(FixedStack::new(slots)?),
             mr_free: FixedStack::new(0)?,
         };
@@ -341,6 +344,7 @@ impl Transport {
                 mr_refresh_wanted: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),
                 connect_status: AtomicI32::new(0),
+                credits: AtomicU32::new(Credits::INITIAL.get()),
                 bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),
                 stats: Stats::default(),
                 accounting: Accounting::default(),
