@@ -175,6 +175,17 @@ void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
 /* Sets scatterlist entry @i to @len bytes at kernel address @buf. */
 void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len);
 /*
+ * Sets entries @i..@i + @count to the @len bytes that start at @offset in
+ * @pages[0] and go on at the start of each next page (as frwr_map() sets
+ * the segments of rpcrdma_convert_iovs()): the first entry holds
+ * PAGE_SIZE - @offset bytes or @len if less, the others a page or the
+ * rest. -EIO if that is not exactly @count nonempty entries, if a page is
+ * NULL or the entries pass the MR's depth; entries from @i may then have
+ * been set.
+ */
+int xprs_mr_set_page_run(struct xprs_mr *mr, u32 i, struct page **pages,
+			 u32 count, u32 offset, u32 len);
+/*
  * As frwr_map(): DMA-maps the first @nents entries, maps them into the
  * MR, bumps the rkey and prepares the REG_MR WR (remote write access if
  * @writing, remote read otherwise) with @xid in the upper iova bits.
