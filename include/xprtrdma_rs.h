@@ -14,6 +14,7 @@
 #include <linux/completion.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
+#include <linux/tracepoint-defs.h>
 #include <linux/workqueue.h>
 #include <linux/sunrpc/clnt.h>
 #include <linux/sunrpc/xprt.h>
@@ -274,5 +275,22 @@ void xprs_trace_cb_reply(const struct rpc_xprt *xprt, u32 xid);
 int xprs_sysctl_register(void);
 /* Unregisters them; only after xprs_sysctl_register() returned 0. */
 void xprs_sysctl_unregister(void);
+
+/*
+ * The tracepoints of the events every RPC passes, defined by rust/trace.c:
+ * rust/trace.rs tests each one's static key count (static_key_enabled(),
+ * as trace_*_enabled() does) before it calls the event's wrapper, so that a
+ * disabled event costs a load and a branch, not a call.
+ */
+extern struct tracepoint __tracepoint_xprs_marshal;
+extern struct tracepoint __tracepoint_xprs_post_send;
+extern struct tracepoint __tracepoint_xprs_wc_send;
+extern struct tracepoint __tracepoint_xprs_wc_receive;
+extern struct tracepoint __tracepoint_xprs_wc_fastreg;
+extern struct tracepoint __tracepoint_xprs_wc_li;
+extern struct tracepoint __tracepoint_xprs_wc_li_done;
+extern struct tracepoint __tracepoint_xprs_reply;
+extern struct tracepoint __tracepoint_xprs_mr_map;
+extern struct tracepoint __tracepoint_xprs_mr_unmap;
 
 #endif /* XPRTRDMA_RS_H */
