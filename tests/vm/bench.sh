@@ -43,14 +43,15 @@ MNT=/mnt/bench
 # run it too.
 #
 # With a second argument, on or off, it also switches the profile that
-# with_perf records (if any): on after the counters are read, off before,
-# so that the profile covers the window and nothing outside it (fio's
-# start-up, the file's layout).
+# with_perf records (if any): on before the counters are read, off after,
+# so that the profile covers the window and little outside it (not fio's
+# start-up, not the file's layout), and a slow start of perf never lands
+# in the window.
 SNAP=/tmp/xprs-snap
 PERF_CTL=/tmp/xprs-perf-ctl
 cat > "$SNAP" <<'SNAP_EOF'
 #!/bin/sh
-[ "${2:-}" != off ] || /tmp/xprs-perf-ctl disable
+[ "${2:-}" != on ] || /tmp/xprs-perf-ctl enable
 {
 	# Idle and iowait, unlike the busy fields, are not sampled at ticks:
 	# with NO_HZ the kernel measures them on the clock from idle entry to
@@ -62,7 +63,7 @@ cat > "$SNAP" <<'SNAP_EOF'
 	rdma statistic show link rxe0/1 |
 		awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^[0-9]+$/) print "rxe_" $i "=" $(i + 1) }'
 } > "$1"
-[ "${2:-}" != on ] || /tmp/xprs-perf-ctl enable
+[ "${2:-}" != off ] || /tmp/xprs-perf-ctl disable
 SNAP_EOF
 chmod +x "$SNAP"
 
