@@ -218,7 +218,7 @@ impl Transport {
         }
         let (send_wr, recv_wr) = (fit.send_wr, fit.recv_wr);
         // Reqs beyond the fit stay in the pool while this connection lasts.
-        self.req_limit.store(fit.reqs, Ordering::Relaxed);
+        self.set_req_limit(fit.reqs);
         // The MR table is host memory only, taken before anything of the
         // device's: its failure then unwinds nothing but the CM id.
         let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);

@@ -242,6 +242,10 @@ fn plan_err(_: PlanError) -> Error {
 struct Shared {
     /// Idle reqs, indexed by req id.
     free: KVec<Option<Pooled>>,
+    /// The ids of the idle forward reqs below `req_limit`, last pooled on
+    /// top: each once, and only while its `free` cell holds it (an id
+    /// popped with an empty cell is skipped).
+    free_ids: FixedStack<u32>,
     ring: SendCtxRing<Slots, Held>,
     policy: SignalPolicy,
     /// Owners released by a Send completion (taken out while in use).
@@ -324,8 +328,17 @@ impl Transport {
         for _ in 0..free.len() {
             held.push(0, GFP_KERNEL)?;
         }
+        // Every forward req starts idle, below the limit (all of them);
+        // the lowest id on top, as the first pops took it before.
+        let mut free_ids = FixedStack::new(cfg.num_reqs as usize)?;
+        for id in (0..cfg.num_reqs).rev() {
+            if matches!(free.get(id as usize), Some(Some(_))) && free_ids.push(id).is_err() {
+                return Err(EINVAL);
+            }
+        }
         let shared = Shared {
             free,
+            free_ids,
             ring: SendCtxRing::new(Slots(ring), Held(held)),
             policy: SignalPolicy::new(cfg.max_requests),
             batch: Some(FixedStack::new(slots)?),
