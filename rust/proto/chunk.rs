@@ -438,7 +438,12 @@ pub(crate) struct PageRun {
 /// is empty or crosses its page's end.
 pub(crate) fn page_run(pieces: &[Piece], page: PageSize) -> Option<PageRun> {
     let size = page.bytes();
-    let fits = |p: &Piece| p.len != 0 && p.page_offset.checked_add(p.len).is_some_and(|end| end <= size);
+    let fits = |p: &Piece| {
+        p.len != 0
+            && p.page_offset
+                .checked_add(p.len)
+                .is_some_and(|end| end <= size)
+    };
     let (first, rest) = pieces.split_first()?;
     let Source::Page(index) = first.source else {
         return None;
@@ -460,7 +465,8 @@ pub(crate) fn page_run(pieces: &[Piece], page: PageSize) -> Option<PageRun> {
         if !follows || !prev_ends || p.page_offset != 0 || !fits(p) {
             break;
         }
-        let (Some(count), Some(len)) = (run.count.checked_add(1), run.len.checked_add(p.len)) else {
+        let (Some(count), Some(len)) = (run.count.checked_add(1), run.len.checked_add(p.len))
+        else {
             break;
         };
         run.count = count;

@@ -274,13 +274,15 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
     /// match the slots (a walk of every slot and req: for the host tests).
     pub(crate) fn i4_counts_match(&self) -> bool {
         let counted = self.held.as_ref().len();
-        let in_range = self.slots.as_ref().iter().flatten().all(|o| {
-            usize::try_from(o.req().0).is_ok_and(|i| i < counted)
-        });
+        let in_range = self
+            .slots
+            .as_ref()
+            .iter()
+            .flatten()
+            .all(|o| usize::try_from(o.req().0).is_ok_and(|i| i < counted));
         in_range
             && self.held.as_ref().iter().enumerate().all(|(i, &n)| {
-                let found = self
-                    .count_owners(|o| usize::try_from(o.req().0).is_ok_and(|r| r == i));
+                let found = self.count_owners(|o| usize::try_from(o.req().0).is_ok_and(|r| r == i));
                 u32::try_from(found).is_ok_and(|found| found == n)
             })
     }

@@ -401,12 +401,21 @@ fn page_runs_cover_whole_pages_in_a_row() {
     // end: the run stops there.
     let head = piece(Source::Head, 0, 10);
     assert_eq!(page_run(&[head], page()), None);
-    let short = [piece(Source::Page(0), 0, 10), piece(Source::Page(1), 0, PAGE)];
+    let short = [
+        piece(Source::Page(0), 0, 10),
+        piece(Source::Page(1), 0, PAGE),
+    ];
     assert_eq!(page_run(&short, page()).map(|r| r.count), Some(1));
     // A gap in the page indexes, an offset inside the next page.
-    let gap = [piece(Source::Page(0), 0, PAGE), piece(Source::Page(2), 0, PAGE)];
+    let gap = [
+        piece(Source::Page(0), 0, PAGE),
+        piece(Source::Page(2), 0, PAGE),
+    ];
     assert_eq!(page_run(&gap, page()).map(|r| r.count), Some(1));
-    let inside = [piece(Source::Page(0), 0, PAGE), piece(Source::Page(1), 8, 8)];
+    let inside = [
+        piece(Source::Page(0), 0, PAGE),
+        piece(Source::Page(1), 8, 8),
+    ];
     assert_eq!(page_run(&inside, page()).map(|r| r.count), Some(1));
     // Empty or page-crossing pieces start no run.
     assert_eq!(page_run(&[piece(Source::Page(0), 0, 0)], page()), None);

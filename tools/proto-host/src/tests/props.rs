@@ -686,7 +686,8 @@ fn sendctx_ring_against_a_reference_queue() {
                     (r, rpc)
                 })
                 .collect();
-            let mut ring = SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>(), vec![0u32; 4]);
+            let mut ring =
+                SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>(), vec![0u32; 4]);
             // Reference: in-flight slots, oldest first, with the req posted.
             let mut model: VecDeque<(usize, Option<u32>)> = VecDeque::new();
             let mut sends = [0u32; 4];

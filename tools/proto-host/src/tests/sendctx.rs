@@ -229,9 +229,11 @@ fn owners_are_counted_per_req_where_the_ring_takes_and_drops_them() {
     assert_eq!(ring.owners_of(ReqId(0)), 2);
     assert_eq!(ring.owners_of(ReqId(1)), 1);
     assert!(ring.i4_counts_match());
-    ring.complete(s0, |o| drop(rs[o.req().0 as usize].0.put_send(o))).unwrap();
+    ring.complete(s0, |o| drop(rs[o.req().0 as usize].0.put_send(o)))
+        .unwrap();
     assert_eq!(ring.owners_of(ReqId(0)), 1);
-    ring.complete(s2, |o| drop(rs[o.req().0 as usize].0.put_send(o))).unwrap();
+    ring.complete(s2, |o| drop(rs[o.req().0 as usize].0.put_send(o)))
+        .unwrap();
     assert_eq!(ring.owners_of(ReqId(0)), 0);
     assert_eq!(ring.owners_of(ReqId(1)), 0);
     assert_eq!(ring.owners_of(ReqId(2)), 1);
