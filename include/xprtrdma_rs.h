@@ -14,6 +14,7 @@
 #include <linux/completion.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
+#include <linux/tracepoint-defs.h>
 #include <linux/workqueue.h>
 #include <linux/sunrpc/clnt.h>
 #include <linux/sunrpc/xprt.h>
@@ -175,6 +176,17 @@ void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
 /* Sets scatterlist entry @i to @len bytes at kernel address @buf. */
 void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len);
 /*
+ * Sets entries @i..@i + @count to the @len bytes that start at @offset in
+ * @pages[0] and go on at the start of each next page (as frwr_map() sets
+ * the segments of rpcrdma_convert_iovs()): the first entry holds
+ * PAGE_SIZE - @offset bytes or @len if less, the others a page or the
+ * rest. -EIO if that is not exactly @count nonempty entries, if a page is
+ * NULL or the entries pass the MR's depth; entries from @i may then have
+ * been set.
+ */
+int xprs_mr_set_page_run(struct xprs_mr *mr, u32 i, struct page **pages,
+			 u32 count, u32 offset, u32 len);
+/*
  * As frwr_map(): DMA-maps the first @nents entries, maps them into the
  * MR, bumps the rkey and prepares the REG_MR WR (remote write access if
  * @writing, remote read otherwise) with @xid in the upper iova bits.
@@ -263,5 +275,22 @@ void xprs_trace_cb_reply(const struct rpc_xprt *xprt, u32 xid);
 int xprs_sysctl_register(void);
 /* Unregisters them; only after xprs_sysctl_register() returned 0. */
 void xprs_sysctl_unregister(void);
+
+/*
+ * The tracepoints of the events every RPC passes, defined by rust/trace.c:
+ * rust/trace.rs tests each one's static key count (static_key_enabled(),
+ * as trace_*_enabled() does) before it calls the event's wrapper, so that a
+ * disabled event costs a load and a branch, not a call.
+ */
+extern struct tracepoint __tracepoint_xprs_marshal;
+extern struct tracepoint __tracepoint_xprs_post_send;
+extern struct tracepoint __tracepoint_xprs_wc_send;
+extern struct tracepoint __tracepoint_xprs_wc_receive;
+extern struct tracepoint __tracepoint_xprs_wc_fastreg;
+extern struct tracepoint __tracepoint_xprs_wc_li;
+extern struct tracepoint __tracepoint_xprs_wc_li_done;
+extern struct tracepoint __tracepoint_xprs_reply;
+extern struct tracepoint __tracepoint_xprs_mr_map;
+extern struct tracepoint __tracepoint_xprs_mr_unmap;
 
 #endif /* XPRTRDMA_RS_H */

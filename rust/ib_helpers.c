@@ -232,6 +232,25 @@ void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
 		sg_set_page(&mr->sg[i], page, len, offset);
 }
 
+int xprs_mr_set_page_run(struct xprs_mr *mr, u32 i, struct page **pages,
+			 u32 count, u32 offset, u32 len)
+{
+	u32 k, seg;
+
+	if (WARN_ON_ONCE(i > mr->depth || count > mr->depth - i ||
+			 offset >= PAGE_SIZE))
+		return -EIO;
+	for (k = 0; k < count; k++) {
+		seg = min_t(u32, PAGE_SIZE - offset, len);
+		if (!seg || !pages[k])
+			return -EIO;
+		sg_set_page(&mr->sg[i + k], pages[k], seg, offset);
+		len -= seg;
+		offset = 0;
+	}
+	return len ? -EIO : 0;
+}
+
 void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len)
 {
 	xprs_mr_set_page(mr, i, virt_to_page(buf), offset_in_page(buf), len);

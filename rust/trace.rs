@@ -2,8 +2,11 @@
 
 //! Trace points (`TRACE_SYSTEM xprtrdma_rs`): one function per event of
 //! `include/trace/events/xprtrdma_rs.h`, each calling its C wrapper in
-//! `rust/trace.c`. Disabled events cost one call each. The events and how
-//! to read them: `Documentation/tracing.md`.
+//! `rust/trace.c`. The events every RPC passes test their tracepoint's
+//! static key first ([`enabled!`]), so that disabled, they cost a load and
+//! a branch, as C's `trace_*()` cost a patched-out jump; the others cost
+//! one call each. The events and how to read them:
+//! `Documentation/tracing.md`.
 //!
 //! Every wrapper only reads its arguments, and only during the call. The
 //! events that name a transport read its address string, written at setup
@@ -15,6 +18,19 @@ use crate::bindings;
 use crate::ib::{Cid, Mr, Wc};
 use crate::proto::chunk::{Plan, ReplyPlan, SendPlan};
 use crate::sunrpc::{PinnedRqst, Rqst, Task, Xprt};
+
+/// Whether the event of tracepoint `$tp` (one declared in
+/// `include/xprtrdma_rs.h`) is enabled: its static key's count read once,
+/// as `static_key_enabled()` does. A racing enable or disable is seen a
+/// little early or late, as by a jump label being patched.
+macro_rules! enabled {
+    ($tp:ident) => {
+        // SAFETY: the tracepoint is a static of this module (`trace.c`),
+        // never freed; its key's count is an `atomic_t` the tracing core
+        // changes atomically, read here once as `atomic_read()` does.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!(bindings::$tp.key.enabled.counter)) > 0 }
+    };
+}
 
 /// A connection attempt ended: `rc` is the result of setting the
 /// endpoint up (0 or a negative errno), `status` what the RPC tasks see
@@ -69,7 +85,11 @@ fn chunk_types(plan: &Plan) -> (u32, u32) {
 
 /// A Call was marshaled with a transport header of `hdrlen` bytes, as
 /// `plan` says.
+#[inline]
 pub(crate) fn marshal(rqst: &Rqst<'_>, hdrlen: usize, plan: &Plan) {
+    if !enabled!(__tracepoint_xprs_marshal) {
+        return;
+    }
     let (rtype, wtype) = chunk_types(plan);
     let hdrlen = u32::try_from(hdrlen).unwrap_or(u32::MAX);
     // SAFETY: the rqst and its task are live while the view is (`Rqst`
@@ -79,7 +99,11 @@ pub(crate) fn marshal(rqst: &Rqst<'_>, hdrlen: usize, plan: &Plan) {
 
 /// A Send (behind `num_reg` REG_MRs) of `rqst` is posted on the context
 /// `cid`.
+#[inline]
 pub(crate) fn post_send(rqst: &Rqst<'_>, cid: &Cid, signaled: bool, num_reg: usize) {
+    if !enabled!(__tracepoint_xprs_post_send) {
+        return;
+    }
     let num_reg = u32::try_from(num_reg).unwrap_or(u32::MAX);
     // SAFETY: the rqst is live, and its `rq_task` null or live, while the
     // view is (`Rqst` invariant: a Call or a callback reply being
@@ -107,31 +131,51 @@ pub(crate) fn backlog_wake(xprt: &Xprt, req: u32) {
 }
 
 /// A Send completed on context `cid`.
+#[inline]
 pub(crate) fn wc_send(wc: &Wc<'_>, cid: &Cid) {
+    if !enabled!(__tracepoint_xprs_wc_send) {
+        return;
+    }
     // SAFETY: both are borrowed for the call.
     unsafe { bindings::xprs_trace_wc_send(wc.as_raw(), cid.as_raw()) }
 }
 
 /// A Receive completed on context `cid`.
+#[inline]
 pub(crate) fn wc_receive(wc: &Wc<'_>, cid: &Cid) {
+    if !enabled!(__tracepoint_xprs_wc_receive) {
+        return;
+    }
     // SAFETY: both are borrowed for the call.
     unsafe { bindings::xprs_trace_wc_receive(wc.as_raw(), cid.as_raw()) }
 }
 
 /// A REG_MR completed (failed or flushed: it is unsignaled).
+#[inline]
 pub(crate) fn wc_fastreg(wc: &Wc<'_>, cid: &Cid) {
+    if !enabled!(__tracepoint_xprs_wc_fastreg) {
+        return;
+    }
     // SAFETY: both are borrowed for the call.
     unsafe { bindings::xprs_trace_wc_fastreg(wc.as_raw(), cid.as_raw()) }
 }
 
 /// An unsignaled LOCAL_INV completed (failed or flushed).
+#[inline]
 pub(crate) fn wc_li(wc: &Wc<'_>, cid: &Cid) {
+    if !enabled!(__tracepoint_xprs_wc_li) {
+        return;
+    }
     // SAFETY: both are borrowed for the call.
     unsafe { bindings::xprs_trace_wc_li(wc.as_raw(), cid.as_raw()) }
 }
 
 /// The signaled last LOCAL_INV of a req's chain completed.
+#[inline]
 pub(crate) fn wc_li_done(wc: &Wc<'_>, cid: &Cid) {
+    if !enabled!(__tracepoint_xprs_wc_li_done) {
+        return;
+    }
     // SAFETY: both are borrowed for the call.
     unsafe { bindings::xprs_trace_wc_li_done(wc.as_raw(), cid.as_raw()) }
 }
@@ -148,7 +192,11 @@ pub(crate) struct ReplyLens {
 
 /// A Reply matched `rqst` and passed every check; `credits` is its
 /// grant, as sanitized.
+#[inline]
 pub(crate) fn reply(rqst: &PinnedRqst, credits: u32, lens: ReplyLens) {
+    if !enabled!(__tracepoint_xprs_reply) {
+        return;
+    }
     // SAFETY: the rqst is pinned, so it and its task, which waits for this
     // Reply, are live (`PinnedRqst` invariant).
     unsafe { bindings::xprs_trace_reply(rqst.as_ptr(), credits, lens.inline_len, lens.write_len, lens.reply_len) }
@@ -192,7 +240,11 @@ pub(crate) fn reply_err(xprt: &Xprt, xid: u32, why: BadReply) {
 }
 
 /// `mr` was just mapped.
+#[inline]
 pub(crate) fn mr_map(mr: &Mr) {
+    if !enabled!(__tracepoint_xprs_mr_map) {
+        return;
+    }
     // SAFETY: `as_raw` is the MR's live `xprs_mr` (`Mr` invariant); the
     // shared borrow keeps every method that changes it from running
     // during the call.
@@ -200,7 +252,11 @@ pub(crate) fn mr_map(mr: &Mr) {
 }
 
 /// `mr` is about to be unmapped (the event fires only if it is mapped).
+#[inline]
 pub(crate) fn mr_unmap(mr: &Mr) {
+    if !enabled!(__tracepoint_xprs_mr_unmap) {
+        return;
+    }
     // SAFETY: as for `mr_map`.
     unsafe { bindings::xprs_trace_mr_unmap(mr.as_raw()) }
 }

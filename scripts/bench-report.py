@@ -143,6 +143,7 @@ def collect(run):
                 d.setdefault(f"{job}:{k}", []).append(fm[k])
             ops = fm["ios"]
         d.setdefault(f"{job}:cpu", []).append(cpu["cpu_ms"] * 1000 / max(ops, 1))
+        d.setdefault(f"{job}:n", []).append(ops)
         for k, v in cpu.items():
             if k not in ("cpu_ms", "wall_s"):
                 d.setdefault(f"{job}:ev:{k}", []).append(v / max(ops, 1))
@@ -320,25 +321,61 @@ def short_name(sym):
     return "::".join(idents[-3:]) if idents else sym
 
 
-def perf_symbols(path):
-    """A with_perf flat profile as ({symbol: % of all samples}, the set of
-    symbols it lists under "# transport modules:"). A transport symbol that
-    also ranks in the top 80 is listed twice, and counted once."""
-    shares, transport, section = {}, set(), False
+# rpcrdma's server side (svcrdma, nfsd's transport): every symbol of
+# net/sunrpc/xprtrdma/svc_rdma*.c (6.12), which run with either client.
+SERVER_RDMA = re.compile(r"svc_rdma|svcrdma|^pcl_|^xdr_check_|^xdr_count_|^handle_connect_req$"
+                         r"|^qp_event_handler$|^rpcrdma_bc_send_request$"
+                         r"|^xprt_rdma_bc_(allocate|free|send_request|close|put)$|^xprt_setup_rdma_bc$")
+# Without a .syms file (runs before it existed), by name: the C client's
+# prefixes (rpc_rdma.c, verbs.c, frwr_ops.c, transport.c, backchannel.c,
+# their trace events), and ours (Rust v0 names carry `11xprtrdma_rs`, the
+# C shims are `xprs_*`).
+C_CLIENT_NAMES = re.compile(r"^(__)?(rpcrdma_|frwr_|xprt_rdma_|xprt_setup_rdma|rpc_rdma_)|xprtrdma_")
+OURS_NAMES = re.compile(r"xprtrdma_rs|^xprs_")
+
+
+def module_syms(path):
+    """{symbol: module} of a mount's .syms file (tests/vm/bench.sh:
+    module_syms, "NAME [MODULE]" from /proc/kallsyms), or None."""
+    if not os.path.exists(path):
+        return None
+    out = {}
     for line in open(path):
-        if line.startswith("# transport modules:"):
-            section = True
+        f = line.split()
+        if len(f) == 2:
+            out[f[0]] = f[1].strip("[]")
+    return out
+
+
+def own_symbol(client, sym, syms):
+    """Whether `sym` is the transport's own code for `client`: all of our
+    module's symbols for ours (rs, base), rpcrdma's client-side symbols
+    (not svcrdma's) for C."""
+    if client == "c":
+        if SERVER_RDMA.search(sym):
+            return False
+        return syms.get(sym) == "rpcrdma" if syms is not None else bool(C_CLIENT_NAMES.search(sym))
+    return syms.get(sym) == "xprtrdma_rs" if syms is not None else bool(OURS_NAMES.search(sym))
+
+
+def perf_symbols(path):
+    """A with_perf flat profile: ({symbol: % of all samples}, {symbol:
+    summed period in ns of guest time}, or None for a profile without
+    periods (before perf's -n --show-total-period were used). A symbol
+    listed twice (the old format's top 80 and its transport list) counts
+    once."""
+    shares, periods = {}, {}
+    for line in open(path):
+        m = re.match(r"\s*([\d.]+)%\s+(\d+)\s+(\d+)\s+\[.\]\s+(\S+)", line)
+        if m:
+            sym = m.group(4)
+            shares.setdefault(sym, float(m.group(1)))
+            periods.setdefault(sym, int(m.group(3)))
             continue
         m = re.match(r"\s*([\d.]+)%\s+\[.\]\s+(\S+)", line)
-        if not m:
-            continue
-        sym, pct = m.group(2), float(m.group(1))
-        if section:
-            transport.add(sym)
-            shares.setdefault(sym, pct)
-        else:
-            shares[sym] = pct
-    return shares, transport
+        if m:
+            shares.setdefault(m.group(2), float(m.group(1)))
+    return shares, (periods or None)
 
 
 def meta_cpu(d, rnd, v):
@@ -348,47 +385,129 @@ def meta_cpu(d, rnd, v):
     return statistics.mean(d[f"meta-{j}{v}:cpu"][rnd] for j in ("create", "stat", "unlink"))
 
 
-def profile_diff(run, data, ref):
-    """Where ours and the reference's CPU time per operation differ, symbol by symbol.
+def profile_ops(d, bare, v, rnd):
+    """The operations a profile covers: the fio job's, or the three
+    metadata phases' together."""
+    if bare == "meta":
+        return sum(d[f"meta-{j}{v}:n"][rnd] for j in ("create", "stat", "unlink"))
+    return d[f"{bare}{v}:n"][rnd]
 
-    A symbol's share of the busy (non-idle) samples times the workload's CPU
-    per op is its CPU us per op; the median over the rounds of each client
-    is compared.
-    """
+
+def profiles(run, data, clients):
+    """{job: {client: [(per_op, own) per round]}}: for each profiled
+    workload and client, each round's {symbol: ns of guest time per
+    operation} (under icount, guest instructions) and the set of the
+    transport's own symbols among them.
+
+    A symbol's summed period (samples x the fixed sampling period) over
+    the operations the window did, when the profile has periods; for an
+    older profile, its share of the busy samples times CPU per op."""
+    out = {}
+    for c in clients:
+        for p in sorted(glob.glob(os.path.join(run, "bench", f"r*-{c}-*.perf.txt"))):
+            m = re.match(rf"r(\d+)-{c}-(.+)\.perf\.txt$", os.path.basename(p))
+            rnd, job = int(m.group(1)) - 1, m.group(2)
+            bare, v = split_variant(job)
+            d = data.get(c, {})
+            shares, periods = perf_symbols(p)
+            # The mount's module symbols: r<round>-<client>[-nc<N>].syms.
+            syms = module_syms(os.path.join(run, "bench", f"r{rnd + 1}-{c}{('-nc' + v[3:]) if v else ''}.syms"))
+            try:
+                if periods is not None:
+                    ops = profile_ops(d, bare, v, rnd)
+                    if ops <= 0:
+                        continue
+                    per_op = {s: t / ops for s, t in periods.items()}
+                else:
+                    us = meta_cpu(d, rnd, v) if bare == "meta" else d[f"{bare}{v}:cpu"][rnd]
+                    busy = 100.0 - shares.get(IDLE, 0.0)
+                    if busy <= 0:
+                        continue
+                    per_op = {s: pct / busy * us * 1000 for s, pct in shares.items()}
+            except (KeyError, IndexError):
+                continue
+            per_op.pop(IDLE, None)
+            own = {s for s in per_op if own_symbol(c, s, syms)}
+            out.setdefault(job, {}).setdefault(c, []).append((per_op, own))
+    return out
+
+
+def job_order(job):
+    bare, v = split_variant(job)
+    order = [j for j in CPU_JOBS if not j.startswith("meta-")] + ["meta"]
+    return (order.index(bare) if bare in order else len(order), v)
+
+
+def own_cost_table(prof, ref, clock):
+    """The transport's own cost per operation, ours against the reference,
+    per profiled workload (issue 13's target: ours <= 0.8 x C's)."""
     if ref is None:
         return ""
     name = names(ref)
     r, o = short(name[ref]), short(name["rs"])
-    lines = []
-    for path in sorted(glob.glob(os.path.join(run, "bench", f"r1-{ref}-*.perf.txt"))):
-        job = re.match(rf"r1-{ref}-(.+)\.perf\.txt$", os.path.basename(path)).group(1)
-        bare, v = split_variant(job)
-        per_op, own = {}, {}
-        for c in (ref, "rs"):
-            for p in glob.glob(os.path.join(run, "bench", f"r*-{c}-{job}.perf.txt")):
-                rnd = int(re.match(r"r(\d+)-", os.path.basename(p)).group(1)) - 1
-                us_per_op = meta_cpu(data[c], rnd, v) if bare == "meta" else data[c][f"{bare}{v}:cpu"][rnd]
-                shares, transport = perf_symbols(p)
-                busy = 100.0 - shares.pop(IDLE, 0.0)
-                if busy <= 0:
-                    continue
-                for sym, pct in shares.items():
-                    per_op.setdefault(c, {}).setdefault(short_name(sym), []).append(pct / busy * us_per_op)
-                own.setdefault(c, []).append(sum(shares[s] for s in transport) / busy * us_per_op)
-        if len(per_op) < 2:
+    unit = "guest instructions" if clock == "icount" else "ns of CPU"
+    ref_what = "rpcrdma's client symbols, svcrdma's excluded" if ref == "c" else "all of its module's symbols"
+    rows = [f"The transport's own cost per operation ({unit} per op: the summed samples of its "
+            f"own symbols x the sampling period / the operations of the window; {r}: {ref_what}; "
+            f"{o}: every symbol of xprtrdma_rs). Median (min..max) over the rounds; the whole "
+            "profile's busy (non-idle) time per op is beside it, a check against CPU per op.", "",
+            f"| workload | {name[ref]} | {name['rs']} | {RATIO[ref]} | ≤ 0.80 | "
+            f"busy per op ({r}, {o}) |", "|---|---|---|---|---|---|"]
+    for job in sorted(prof, key=job_order):
+        if ref not in prof[job] or "rs" not in prof[job]:
             continue
-        med = {c: {s: statistics.median(v) for s, v in per_op[c].items()} for c in per_op}
-        diffs = sorted(((med["rs"].get(s, 0.0) - med[ref].get(s, 0.0), s)
-                        for s in set(med[ref]) | set(med["rs"])), reverse=True)
-        fmt_d = lambda ds: ", ".join(f"`{s[:40]}` {d:+,.1f}" for d, s in ds)
-        lines += [f"- **{bare}{vlabel(v)}**: the transport modules' own symbols: {r} "
-                  f"{statistics.median(own[ref]):,.1f}, {o} {statistics.median(own['rs']):,.1f} "
-                  f"us/op. Most CPU us/op more in {o}: {fmt_d(diffs[:8])}. "
-                  f"Most less: {fmt_d(diffs[::-1][:5])}."]
-    if not lines:
+        own = {c: [sum(po[s] for s in ow) for po, ow in prof[job][c]] for c in (ref, "rs")}
+        busy = {c: [sum(po.values()) for po, _ in prof[job][c]] for c in (ref, "rs")}
+        mr, mo = statistics.median(own[ref]), statistics.median(own["rs"])
+        ratio = mo / mr if mr else float("nan")
+        bare, v = split_variant(job)
+        rows.append(f"| {bare}{vlabel(v)} | {cell(own[ref])[0]} | {cell(own['rs'])[0]} | "
+                    f"{ratio:.2f} | {'yes' if ratio <= 0.8 else 'no'} | "
+                    f"{fmt(statistics.median(busy[ref]))}, {fmt(statistics.median(busy['rs']))} |")
+    return "\n".join(rows) if len(rows) > 3 else ""
+
+
+def median_symbols(rounds, only_own):
+    """{symbol: median per op over the rounds} (0 where a round lacks it)."""
+    syms = set()
+    for po, own in rounds:
+        syms |= own if only_own else set(po)
+    return {s: statistics.median([po.get(s, 0.0) for po, _ in rounds]) for s in syms}
+
+
+def profile_diff(prof, ref, clock, top=12):
+    """Symbol by symbol: each transport's top own symbols side by side,
+    then where the whole guest's time per op differs, ours minus the
+    reference."""
+    if ref is None:
         return ""
-    return "\n".join([f"Profiles, CPU us per operation by symbol, {o} minus {r} (medians over the "
-                      "rounds; a symbol outside a profile's top 80 counts as 0 there):", ""] + lines)
+    name = names(ref)
+    r, o = short(name[ref]), short(name["rs"])
+    unit = "instructions/op" if clock == "icount" else "ns/op"
+    md = []
+    for job in sorted(prof, key=job_order):
+        if ref not in prof[job] or "rs" not in prof[job]:
+            continue
+        bare, v = split_variant(job)
+        own = {c: sorted(((t, s) for s, t in median_symbols(prof[job][c], True).items()), reverse=True)
+               for c in (ref, "rs")}
+        md += [f"**{bare}{vlabel(v)}**: the transports' own symbols by cost ({unit}, medians):", "",
+               f"| # | {r} symbol | {r} | {o} symbol | {o} |", "|---|---|---|---|---|"]
+        for k in range(min(top, max(len(own[ref]), len(own["rs"])))):
+            cells = []
+            for c in (ref, "rs"):
+                t, s = own[c][k] if k < len(own[c]) else (None, "")
+                cells += [f"`{short_name(s)[:48]}`" if s else "", fmt(t) if t is not None else ""]
+            md.append(f"| {k + 1} | " + " | ".join(cells) + " |")
+        whole = {c: median_symbols(prof[job][c], False) for c in (ref, "rs")}
+        diffs = sorted(((whole["rs"].get(s, 0.0) - whole[ref].get(s, 0.0), s)
+                        for s in set(whole[ref]) | set(whole["rs"])), reverse=True)
+        fmt_d = lambda ds: ", ".join(f"`{short_name(s)[:40]}` {d:+,.0f}" for d, s in ds)
+        md += ["", f"Whole guest, {o} minus {r} ({unit}): most more in {o}: {fmt_d(diffs[:8])}. "
+               f"Most less: {fmt_d(diffs[::-1][:5])}.", ""]
+    if not md:
+        return ""
+    return "\n".join([f"Profiles by symbol (`scripts/bench -p`), {o} against {r}:", ""] + md)
 
 
 # The chart's title, by reference.
@@ -583,6 +702,7 @@ def main():
         sys.exit("bench-report: no results in " + run)
     ref = reference(data)
     cname = names(ref)
+    prof = profiles(run, data, clients)
     kernel = open(os.path.join(run, "bench", "kernel.txt")).read().strip()
     module = os.path.join(run, "bench", "module.txt")
     module = open(module).read().strip().replace("\n", "; ") if os.path.exists(module) else "not loaded in this run"
@@ -619,7 +739,8 @@ def main():
         *([scaling_section(data, clients, ref), ""] if scaling_ran(data) else []),
         words["events"], "",
         events_table(data, clients, ref), "",
-        profile_diff(run, data, ref), "",
+        own_cost_table(prof, ref, clock), "",
+        profile_diff(prof, ref, clock), "",
         f"Raw rxe ceiling ({words['raw']}; the "
         "% column divides each round's figure by that round's ceiling): " + ", ".join(
             f"{t} {cell(v)[0]} {'us' if t == 'ib_send_lat' else 'MB/s'}" for t, v in sorted(raw.items())), "",

@@ -11,7 +11,9 @@
 #   4. the loom model of the req lifetime (RUSTFLAGS="--cfg loom", own
 #      target dir);
 #   5. a short fuzz run of the reply decoder (tools/fuzz.sh, FUZZ_SECONDS,
-#      default 30).
+#      default 30);
+#   6. scripts/bench-report.py's profile figures on a synthetic run
+#      (tools/bench-report-test.py).
 # Prints one summary line with the counts, and exits non-zero on any
 # failure. Needs cargo; fetches crates from crates.io per Cargo.lock.
 set -euo pipefail
@@ -93,5 +95,8 @@ models=$(grep -o 'loom [a-z_]*: [0-9]* interleavings' "$logs/loom.log" | wc -l)
 step "fuzzing the reply decoder for ${fuzz_seconds}s"
 "$here/fuzz.sh" "$fuzz_seconds" decode_reply | tee "$logs/fuzz.log" || fail "fuzzing"
 execs=$(sed -n 's/^fuzz decode_reply: \([0-9]*\) executions.*/\1/p' "$logs/fuzz.log")
+
+step "the benchmark report's profile figures on a synthetic run"
+python3 "$here/bench-report-test.py" || fail "bench-report-test"
 
 echo "check: OK: $tests tests passed, $cases proptest cases in $props properties, $interleavings loom interleavings in $models models, $execs fuzz executions in ${fuzz_seconds}s"

@@ -167,6 +167,34 @@ impl Mr {
         Ok(())
     }
 
+    /// Sets scatterlist entries `i..i + count` in one call: `len` bytes
+    /// from `offset` in the first of `count` consecutive pages, going on at
+    /// the start of each next one (a page-aligned run of the page list, as
+    /// `proto::chunk::page_run` finds it). Fails with `EIO` if the entries
+    /// pass the MR's depth or the MR is mapped (changing nothing), or if a
+    /// page is null or `offset` and `len` do not make exactly `count`
+    /// entries (entries from `i` on may then be set; the MR stays unmapped).
+    ///
+    /// # Safety
+    ///
+    /// `pages` points to `count` readable page pointers, each null or a
+    /// page that stays allocated until the MR is unmapped.
+    pub(crate) unsafe fn set_page_run(
+        &mut self,
+        i: u32,
+        pages: *mut *mut bindings::page,
+        count: u32,
+        offset: u32,
+        len: u32,
+    ) -> Result {
+        if self.is_mapped() || i.checked_add(count).map_or(true, |end| end > self.depth()) {
+            return Err(EIO);
+        }
+        // SAFETY: the MR is valid and unmapped, and `i..i + count` lies in
+        // its scatterlist (checked above); the caller vouches for `pages`.
+        to_result(unsafe { bindings::xprs_mr_set_page_run(self.mr.as_ptr(), i, pages, count, offset, len) })
+    }
+
     /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`;
     /// fails as [`Mr::set_page`] does.
     ///

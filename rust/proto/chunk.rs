@@ -416,6 +416,66 @@ pub(crate) fn chunk_segments(
     Ok(n)
 }
 
+/// A run of page pieces that one call can hand to an MR: `count` pieces
+/// in consecutive pages from `index`, `len` bytes from `offset` in the
+/// first, each piece but the last ending at its page's end and each but
+/// the first starting at its page's start. Cut at page boundaries again,
+/// `len` bytes from `offset` give back exactly these pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageRun {
+    /// Page array index of the first piece.
+    pub(crate) index: u32,
+    /// Number of pieces (and pages).
+    pub(crate) count: u32,
+    /// Offset of the first byte in the first page.
+    pub(crate) offset: u32,
+    /// Total bytes.
+    pub(crate) len: u32,
+}
+
+/// Returns the [`PageRun`] at the start of `pieces` (as `push_pages`
+/// cuts the page list), or `None` if the first piece is not in a page or
+/// is empty or crosses its page's end.
+pub(crate) fn page_run(pieces: &[Piece], page: PageSize) -> Option<PageRun> {
+    let size = page.bytes();
+    let fits = |p: &Piece| {
+        p.len != 0
+            && p.page_offset
+                .checked_add(p.len)
+                .is_some_and(|end| end <= size)
+    };
+    let (first, rest) = pieces.split_first()?;
+    let Source::Page(index) = first.source else {
+        return None;
+    };
+    if !fits(first) {
+        return None;
+    }
+    let mut run = PageRun {
+        index,
+        count: 1,
+        offset: first.page_offset,
+        len: first.len,
+    };
+    let mut prev = first;
+    for p in rest {
+        let next = index.checked_add(run.count);
+        let follows = matches!(p.source, Source::Page(i) if Some(i) == next);
+        let prev_ends = prev.page_offset.checked_add(prev.len) == Some(size);
+        if !follows || !prev_ends || p.page_offset != 0 || !fits(p) {
+            break;
+        }
+        let (Some(count), Some(len)) = (run.count.checked_add(1), run.len.checked_add(p.len))
+        else {
+            break;
+        };
+        run.count = count;
+        run.len = len;
+        prev = p;
+    }
+    Some(run)
+}
+
 /// A run of pieces covered by one memory registration, i.e. one RDMA
 /// segment of a chunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,8 +13,13 @@
 //! In C the ring is lock-free between one producer and one consumer. Here
 //! every operation takes `&mut self`: the kernel keeps the ring under one
 //! spinlock, which keeps this module free of `unsafe`.
+//!
+//! The ring also counts, per req, the Send owners its slots hold, where it
+//! takes and drops them, so that I4 (a released req is in no sendctx) is
+//! answered in O(1) ([`SendCtxRing::owners_of`]) instead of by a walk of
+//! every slot on each release.
 
-use super::lifetime::SendOwner;
+use super::lifetime::{ReqId, SendOwner};
 
 /// A ring slot: the Send owner of a posted Send (`sc_req`), if any.
 pub(crate) type Slot = Option<SendOwner>;
@@ -43,7 +48,8 @@ pub(crate) enum RingError {
     },
 }
 
-/// The sendctx ring over caller-provided slot storage.
+/// The sendctx ring over caller-provided slot storage `S`, with the
+/// count of Send owners it holds per req in `H` (indexed by req id).
 ///
 /// # Invariants
 ///
@@ -51,29 +57,42 @@ pub(crate) enum RingError {
 ///   there are none).
 /// - I7 (ring side): slots outside the active range `(tail, head]` hold no
 ///   owner.
-pub(crate) struct SendCtxRing<S> {
+/// - I4 bookkeeping: every owner in a slot is of a req below `held`'s
+///   length, and `held[r]` is the number of slots holding an owner of req
+///   `r` ([`SendCtxRing::i4_counts_match`]).
+pub(crate) struct SendCtxRing<S, H> {
     slots: S,
+    held: H,
     head: usize,
     tail: usize,
 }
 
-impl<S: AsRef<[Slot]> + AsMut<[Slot]>> SendCtxRing<S> {
-    /// Creates an empty ring over `slots`, emptying every slot first. A
-    /// ring of `n` slots holds at most `n - 1` Sends
-    /// (`re_max_requests + RPCRDMA_MAX_BC_REQUESTS` slots in C).
+impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRing<S, H> {
+    /// Creates an empty ring over `slots`, emptying every slot first, for
+    /// Send owners of the reqs below `held`'s length. A ring of `n` slots
+    /// holds at most `n - 1` Sends (`re_max_requests +
+    /// RPCRDMA_MAX_BC_REQUESTS` slots in C).
     ///
     /// Slots that held owners are dropped, so pass empty storage.
-    pub(crate) fn new(mut slots: S) -> Self {
+    pub(crate) fn new(mut slots: S, mut held: H) -> Self {
         slots.as_mut().iter_mut().for_each(|s| {
             // Fresh storage holds no owners; nothing is released here.
             let _ = s.take();
         });
-        // INVARIANT: empty ring, every slot empty.
+        held.as_mut().iter_mut().for_each(|n| *n = 0);
+        // INVARIANT: empty ring, every slot empty, no owner counted.
         SendCtxRing {
             slots,
+            held,
             head: 0,
             tail: 0,
         }
+    }
+
+    /// Returns the count slot of `req`, if the ring takes its owners.
+    fn held_mut(&mut self, req: ReqId) -> Option<&mut u32> {
+        let i = usize::try_from(req.0).ok()?;
+        self.held.as_mut().get_mut(i)
     }
 
     /// Returns the number of slots.
@@ -144,14 +163,24 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> SendCtxRing<S> {
 
     /// Records the Send owner of a successfully prepared Send in its slot.
     /// Fails, handing the owner back, if the claim does not name an empty
-    /// active slot.
+    /// active slot or the owner's req is not one the ring counts.
     pub(crate) fn post(&mut self, claim: SendClaim, owner: SendOwner) -> Result<(), SendOwner> {
         if !self.is_active(claim.slot) {
             return Err(owner);
         }
-        match self.slots.as_mut().get_mut(claim.slot) {
-            // INVARIANT: the slot is in the active range.
-            Some(slot @ None) => {
+        let Ok(req) = usize::try_from(owner.req().0) else {
+            return Err(owner);
+        };
+        let slot = self.slots.as_mut().get_mut(claim.slot);
+        let held = self.held.as_mut().get_mut(req);
+        match (slot, held) {
+            (Some(slot @ None), Some(held)) => {
+                let Some(more) = held.checked_add(1) else {
+                    return Err(owner);
+                };
+                // INVARIANT: the slot is in the active range, and its
+                // owner is counted.
+                *held = more;
                 *slot = Some(owner);
                 Ok(())
             }
@@ -204,6 +233,10 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> SendCtxRing<S> {
         while steps != 0 {
             let cur = self.next(self.tail);
             if let Some(owner) = self.slots.as_mut().get_mut(cur).and_then(Option::take) {
+                // INVARIANT: the owner leaves its slot and its count.
+                if let Some(held) = self.held_mut(owner.req()) {
+                    *held = held.saturating_sub(1);
+                }
                 release(owner);
                 released = released.saturating_add(1);
             }
@@ -225,6 +258,33 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>> SendCtxRing<S> {
         self.head = 0;
         self.tail = 0;
         released
+    }
+
+    /// Returns the number of Send owners of `req` in the ring, in O(1): I4
+    /// holds for a released req when this is zero.
+    pub(crate) fn owners_of(&self, req: ReqId) -> u32 {
+        usize::try_from(req.0)
+            .ok()
+            .and_then(|i| self.held.as_ref().get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// I4 bookkeeping: the per-req counts behind [`SendCtxRing::owners_of`]
+    /// match the slots (a walk of every slot and req: for the host tests).
+    pub(crate) fn i4_counts_match(&self) -> bool {
+        let counted = self.held.as_ref().len();
+        let in_range = self
+            .slots
+            .as_ref()
+            .iter()
+            .flatten()
+            .all(|o| usize::try_from(o.req().0).is_ok_and(|i| i < counted));
+        in_range
+            && self.held.as_ref().iter().enumerate().all(|(i, &n)| {
+                let found = self.count_owners(|o| usize::try_from(o.req().0).is_ok_and(|r| r == i));
+                u32::try_from(found).is_ok_and(|found| found == n)
+            })
     }
 
     /// Counts the Send owners in the ring for which `pred` holds (for I6).

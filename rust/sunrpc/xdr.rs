@@ -72,6 +72,24 @@ impl<'a> XdrBuf<'a> {
         self.buf.flags as u32
     }
 
+    /// Returns the entries `index..index + count` of the page array (each
+    /// null or a page), if the array covers them.
+    pub(crate) fn page_run(&self, index: u32, count: u32) -> Option<*mut *mut bindings::page> {
+        if self.buf.pages.is_null() {
+            return None;
+        }
+        let last = (self.buf.page_base as usize)
+            .checked_add(self.buf.page_len as usize)?
+            .div_ceil(kernel::page::PAGE_SIZE);
+        let end = (index as usize).checked_add(count as usize)?;
+        if end > last {
+            return None;
+        }
+        // SAFETY: by the type invariant the page array covers `page_base +
+        // page_len` bytes, so entries `index..end` exist.
+        Some(unsafe { self.buf.pages.add(index as usize) })
+    }
+
     /// Returns where `piece` (planned from this buffer's shape) starts.
     pub(crate) fn locate(&self, piece: &Piece) -> Option<PieceAddr> {
         let virt = |v: &bindings::kvec| {

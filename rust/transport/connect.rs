@@ -219,7 +219,7 @@ impl Transport {
         }
         let (send_wr, recv_wr) = (fit.send_wr, fit.recv_wr);
         // Reqs beyond the fit stay in the pool while this connection lasts.
-        self.req_limit.store(fit.reqs, Ordering::Relaxed);
+        self.set_req_limit(fit.reqs);
         // The MR table is host memory only, taken before anything of the
         // device's: its failure then unwinds nothing but the CM id.
         let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
@@ -290,9 +290,9 @@ impl Transport {
         {
             let mut shared = self.shared.lock();
             shared.policy = SignalPolicy::new(fit.max_requests);
-            shared.credits = Credits::INITIAL;
             shared.mr_free = mr_free;
         }
+        self.credits.store(Credits::INITIAL.get(), Ordering::Relaxed);
         // One credit until the server's first grant, and no congestion
         // slot in use: teardown took back those of the old connection.
         self.xprt

@@ -241,20 +241,32 @@ impl Transport {
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
             let end = range.first.checked_add(range.nents).ok_or(EIO)?;
             let run = pieces.get(range.first..end).ok_or(EIO)?;
-            for (k, piece) in run.iter().enumerate() {
-                let k = u32::try_from(k).map_err(|_| EIO)?;
+            let mut k = 0usize;
+            while let Some(rest) = run.get(k..).filter(|rest| !rest.is_empty()) {
+                let sg = u32::try_from(k).map_err(|_| EIO)?;
                 // The MR is leased to this req and not mapped (MRs on the
-                // free list are unmapped); `set_page`/`set_buf` check both
-                // that and `k` against its depth.
+                // free list are unmapped); `set_page_run`, `set_page` and
+                // `set_buf` check both that and the entries against its
+                // depth. Pages in a row (all but the edges of a page list)
+                // go in one call, as `frwr_map()` sets them in one loop.
+                if let Some(pr) = chunk::page_run(rest, ep.th.page).filter(|pr| pr.count > 1) {
+                    let pages = buf.page_run(pr.index, pr.count).ok_or(EIO)?;
+                    // SAFETY: `pages` holds `pr.count` entries of the
+                    // rqst's page array, whose pages the caller owns until
+                    // MR release.
+                    unsafe { mr.set_page_run(sg, pages, pr.count, pr.offset, pr.len)? };
+                    k = k.checked_add(pr.count as usize).ok_or(EIO)?;
+                    continue;
+                }
+                let piece = rest.first().ok_or(EIO)?;
                 match buf.locate(piece).ok_or(EIO)? {
                     // SAFETY: the page is the rqst's, owned by the caller
                     // until MR release.
-                    PieceAddr::Page(page, offset) => unsafe {
-                        mr.set_page(k, page, offset, piece.len)?
-                    },
+                    PieceAddr::Page(page, offset) => unsafe { mr.set_page(sg, page, offset, piece.len)? },
                     // SAFETY: as above, for the rqst's head or tail.
-                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(k, addr, piece.len)? },
+                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(sg, addr, piece.len)? },
                 }
+                k = k.checked_add(1).ok_or(EIO)?;
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
             *seg = mr.map(nents, writing, xid)?.to_wire();

@@ -72,7 +72,7 @@ use self::backchannel::{BC_BUF_SIZE, BC_SLOTS};
 use self::endpoint::Endpoint;
 use self::frwr::MrLease;
 use self::req::{Phase, Req, ReqKey, Reqs};
-use self::sendctx::Slots;
+use self::sendctx::{Held, Slots};
 use self::stats::Stats;
 
 mod backchannel;
@@ -242,9 +242,12 @@ fn plan_err(_: PlanError) -> Error {
 struct Shared {
     /// Idle reqs, indexed by req id.
     free: KVec<Option<Pooled>>,
-    ring: SendCtxRing<Slots>,
+    /// The ids of the idle forward reqs below `req_limit`, last pooled on
+    /// top: each once, and only while its `free` cell holds it (an id
+    /// popped with an empty cell is skipped).
+    free_ids: FixedStack<u32>,
+    ring: SendCtxRing<Slots, Held>,
     policy: SignalPolicy,
-    credits: Credits,
     /// Owners released by a Send completion (taken out while in use).
     batch: Option<FixedStack<SendOwner>>,
     /// Leases of the free MRs of the current endpoint's pool; their MRs
@@ -294,6 +297,11 @@ pub(crate) struct Transport {
     /// ([`QueueFit::reqs`](crate::proto::credits::QueueFit::reqs)).
     req_limit: AtomicU32,
     connect_status: AtomicI32,
+    /// The server's credit grant in force ([`Credits`], sanitized), which
+    /// the reply handler swaps in from each matched Reply and the connect
+    /// worker resets: one atomic swap per Reply, as C reads `rb_credits`
+    /// without a lock, where it took the `shared` spinlock.
+    credits: AtomicU32,
     /// `bc_maxpayload` of the current (or next) connection; read under RCU
     /// by the RPC layer, so not behind `ep_lock`.
     bc_max_payload: AtomicU32,
@@ -329,11 +337,24 @@ impl Transport {
         for _ in 0..slots {
             ring.push(None, GFP_KERNEL)?;
         }
+        // A count of Send owners in the ring per req, for I4.
+        let mut held = KVec::with_capacity(free.len(), GFP_KERNEL)?;
+        for _ in 0..free.len() {
+            held.push(0, GFP_KERNEL)?;
+        }
+        // Every forward req starts idle, below the limit (all of them);
+        // the lowest id on top, as the first pops took it before.
+        let mut free_ids = FixedStack::new(cfg.num_reqs as usize)?;
+        for id in (0..cfg.num_reqs).rev() {
+            if matches!(free.get(id as usize), Some(Some(_))) && free_ids.push(id).is_err() {
+                return Err(EINVAL);
+            }
+        }
         let shared = Shared {
             free,
-            ring: SendCtxRing::new(Slots(ring)),
+            free_ids,
+            ring: SendCtxRing::new(Slots(ring), Held(held)),
             policy: SignalPolicy::new(cfg.max_requests),
-            credits: Credits::INITIAL,
             batch: Some(FixedStack::new(slots)?),
             mr_free: FixedStack::new(0)?,
         };
@@ -349,6 +370,7 @@ impl Transport {
                 mr_refresh_wanted: AtomicBool::new(false),
                 req_limit: AtomicU32::new(cfg.num_reqs),
                 connect_status: AtomicI32::new(0),
+                credits: AtomicU32::new(Credits::INITIAL.get()),
                 bc_max_payload: AtomicU32::new(Config::bc_max_payload(&cfg.ours())),
                 stats: Stats::default(),
                 accounting: Accounting::default(),

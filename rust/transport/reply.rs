@@ -123,13 +123,10 @@ impl Transport {
         };
         // Credits come only from a Reply that matched a Call
         // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
+        // Receive completions of one CQ do not run concurrently; the swap
+        // makes the compare and the store one step all the same.
         let credits = Credits::sanitize(fixed.credits, ep.max_requests);
-        let changed = {
-            let mut shared = self.shared.lock();
-            let changed = shared.credits != credits;
-            shared.credits = credits;
-            changed
-        };
+        let changed = self.credits.swap(credits.get(), Ordering::Relaxed) != credits.get();
         if changed {
             xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
         }

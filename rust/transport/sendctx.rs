@@ -39,6 +39,21 @@ impl AsMut<[Slot]> for Slots {
     }
 }
 
+/// The ring's count of Send owners per req, indexed by req id.
+pub(super) struct Held(pub(super) KVec<u32>);
+
+impl AsRef<[u32]> for Held {
+    fn as_ref(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+impl AsMut<[u32]> for Held {
+    fn as_mut(&mut self) -> &mut [u32] {
+        &mut self.0
+    }
+}
+
 /// A Send completion context: one per sendctx ring slot.
 ///
 /// # Invariants

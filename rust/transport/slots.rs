@@ -45,21 +45,62 @@ impl Transport {
         }
     }
 
+    /// Takes an idle req of `pool`: for the forward pool the one last
+    /// pooled below `req_limit` (`free_ids`, O(1), as C's `rb_send_bufs`
+    /// list), for the backchannel's the first found.
     pub(super) fn pool_pop(&self, pool: Pool) -> Option<Pooled> {
-        let mut ids = self.cfg.ids(pool);
-        if pool == Pool::Free {
-            let limit = self.req_limit.load(Ordering::Relaxed) as usize;
-            ids.end = ids.end.min(limit);
+        let mut shared = self.shared.lock();
+        if pool == Pool::Backchannel {
+            let ids = self.cfg.ids(pool);
+            return shared.free.get_mut(ids)?.iter_mut().find_map(Option::take);
         }
-        self.shared.lock().free.get_mut(ids)?.iter_mut().find_map(Option::take)
+        let limit = self.req_limit.load(Ordering::Relaxed);
+        while let Some(id) = shared.free_ids.pop() {
+            // An id from `req_limit` on (the limit fell since it was
+            // pooled) rests in `free` until a connection holds it again.
+            if id >= limit {
+                continue;
+            }
+            if let Some(pooled) = shared.free.get_mut(id as usize).and_then(Option::take) {
+                return Some(pooled);
+            }
+        }
+        None
+    }
+
+    /// Puts `free_ids` in step with `req_limit` after it changed: every
+    /// idle forward req below it, once.
+    pub(super) fn set_req_limit(&self, limit: u32) {
+        let mut shared = self.shared.lock();
+        self.req_limit.store(limit, Ordering::Relaxed);
+        let shared = &mut *shared;
+        shared.free_ids.clear();
+        let forward = self.cfg.ids(Pool::Free);
+        // The lowest id on top, as at creation.
+        for (id, cell) in shared.free.iter().enumerate().take(forward.end).rev() {
+            if let (Some(_), Ok(id)) = (cell, u32::try_from(id)) {
+                if id < limit && shared.free_ids.push(id).is_err() {
+                    sunrpc::warn_once(c_str!("free req ids overflow"));
+                }
+            }
+        }
     }
 
     pub(super) fn pool_push(&self, pooled: Pooled) {
-        let mut shared = self.shared.lock();
-        match shared.free.get_mut(pooled.req().0 as usize) {
-            Some(cell @ None) => *cell = Some(pooled),
+        let mut guard = self.shared.lock();
+        let id = pooled.req().0;
+        let forward = pooled.pool() == Pool::Free && id < self.req_limit.load(Ordering::Relaxed);
+        let shared = &mut *guard;
+        match shared.free.get_mut(id as usize) {
+            Some(cell @ None) => {
+                *cell = Some(pooled);
+                // Each id at most once: its cell was empty until now.
+                if forward && shared.free_ids.push(id).is_err() {
+                    sunrpc::warn_once(c_str!("free req ids overflow"));
+                }
+            }
             _ => {
-                drop(shared);
+                drop(guard);
                 // The token is dropped: the req leaks rather than being
                 // handed out twice.
                 let _ = pooled;
@@ -120,7 +161,9 @@ impl Transport {
             return;
         };
         // I4: both owners are gone, so no sendctx still refers to the req.
-        let in_ring = self.shared.lock().ring.count_owners(|o| o.req() == id) != 0;
+        // The ring counts each req's owners where it takes and drops them,
+        // so this is one load, not a walk of every slot.
+        let in_ring = self.shared.lock().ring.owners_of(id) != 0;
         if !lifetime::i4_send_released(in_ring) {
             sunrpc::warn_once(c_str!("I4: req released while a sendctx holds it"));
         }

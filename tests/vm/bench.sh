@@ -41,9 +41,17 @@ MNT=/mnt/bench
 # counter of rxe0's port (packets, retries, RNR and sequence errors; in one
 # guest both ends of every connection are here). A script, so that fio can
 # run it too.
+#
+# With a second argument, on or off, it also switches the profile that
+# with_perf records (if any): on before the counters are read, off after,
+# so that the profile covers the window and little outside it (not fio's
+# start-up, not the file's layout), and a slow start of perf never lands
+# in the window.
 SNAP=/tmp/xprs-snap
+PERF_CTL=/tmp/xprs-perf-ctl
 cat > "$SNAP" <<'SNAP_EOF'
 #!/bin/sh
+[ "${2:-}" != on ] || /tmp/xprs-perf-ctl enable
 {
 	# Idle and iowait, unlike the busy fields, are not sampled at ticks:
 	# with NO_HZ the kernel measures them on the clock from idle entry to
@@ -55,8 +63,22 @@ cat > "$SNAP" <<'SNAP_EOF'
 	rdma statistic show link rxe0/1 |
 		awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^[0-9]+$/) print "rxe_" $i "=" $(i + 1) }'
 } > "$1"
+[ "${2:-}" != off ] || /tmp/xprs-perf-ctl disable
 SNAP_EOF
 chmod +x "$SNAP"
+
+# xprs-perf-ctl enable|disable: the profile with_perf records, started
+# disabled, switched through perf's control fifo (perf record --control);
+# waits for perf's ack, so that the switch has happened when it returns.
+# Nothing to do when no profile is being recorded.
+cat > "$PERF_CTL" <<'CTL_EOF'
+#!/bin/sh
+ctl=/tmp/xprs-perf.ctl ack=/tmp/xprs-perf.ack
+[ -p "$ctl" ] || exit 0
+timeout 30 sh -c "echo $1 > $ctl && read -r _ < $ack" ||
+	echo "xprs-perf-ctl: perf did not acknowledge '$1' within 30 s" >&2
+CTL_EOF
+chmod +x "$PERF_CTL"
 
 # window NAME: turn NAME.before and NAME.after into NAME.cpu: the CPU time
 # (ms) and wall time of the window, and how much each event count grew.
@@ -78,9 +100,9 @@ window() {
 # run_timed NAME CMD...: the window is CMD's whole run.
 run_timed() {
 	local name=$1; shift
-	"$SNAP" "$name.before"
+	"$SNAP" "$name.before" on
 	"$@"
-	"$SNAP" "$name.after"
+	"$SNAP" "$name.after" off
 	window "$name"
 }
 
@@ -94,7 +116,7 @@ fio_job() {	# fio_job OUTNAME RW BS IODEPTH
 	fio "${args[@]}" --rw=write --bs=1M --create_only=1 > /dev/null
 	# (fio writes each hook's output, here none, to a file in its cwd.)
 	(cd /tmp && fio "${args[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" \
-		--exec_prerun="$SNAP $out.before" --exec_postrun="$SNAP $out.after" \
+		--exec_prerun="$SNAP $out.before on" --exec_postrun="$SNAP $out.after off" \
 		--runtime="$runtime" --time_based --output-format=json --output="$out.json")
 	window "$out"
 	rm -f "$MNT/bench.dat"
@@ -110,27 +132,48 @@ meta_job() {	# create, stat and unlink META_FILES small files
 	echo "ops=$meta_files" > "$out.meta"
 }
 
-with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD
+# The profile's sampling period: cpu-clock's hrtimer, in ns of the guest's
+# clock (under icount, guest instructions), perf's default rate (4 kHz).
+PERF_PERIOD=250000
+
+with_perf() {	# with_perf OUT CMD...: the whole guest's profile during CMD's windows
 	[ "$perf" = 1 ] || { "${@:2}"; return; }
 	# perf.data stays on the guest's tmpfs: writing it over 9p would
-	# show up in the profile.
-	local pp data=/tmp/perf.data
-	perf record -a -g -e cpu-clock -o "$data" > /dev/null 2>&1 & pp=$!
+	# show up in the profile. perf starts with its events disabled (-D -1);
+	# the windows' snapshots switch them on and off through the control
+	# fifo (xprs-perf-ctl), so the profile covers what the CPU and event
+	# counts cover: the I/O between fio's hooks, the metadata phases.
+	# No call graphs: the flat profile below does not use them, and each
+	# sample costs less without them.
+	local pp data=/tmp/perf.data ctl=/tmp/xprs-perf.ctl ack=/tmp/xprs-perf.ack
+	rm -f "$ctl" "$ack"
+	mkfifo "$ctl" "$ack"
+	perf record -a -e cpu-clock -c "$PERF_PERIOD" -D -1 --control "fifo:$ctl,$ack" \
+		-o "$data" > /tmp/perf.log 2>&1 & pp=$!
 	sleep 1
+	kill -0 "$pp" 2> /dev/null || { rm -f "$ctl" "$ack"; cat /tmp/perf.log; fail "perf record did not start"; }
 	"${@:2}"
+	rm -f "$ctl" "$ack"
 	kill -INT "$pp"; wait "$pp" || true
-	# A flat profile: the top 80 symbols, then every symbol of the two
-	# client transports wherever it ranks (by name: perf files module
-	# symbols under [kernel.kallsyms]), so the clients' own costs can be
-	# compared line by line. perf reports once, into a file.
-	perf report -i "$data" --stdio --no-children --sort sym -g none 2> /dev/null |
-		{ grep -E '^ +[0-9.]+%' || true; } > "$data.txt"
+	# A flat profile of every symbol: share, samples and summed period
+	# (samples x PERF_PERIOD, in ns of guest time). perf files module
+	# symbols under [kernel.kallsyms]; which module each is in comes
+	# from OUT's mount's .syms (below). perf reports once, into a file.
 	{
-		sed -n 1,80p "$data.txt"
-		echo "# transport modules:"
-		grep -E '(xprtrdma_rs|xprs_|rpcrdma_|frwr_|xprt_rdma_)' "$data.txt" || true
+		echo "# xprs-profile: event=cpu-clock period_ns=$PERF_PERIOD"
+		perf report -i "$data" --stdio --no-children --sort sym -g none -n --show-total-period 2> /dev/null |
+			{ grep -E '^ +[0-9.]+%|^# (Samples|Event count)' || true; }
 	} > "$1.perf.txt"
-	rm -f "$data" "$data.txt"
+	rm -f "$data"
+}
+
+# module_syms OUT: the symbols of the two client transports' modules
+# (/proc/kallsyms: "NAME [MODULE]"), while the client of this mount is
+# loaded, for the report to tell each profile's symbols by module (a
+# Rust generic instantiated in ours need not carry our crate's name).
+module_syms() {
+	[ "$perf" = 1 ] || return 0
+	awk '$4 == "[xprtrdma_rs]" || $4 == "[rpcrdma]" { print $3, $4 }' /proc/kallsyms > "$1.syms"
 }
 
 # raw_ceiling ROUND: the raw ceiling of rxe0 (perftest), measured in every
@@ -191,10 +234,10 @@ bench_client() {
 		[ "$got" = "$n" ] ||
 			fail "nconnect=$n: $MNT has $got transport(s) in /proc/self/mountstats, not $n"
 	fi
+	module_syms "$p"
 	for w in $workloads; do
 		case $w in
-		randread-4k-qd1) with_perf "$p-$w" fio_job "$p-$w" randread 4k 1 ;;
-		rand*-4k-qd*) fio_job "$p-$w" "${w%%-*}" 4k "${w##*-qd}" ;;
+		rand*-4k-qd*) with_perf "$p-$w" fio_job "$p-$w" "${w%%-*}" 4k "${w##*-qd}" ;;
 		read-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" read 1M 8 ;;
 		write-1m-qd8) with_perf "$p-$w" fio_job "$p-$w" write 1M 8 ;;
 		meta) with_perf "$p-$w" meta_job "$p-$w" ;;

@@ -72,7 +72,7 @@ impl Ghost {
 
 struct World {
     reqs: Vec<Req>,
-    send: Mutex<SendCtxRing<Vec<Slot>>>,
+    send: Mutex<SendCtxRing<Vec<Slot>, Vec<u32>>>,
     ghost: Mutex<Ghost>,
 }
 
@@ -107,7 +107,10 @@ impl World {
             .collect();
         Arc::new(World {
             reqs,
-            send: Mutex::new(SendCtxRing::new((0..RING_SLOTS).map(|_| None).collect())),
+            send: Mutex::new(SendCtxRing::new(
+                (0..RING_SLOTS).map(|_| None).collect(),
+                vec![0; n as usize],
+            )),
             ghost: Mutex::new(ghost),
         })
     }
@@ -273,7 +276,10 @@ impl World {
         let id = released.req();
         let req = self.req(id);
         let ring = self.send.lock().unwrap();
-        let owners_in_ring = ring.count_owners(|o| o.req() == id);
+        // The kernel's I4 probe: the ring's O(1) count of the req's owners,
+        // which must agree with a walk of every slot.
+        let owners_in_ring = ring.owners_of(id) as usize;
+        assert_eq!(owners_in_ring, ring.count_owners(|o| o.req() == id));
         let mut g = self.ghost.lock().unwrap();
         drop(ring);
         let hw_reading = g.hw.contains(&Some(id));
@@ -316,6 +322,7 @@ impl World {
     fn finish(&self, expected_routes: &[u32]) {
         let ring = self.send.lock().unwrap();
         assert!(ring.i7_owners_in_active_range());
+        assert!(ring.i4_counts_match());
         let g = self.ghost.lock().unwrap();
         for (i, req) in self.reqs.iter().enumerate() {
             let id = ReqId(i as u32);

@@ -371,3 +371,54 @@ fn page_size_validation() {
     assert_eq!(p.offset_in_page(65537), 1);
     assert_eq!(p.page_index(65536 * 3 + 5), 3);
 }
+
+#[test]
+fn page_runs_cover_whole_pages_in_a_row() {
+    // 3 pages' worth from offset 100: 3996, 4096, 4096, 100 bytes.
+    let shape = with_pages(10, 100, 3 * PAGE, 0);
+    let ps = pieces(&shape, ChunkKind::Write);
+    assert_eq!(ps.len(), 4);
+    assert_eq!(
+        page_run(&ps, page()),
+        Some(PageRun {
+            index: 0,
+            count: 4,
+            offset: 100,
+            len: 3 * PAGE
+        })
+    );
+    // From the second piece on: three, starting at a page's start.
+    assert_eq!(
+        page_run(&ps[1..], page()),
+        Some(PageRun {
+            index: 1,
+            count: 3,
+            offset: 0,
+            len: 2 * PAGE + 100
+        })
+    );
+    // Not a page piece, or a page piece that does not end at its page's
+    // end: the run stops there.
+    let head = piece(Source::Head, 0, 10);
+    assert_eq!(page_run(&[head], page()), None);
+    let short = [
+        piece(Source::Page(0), 0, 10),
+        piece(Source::Page(1), 0, PAGE),
+    ];
+    assert_eq!(page_run(&short, page()).map(|r| r.count), Some(1));
+    // A gap in the page indexes, an offset inside the next page.
+    let gap = [
+        piece(Source::Page(0), 0, PAGE),
+        piece(Source::Page(2), 0, PAGE),
+    ];
+    assert_eq!(page_run(&gap, page()).map(|r| r.count), Some(1));
+    let inside = [
+        piece(Source::Page(0), 0, PAGE),
+        piece(Source::Page(1), 8, 8),
+    ];
+    assert_eq!(page_run(&inside, page()).map(|r| r.count), Some(1));
+    // Empty or page-crossing pieces start no run.
+    assert_eq!(page_run(&[piece(Source::Page(0), 0, 0)], page()), None);
+    assert_eq!(page_run(&[piece(Source::Page(0), 4000, 200)], page()), None);
+    assert_eq!(page_run(&[], page()), None);
+}

@@ -536,6 +536,10 @@ fn chunk_pieces_cover_exactly_the_conveyed_bytes() {
                         .map(|p| u64::from(p.len))
                         .sum();
                     prop_assert_eq!(r.len, len);
+                    // What `register` hands the MR, through `page_run` and
+                    // the C helper's split, is this range's pieces.
+                    let run = &pieces[r.first..r.first + r.nents];
+                    prop_assert_eq!(mr_entries(run, t.page), run.to_vec());
                     first += r.nents;
                 }
                 prop_assert_eq!(first, n);
@@ -543,6 +547,40 @@ fn chunk_pieces_cover_exactly_the_conveyed_bytes() {
             Ok(())
         },
     );
+}
+
+/// The scatterlist entries `frwr.rs: register` sets for one MR's pieces:
+/// a [`PageRun`] of two or more pieces in one `xprs_mr_set_page_run` call
+/// (modelled here: `min(PAGE_SIZE - offset, len)` bytes, then a page or
+/// the rest, each next page at offset 0), any other piece alone.
+fn mr_entries(run: &[Piece], page: PageSize) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < run.len() {
+        match page_run(&run[k..], page).filter(|pr| pr.count > 1) {
+            Some(pr) => {
+                let (mut offset, mut len) = (pr.offset, pr.len);
+                for j in 0..pr.count {
+                    let seg = (page.bytes() - offset).min(len);
+                    assert!(seg != 0, "the C helper would fail a valid run");
+                    out.push(Piece {
+                        source: Source::Page(pr.index + j),
+                        page_offset: offset,
+                        len: seg,
+                    });
+                    len -= seg;
+                    offset = 0;
+                }
+                assert_eq!(len, 0, "the C helper would fail a valid run");
+                k += pr.count as usize;
+            }
+            None => {
+                out.push(run[k]);
+                k += 1;
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -648,7 +686,8 @@ fn sendctx_ring_against_a_reference_queue() {
                     (r, rpc)
                 })
                 .collect();
-            let mut ring = SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>());
+            let mut ring =
+                SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>(), vec![0u32; 4]);
             // Reference: in-flight slots, oldest first, with the req posted.
             let mut model: VecDeque<(usize, Option<u32>)> = VecDeque::new();
             let mut sends = [0u32; 4];
@@ -708,9 +747,12 @@ fn sendctx_ring_against_a_reference_queue() {
                 }
                 prop_assert_eq!(ring.in_flight(), model.len());
                 prop_assert!(ring.i7_owners_in_active_range());
+                prop_assert!(ring.i4_counts_match());
                 for (i, (req, _)) in reqs.iter().enumerate() {
                     let in_ring = ring.count_owners(|o| o.req() == ReqId(i as u32)) as u32;
                     prop_assert_eq!(in_ring, sends[i]);
+                    // I4's O(1) count, as the kernel's release reads it.
+                    prop_assert_eq!(ring.owners_of(ReqId(i as u32)), in_ring);
                     prop_assert!(i6_count_matches(req.count(), true, in_ring));
                 }
             }

@@ -19,11 +19,16 @@ fn reqs(n: u32) -> Vec<(Req, RpcOwner)> {
         .collect()
 }
 
-fn ring(n: usize) -> SendCtxRing<Vec<Slot>> {
-    SendCtxRing::new((0..n).map(|_| None).collect())
+/// Reqs a test ring counts owners for.
+const RING_REQS: usize = 16;
+
+type Ring = SendCtxRing<Vec<Slot>, Vec<u32>>;
+
+fn ring(n: usize) -> Ring {
+    SendCtxRing::new((0..n).map(|_| None).collect(), vec![0; RING_REQS])
 }
 
-fn post(ring: &mut SendCtxRing<Vec<Slot>>, req: &(Req, RpcOwner)) -> usize {
+fn post(ring: &mut Ring, req: &(Req, RpcOwner)) -> usize {
     let claim = ring.claim().expect("ring has room");
     let slot = claim.slot();
     ring.post(claim, req.0.add_send(&req.1).unwrap()).unwrap();
@@ -210,4 +215,46 @@ fn pool_slack() {
     assert_eq!(req_pool_slack(8), 1);
     assert_eq!(req_pool_slack(9), 2);
     assert_eq!(req_pool_slack(128), 16);
+}
+
+#[test]
+fn owners_are_counted_per_req_where_the_ring_takes_and_drops_them() {
+    let rs = reqs(3);
+    let mut ring = ring(8);
+    let s0 = post(&mut ring, &rs[0]);
+    post(&mut ring, &rs[1]);
+    // A req with two Sends in the ring (a backchannel reply, a resend).
+    let s2 = post(&mut ring, &rs[0]);
+    post(&mut ring, &rs[2]);
+    assert_eq!(ring.owners_of(ReqId(0)), 2);
+    assert_eq!(ring.owners_of(ReqId(1)), 1);
+    assert!(ring.i4_counts_match());
+    ring.complete(s0, |o| drop(rs[o.req().0 as usize].0.put_send(o)))
+        .unwrap();
+    assert_eq!(ring.owners_of(ReqId(0)), 1);
+    ring.complete(s2, |o| drop(rs[o.req().0 as usize].0.put_send(o)))
+        .unwrap();
+    assert_eq!(ring.owners_of(ReqId(0)), 0);
+    assert_eq!(ring.owners_of(ReqId(1)), 0);
+    assert_eq!(ring.owners_of(ReqId(2)), 1);
+    assert!(ring.i4_counts_match());
+    ring.drain(|o| drop(rs[o.req().0 as usize].0.put_send(o)));
+    assert_eq!(ring.owners_of(ReqId(2)), 0);
+    // A req the ring keeps no count for, and ids beyond any: never held.
+    assert_eq!(ring.owners_of(ReqId(RING_REQS as u32)), 0);
+    assert_eq!(ring.owners_of(ReqId(u32::MAX)), 0);
+    assert!(ring.i4_counts_match());
+}
+
+#[test]
+fn post_refuses_an_owner_of_a_req_it_does_not_count() {
+    let (r, pooled) = Req::new(ReqId(RING_REQS as u32), Pool::Free);
+    let rpc = r.take(pooled).unwrap();
+    let mut ring = ring(4);
+    let claim = ring.claim().unwrap();
+    let owner = ring.post(claim, r.add_send(&rpc).unwrap()).unwrap_err();
+    assert_eq!(r.put_send(owner), Ok(None));
+    assert_eq!(ring.count_owners(|_| true), 0);
+    assert!(ring.i4_counts_match());
+    assert!(r.put_rpc(rpc).unwrap().is_some());
 }
