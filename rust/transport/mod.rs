@@ -65,7 +65,7 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::c_str;
-use kernel::sync::SpinLock;
+use kernel::sync::{Arc, SpinLock};
 use kernel::new_spinlock;
 
 use self::backchannel::{BC_BUF_SIZE, BC_SLOTS};
@@ -309,7 +309,7 @@ const _: () = {
 };
 
 impl Transport {
-    fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Pin<KBox<Self>>> {
+    fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Arc<Self>> {
         // SAFETY: the link goes in the state made here and in what it
         // owns: a clone in its `Reqs` and one in each endpoint's
         // `EpEvents` (`establish`). The state is published with `new`, or
@@ -338,7 +338,7 @@ impl Transport {
             mr_free: FixedStack::new(0)?,
         };
         let ep = XprtMutex::new(new.xprt(), None);
-        let t = KBox::pin_init(
+        let t = Arc::pin_init(
             pin_init!(Self {
                 xprt,
                 cfg,
