@@ -519,9 +519,10 @@ impl Qp {
     /// # Safety
     ///
     /// Everything `chain` borrowed (the MRs, the Send's buffer, the owners
-    /// of the completion contexts) and the [`MrHandler`] owner of each of
-    /// its MRs stays valid, and the buffer unmodified, until each work
-    /// request has completed, or the QP was destroyed and its CQs freed.
+    /// of the completion contexts) stays valid, and the buffer unmodified,
+    /// until each work request has completed, or the QP was destroyed and
+    /// its CQs freed. (An MR's own completions reach its [`MrHandler`],
+    /// which the MR holds.)
     pub(crate) unsafe fn post_send<const N: usize>(&self, mut chain: SendChain<'_, N>) -> Result {
         let mut next: *mut bindings::ib_send_wr = core::ptr::null_mut();
         if let Some((wr, sge)) = &mut chain.send {

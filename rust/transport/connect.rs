@@ -30,11 +30,11 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
 
 use super::backchannel::BC_SLOTS;
 use super::endpoint::{Endpoint, EpEvents, Resolving};
-use super::frwr::MrPool;
+use super::frwr::{InvCqe, MrPool};
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::{
@@ -119,8 +119,10 @@ impl Transport {
     }
 
     /// The connect worker, holding the `XPRT_LOCKED` that `connect` handed
-    /// it, which it gives back when done.
-    pub(super) fn connect_worker(&self, mut held: XprtLocked<'_>) {
+    /// it, which it gives back when done. What the new endpoint makes that
+    /// completes or gets events (its completion contexts, MRs and
+    /// `EpEvents`) holds the transport's `Arc`.
+    pub(super) fn connect_worker(self: ArcBorrow<'_, Self>, mut held: XprtLocked<'_>) {
         let xprt = &*self.xprt;
         self.drop_endpoint(&mut held);
         let mut step = "start";
@@ -155,13 +157,12 @@ impl Transport {
 
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
     /// `step` names the stage that runs, for the log when one fails.
-    fn establish(&self, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
+    fn establish(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
         let xprt = &*self.xprt;
-        let xprt_link = self.xprt.clone();
         let ours = self.cfg.ours();
         let events = Arc::pin_init(
             pin_init!(EpEvents {
-                xprt: xprt_link,
+                transport: Arc::from(self),
                 ours,
                 done <- Completion::new(),
                 status: AtomicI32::new(0),
@@ -240,7 +241,7 @@ impl Transport {
         };
         let lkey = pd.local_dma_lkey();
         let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
-        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp.as_ptr(), lkey, cqs, ring_slots, num_reps) {
+        let (send_bufs, send_cqes, inv_cqes, reps) = match self.buffers(&dev, qp.as_ptr(), lkey, cqs, ring_slots, num_reps) {
             Ok(b) => b,
             Err(e) => {
                 // The QP must go before the CQs it uses.
@@ -268,6 +269,7 @@ impl Transport {
                 reps,
                 send_bufs,
                 send_cqes,
+                inv_cqes,
                 mrs,
                 write_pad: None,
                 lkey,
@@ -307,20 +309,21 @@ impl Transport {
         }
     }
 
-    /// Allocates and maps the per-connection buffers: one send buffer per
-    /// req, one completion context per ring slot, and the Receive buffers.
-    /// `(send_cq, recv_cq)` are the CQ ids of their completion ids.
+    /// Allocates and maps the per-connection buffers: one send buffer and
+    /// one LOCAL_INV completion context per req, one completion context
+    /// per ring slot, and the Receive buffers. `(send_cq, recv_cq)` are
+    /// the CQ ids of their completion ids. Each context holds the
+    /// transport's `Arc`.
     #[allow(clippy::type_complexity)]
     fn buffers(
-        &self,
+        self: ArcBorrow<'_, Self>,
         dev: &ib::Device<'_>,
         qp: *mut bindings::ib_qp,
         lkey: u32,
         (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
-        let me = (self as *const Self).cast_mut();
+    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<InvCqe>, KVec<Rep>)> {
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
@@ -336,7 +339,18 @@ impl Transport {
                     cqe: Cqe::new(),
                     slot,
                     cid: Cid::new(send_cq, i32::try_from(slot).unwrap_or(-1)),
-                    transport: AtomicPtr::new(me),
+                    transport: Arc::from(self),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut inv_cqes = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
+        for req in 0..u32::try_from(self.reqs.len())? {
+            inv_cqes.push(
+                InvCqe {
+                    cqe: Cqe::new(),
+                    req,
+                    transport: Arc::from(self),
                 },
                 GFP_KERNEL,
             )?;
@@ -350,7 +364,7 @@ impl Transport {
                     cid: Cid::new(recv_cq, i32::try_from(n).unwrap_or(-1)),
                     index: n,
                     buf,
-                    transport: AtomicPtr::new(me),
+                    transport: Arc::from(self),
                     ep: AtomicPtr::new(core::ptr::null_mut()),
                     qp: AtomicPtr::new(qp),
                     lkey,
@@ -359,10 +373,10 @@ impl Transport {
                 GFP_KERNEL,
             )?;
         }
-        Ok((send_bufs, send_cqes, reps))
+        Ok((send_bufs, send_cqes, inv_cqes, reps))
     }
 
-    fn connect_endpoint(&self, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
+    fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
         let me = ep as *mut Endpoint;
         for rep in ep.reps.iter() {
             rep.ep.store(me, Ordering::Release);

@@ -20,14 +20,14 @@ use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::{CmEvent, CmHandler, CmId};
-use crate::sunrpc::{XprtLink, XprtLocked};
+use crate::sunrpc::XprtLocked;
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use super::frwr::MrPool;
+use super::frwr::{InvCqe, MrPool};
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::stats::add;
@@ -50,9 +50,8 @@ pub(super) enum Resolving {
 /// State the rdma_cm event handler shares with the connect worker.
 #[pin_data]
 pub(super) struct EpEvents {
-    /// A clone of the transport's link (`Transport::xprt`): this state
-    /// goes with its endpoint, before the transport's.
-    pub(super) xprt: XprtLink,
+    /// The transport whose endpoint this is, for its `rpc_xprt`.
+    pub(super) transport: Arc<Transport>,
     pub(super) ours: Negotiated,
     #[pin]
     pub(super) done: Completion,
@@ -96,6 +95,8 @@ pub(super) struct Endpoint {
     pub(super) reps: KVec<Rep>,
     pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
     pub(super) send_cqes: KVec<SendCqe>,
+    /// The completion context of each req's LOCAL_INV chains, by req id.
+    pub(super) inv_cqes: KVec<InvCqe>,
     pub(super) write_pad: Option<WritePad>,
     pub(super) mrs: MrPool,
     pub(super) pd: Option<Arc<Pd>>,
@@ -221,7 +222,7 @@ impl EpEvents {
             Ok(()) => {
                 let left = self
                     .done
-                    .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz());
+                    .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.transport.xprt.hz());
                 // Woken with the step still open: only `status` can say
                 // why (it is checked below).
                 let e = if left == 0 { bindings::ETIMEDOUT } else { bindings::ENOTCONN };
@@ -272,7 +273,7 @@ impl EpEvents {
     /// unless teardown already runs.
     fn force_disconnect(&self) {
         if !self.closing.load(Ordering::Acquire) {
-            self.xprt.force_disconnect();
+            self.transport.xprt.force_disconnect();
         }
     }
 
@@ -340,7 +341,7 @@ impl CmHandler for EpEvents {
 impl RemovalNotify for EpEvents {
     fn device_removed(&self) {
         pr_info!("device removal: closing the connection\n");
-        trace::device_removal(&self.xprt);
+        trace::device_removal(&self.transport.xprt);
         self.lost(-(bindings::ENODEV as i32));
     }
 }

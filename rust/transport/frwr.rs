@@ -28,6 +28,7 @@ use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
 
 use super::endpoint::{Endpoint, WritePad};
 use super::reply::Placement;
@@ -147,18 +148,11 @@ impl MrPool {
     }
 }
 
-/// Completion context of a req's LOCAL_INV chain: the last LOCAL_INV is
-/// signaled on `cqe`.
-///
-/// # Invariants
-///
-/// `transport` is null until the transport that owns this req is at its
-/// final address, and then points to it; the reqs are freed with it.
+/// The state of a req's LOCAL_INV chain, shared by its poster and the
+/// completion of its last LOCAL_INV, which is signaled on the req's
+/// [`InvCqe`] in the endpoint the chain is posted on.
 #[pin_data]
 pub(super) struct InvCtx {
-    pub(super) cqe: Cqe<InvCtx>,
-    pub(super) transport: AtomicPtr<Transport>,
-    pub(super) req: u32,
     /// The endpoint the chain was posted on.
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
@@ -178,18 +172,13 @@ pub(super) struct InvCtx {
     pub(super) rep: AtomicU32,
 }
 
-ib::impl_has_cqe!(InvCtx, cqe);
-
 impl InvCtx {
     /// No rep is held for the chain (`rep`).
     pub(super) const NO_REP: u32 = u32::MAX;
 
-    /// The context of req `req`, before its transport is set.
-    pub(super) fn new(req: u32) -> impl PinInit<Self> {
+    /// The chain state of a req, no chain posted.
+    pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            cqe: Cqe::new(),
-            transport: AtomicPtr::new(core::ptr::null_mut()),
-            req,
             ep: AtomicPtr::new(core::ptr::null_mut()),
             sync: AtomicBool::new(false),
             handed: AtomicBool::new(false),
@@ -198,6 +187,17 @@ impl InvCtx {
         })
     }
 }
+
+/// The completion context of the last LOCAL_INV of req `req`'s chains on
+/// one endpoint (one per req, in `Endpoint::inv_cqes`).
+pub(super) struct InvCqe {
+    pub(super) cqe: Cqe<InvCqe>,
+    pub(super) req: u32,
+    /// The transport whose endpoint holds this context.
+    pub(super) transport: Arc<Transport>,
+}
+
+ib::impl_has_cqe!(InvCqe, cqe);
 
 impl Transport {
     /// Registers the part of `buf` (of `rqst`, the req's rqst being
@@ -281,7 +281,7 @@ impl Transport {
     /// the current endpoint's pool, then wakes the senders waiting for
     /// buffer space, whether or not it made any MR (they then retry, and
     /// ask again).
-    pub(super) fn mr_refresh_worker(&self) {
+    pub(super) fn mr_refresh_worker(self: ArcBorrow<'_, Self>) {
         {
             let guard = self.lock_ep();
             if let (Some(ep), true) = (guard.endpoint(), self.xprt.connected()) {
@@ -298,12 +298,14 @@ impl Transport {
         let _ = self.shared.lock().mr_free.push(lease);
     }
 
-    pub(super) fn mr_refill(&self, ep: &Endpoint) -> Result {
+    /// Adds a batch of MRs to the endpoint's pool; each holds the
+    /// transport, the handler of its own completions.
+    pub(super) fn mr_refill(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
         let made = ep.mrs.table.grow(
             MR_REFILL_BATCH,
-            |index| Mr::new(pd, sg_gaps, depth, self, u32::from(index)),
+            |index| Mr::new(pd, sg_gaps, depth, Arc::from(self), u32::from(index)),
             |lease| self.mr_put(lease),
         )?;
         if made == 0 {
@@ -316,16 +318,15 @@ impl Transport {
     /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
     /// a small buffer the peer may write the pad of an unaligned payload
     /// into. Its REG_MR is posted unsignaled.
-    pub(super) fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+    pub(super) fn create_write_pad(self: ArcBorrow<'_, Self>, ep: &mut Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let mut mr = BufferMr::new(pd, self, u32::MAX, xdr::XDR_UNIT as u32)?;
+        let mut mr = BufferMr::new(pd, Arc::from(self), u32::MAX, xdr::XDR_UNIT as u32)?;
         let seg = mr.map(true, 0)?;
         let qp = ep.id.qp().ok_or(EIO)?;
         let mut chain = SendChain::<1>::new();
         chain.reg_buffer(&mut mr)?;
         // SAFETY: the MR is kept in the endpoint, which frees the QP and
-        // its CQs before it; its handler is this transport, which outlives
-        // its endpoints.
+        // its CQs before it.
         unsafe { qp.post_send(chain)? };
         ep.write_pad = Some(WritePad {
             seg: seg.to_wire(),
@@ -361,7 +362,7 @@ impl Transport {
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
-    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`),
+    /// the req's [`InvCqe`] of `ep` (`frwr_unmap_async()`/`frwr_unmap_sync()`),
     /// and hands the req's turn to that completion
     /// (`ReqKey::hand_to_inv`): the key ends here, or comes back with the
     /// error when the chain was not posted.
@@ -370,15 +371,17 @@ impl Transport {
         ep: &Endpoint,
         req: ReqKey<'a>,
     ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
+        let id = req.kref.id().0 as usize;
         req.hand_to_inv::<MAX_MRS_PER_REQ>(
             ep,
             |ep, inv, reg| {
+                let cqe = ep.inv_cqes.get(id).ok_or(EIO)?;
                 let mut chain = SendChain::new();
                 let n = reg.len();
                 for (k, lease) in reg.iter_mut().enumerate() {
                     let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
                     let last = k.saturating_add(1) == n;
-                    chain.local_inv(mr, last.then_some(inv))?;
+                    chain.local_inv(mr, last.then_some(cqe))?;
                 }
                 add(&self.stats.local_inv_needed, n as u64);
                 inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
@@ -387,11 +390,9 @@ impl Transport {
             |ep, chain| {
                 let qp = ep.id.qp().ok_or(EIO)?;
                 // SAFETY: the MRs are this req's leases in the endpoint's
-                // pool, and their handler is this transport: the endpoint
-                // frees the QP and its CQs before its pool, and the
-                // transport outlives its endpoints. The last request
-                // completes on the req's `inv`, which lives as long as the
-                // transport.
+                // pool, and the last request completes on the req's
+                // `InvCqe`, also the endpoint's: the endpoint frees the QP
+                // and its CQs before its pool and contexts.
                 unsafe { qp.post_send(chain) }
             },
         )
@@ -488,14 +489,10 @@ impl MrHandler for Transport {
     }
 }
 
-impl CqeHandler for InvCtx {
+impl CqeHandler for InvCqe {
     /// Completion handler of the last LOCAL_INV of a req's chain.
     fn done(&self, wc: &Wc<'_>) {
-        // SAFETY: null or set at setup; the transport owns this req and
-        // outlives it (type invariant).
-        let Some(t) = (unsafe { self.transport.load(Ordering::Acquire).as_ref() }) else {
-            return;
-        };
+        let t = &*self.transport;
         // The chain's completion id is its req's number.
         trace::wc_li_done(wc, &wc.cid(i32::try_from(self.req).unwrap_or(-1)));
         let Some(req) = t.req(ReqId(self.req)) else {

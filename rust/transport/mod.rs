@@ -61,7 +61,7 @@ use crate::proto::header::HDRLEN_MIN;
 use crate::proto::lifetime::{Pool, Pooled, ReqId, SendOwner};
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy};
 use crate::sunrpc::{self, NewXprt, XprtLink, XprtLocked, XprtMutex, XprtMutexGuard};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32};
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::c_str;
@@ -310,17 +310,13 @@ const _: () = {
 
 impl Transport {
     fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Arc<Self>> {
-        // SAFETY: the link goes in the state made here and in what it
-        // owns: a clone in its `Reqs` and one in each endpoint's
-        // `EpEvents` (`establish`). The state is published with `new`, or
-        // dropped before `setup` frees `new` (`ops.rs`), and the adapter's
-        // `->destroy` drops it after `destroy` dropped its endpoint; an
-        // endpoint's `EpEvents` goes with the endpoint, when its teardown
-        // dropped the CM id and removal watch that also hold it (section 5
-        // of `Documentation/architecture.md`), or with an endpoint that
-        // `establish` gave up. No endpoint is leaked (the fact the
-        // `Transport` back-pointers of `frwr`, `sendctx` and `rep` rest on,
-        // section 7). So every link goes before the state does.
+        // SAFETY: the link goes in the state made here and in its `Reqs`
+        // (a clone), and nowhere else: what else needs the transport (the
+        // endpoints' completion contexts, MRs and `EpEvents`) holds the
+        // state's `Arc`. So the link and its clones go with the state. The
+        // state is published with `new`, or dropped before `setup` frees
+        // `new` (`ops.rs`); once published, the adapter's `->destroy` frees
+        // the transport only after the state's last `Arc` is dropped.
         #[allow(unsafe_code)]
         let xprt = unsafe { new.link() };
         let (reqs, free) = Reqs::new(&cfg, xprt.clone())?;
@@ -355,10 +351,6 @@ impl Transport {
             }),
             GFP_KERNEL,
         )?;
-        let me = &*t as *const Self as *mut Self;
-        for req in t.reqs.iter() {
-            req.inv.transport.store(me, Ordering::Release);
-        }
         Ok(t)
     }
 

@@ -94,12 +94,12 @@ impl XprtOps for Transport {
 
     /// `connect`.
     fn connect_worker(this: ArcBorrow<'_, Self>, held: XprtLocked<'_>) {
-        Transport::connect_worker(&this, held)
+        Transport::connect_worker(this, held)
     }
 
     /// `frwr`.
     fn mr_refresh_worker(this: ArcBorrow<'_, Self>) {
-        Transport::mr_refresh_worker(&this)
+        Transport::mr_refresh_worker(this)
     }
 
     /// `endpoint`.

@@ -13,6 +13,7 @@ use crate::sunrpc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::endpoint::Endpoint;
 use super::Transport;
@@ -23,8 +24,6 @@ use super::Transport;
 ///
 /// - `posted` is true from `post` until the Receive's completion: the HCA
 ///   owns `buf` exactly then.
-/// - `transport` points to the transport that owns the endpoint this rep
-///   belongs to; a transport drops its endpoints before it is freed.
 /// - `index` is this rep's position in the `reps` of its endpoint.
 /// - `ep` is null or points to the endpoint whose `reps` hold this rep,
 ///   set (Release) once that endpoint is at its final address; the rep
@@ -36,7 +35,8 @@ pub(super) struct Rep {
     /// Where the rep is in its endpoint's `reps`.
     pub(super) index: u32,
     pub(super) buf: DmaBuf,
-    pub(super) transport: AtomicPtr<Transport>,
+    /// The transport whose endpoint holds this rep.
+    pub(super) transport: Arc<Transport>,
     pub(super) ep: AtomicPtr<Endpoint>,
     pub(super) qp: AtomicPtr<bindings::ib_qp>,
     pub(super) lkey: u32,
@@ -48,9 +48,7 @@ ib::impl_has_cqe!(Rep, cqe);
 impl Rep {
     /// Returns the transport the rep's endpoint belongs to.
     pub(super) fn transport(&self) -> &Transport {
-        // SAFETY: set when the endpoint was built; the transport outlives
-        // its endpoints, and so this rep (type invariant).
-        unsafe { &*self.transport.load(Ordering::Relaxed) }
+        &self.transport
     }
 
     /// Returns the endpoint the rep belongs to, once it is set.

@@ -521,7 +521,7 @@ impl Reqs {
                 kref,
                 state: KeyCell::new(state),
                 phase: AtomicU8::new(Phase::IDLE),
-                inv <- InvCtx::new(i),
+                inv <- InvCtx::new(),
                 backchannel: pool == Pool::Backchannel,
             }? Error))?;
             free.push(Some(pooled), GFP_KERNEL)?;
@@ -542,10 +542,6 @@ impl Reqs {
         let off = (rqst as usize).checked_sub(first)?;
         let req = self.reqs.get(off / size)?;
         req.rqst.is(rqst).then_some(req)
-    }
-
-    pub(super) fn iter(&self) -> core::slice::Iter<'_, Req> {
-        self.reqs.as_slice().iter()
     }
 
     pub(super) fn len(&self) -> usize {

@@ -16,9 +16,10 @@ use crate::proto::sendctx::Slot;
 use crate::rdma_cm::QpGone;
 use crate::sunrpc::{self, Rqst};
 use crate::trace;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
@@ -40,18 +41,13 @@ impl AsMut<[Slot]> for Slots {
 }
 
 /// A Send completion context: one per sendctx ring slot.
-///
-/// # Invariants
-///
-/// `transport` points to the transport that owns the endpoint this
-/// `SendCqe` belongs to; a transport drops its endpoints before it is
-/// freed.
 pub(super) struct SendCqe {
     pub(super) cqe: Cqe<SendCqe>,
     pub(super) slot: usize,
     /// The completion id of Sends posted on this context.
     pub(super) cid: Cid,
-    pub(super) transport: AtomicPtr<Transport>,
+    /// The transport whose endpoint holds this context.
+    pub(super) transport: Arc<Transport>,
 }
 
 ib::impl_has_cqe!(SendCqe, cqe);
@@ -107,8 +103,7 @@ impl Transport {
         // SAFETY: the cqe's owner, the send buffer and the MR pool are the
         // endpoint's, which frees the QP and its CQs before them; the
         // buffer is not written until its Send owner is released (type
-        // invariant of `Req`); the MRs' handler is this transport, which
-        // outlives its endpoints.
+        // invariant of `Req`).
         unsafe { qp.post_send(chain) }
     }
 
@@ -183,9 +178,7 @@ impl CqeHandler for SendCqe {
     /// Send completion handler (`rpcrdma_wc_send()`).
     fn done(&self, wc: &Wc<'_>) {
         trace::wc_send(wc, &self.cid);
-        // SAFETY: set when the endpoint was built; the transport outlives
-        // its endpoints (type invariant).
-        let t = unsafe { &*self.transport.load(Ordering::Relaxed) };
+        let t = &*self.transport;
         t.send_done(self.slot);
         if wc.fatal() {
             t.fault();
