@@ -245,48 +245,110 @@ impl Drop for Cq {
 }
 
 /// An RC queue pair, created by [`crate::rdma_cm::CmId::create_qp`], with
-/// the two CQs it completes on.
+/// the two CQs it completes on and `R`, the resources its Receives use
+/// ([`Qp::post_recv`]).
 ///
 /// # Invariants
 ///
 /// `qp` is a live QP on the PD `_pd` whose send and receive queues
 /// complete on `send_cq` and `recv_cq`. Its owner destroys it before
-/// dropping this value, which then frees the CQs and lets go of the PD: a
-/// CQ or PD goes only after the QP that uses it.
-pub(crate) struct Qp {
+/// dropping this value or taking it apart ([`Qp::into_res`]), which then
+/// frees the CQs and lets go of the PD: a CQ or PD goes only after the
+/// QP that uses it. `res` is reached only through `&self` while the QP
+/// lives, and dropped or handed out only after the CQs are freed (it is
+/// declared after them): every Receive posted with what it lends
+/// ([`Qp::post_recv`]) has completed, or been flushed with the QP, and
+/// no completion handler runs any more.
+pub(crate) struct Qp<R> {
     qp: NonNull<bindings::ib_qp>,
-    _send_cq: Cq,
-    _recv_cq: Cq,
-    _pd: Arc<Pd>,
+    send_cq: Cq,
+    recv_cq: Cq,
+    pd: Arc<Pd>,
+    res: R,
 }
 
-// SAFETY: a `Qp` is the address of a QP and owns its CQs (`Send`); the
-// QP is not tied to a thread.
-unsafe impl Send for Qp {}
+// SAFETY: a `Qp` is the address of a QP, which is not tied to a thread,
+// and owns its CQs (`Send`) and `res`, which may move when `R: Send`.
+unsafe impl<R: Send> Send for Qp<R> {}
 // SAFETY: through `&Qp` one posts and drains, and the providers serialize
-// concurrent posts on one queue with the queue's own lock.
-unsafe impl Sync for Qp {}
+// concurrent posts on one queue with the queue's own lock; `res` is
+// shared as `&R`, which `R: Sync` allows.
+unsafe impl<R: Sync> Sync for Qp<R> {}
 
-impl Qp {
-    /// Wraps `qp`, on `pd`, completing on `send_cq` and `recv_cq`.
+impl<R> Qp<R> {
+    /// Wraps `qp`, on `pd`, completing on `send_cq` and `recv_cq`, whose
+    /// Receives use `res`.
     ///
     /// # Safety
     ///
-    /// `qp` is a live QP created on that PD and those CQs, and the caller
-    /// destroys it before dropping the value.
-    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq, pd: Arc<Pd>) -> Self {
-        // INVARIANT: guaranteed by the caller.
+    /// `qp` is a live QP created on that PD and those CQs, on which
+    /// nothing is posted yet, and the caller destroys it before dropping
+    /// the value or calling [`Qp::into_res`].
+    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq, pd: Arc<Pd>, res: R) -> Self {
+        // INVARIANT: guaranteed by the caller; nothing borrowed `res` yet.
         Self {
             qp,
-            _send_cq: send_cq,
-            _recv_cq: recv_cq,
-            _pd: pd,
+            send_cq,
+            recv_cq,
+            pd,
+            res,
         }
     }
 
-    /// Returns the raw QP, for posting Receives ([`post_recv`]).
-    pub(crate) fn as_ptr(&self) -> *mut bindings::ib_qp {
-        self.qp.as_ptr()
+    /// Returns the resources of the QP's Receives.
+    pub(crate) fn res(&self) -> &R {
+        &self.res
+    }
+
+    /// Takes a destroyed QP apart: frees the send CQ, then the receive CQ
+    /// (each waits for its completion work), lets go of the PD, and
+    /// returns the resources, which no work request uses any more.
+    ///
+    /// # Safety
+    ///
+    /// The QP was destroyed.
+    pub(crate) unsafe fn into_res(self) -> R {
+        let Self {
+            qp: _,
+            send_cq,
+            recv_cq,
+            pd,
+            res,
+        } = self;
+        drop(send_cq);
+        drop(recv_cq);
+        drop(pd);
+        // INVARIANT: the QP is destroyed (the caller) and its CQs freed,
+        // so nothing uses `res` but its new owner.
+        res
+    }
+
+    /// Posts one Receive, the one `pick` chooses from the QP's resources:
+    /// the buffer it fills and the owner of the [`Cqe`] it completes on.
+    /// Because `pick` must give a [`Recv`] for whatever lifetime it is
+    /// lent the resources, both come from them (or are `'static`).
+    pub(crate) fn post_recv<T: CqeHandler>(&self, pick: impl for<'r> FnOnce(&'r R) -> Result<Recv<'r, T>>) -> Result {
+        let recv = pick(&self.res)?;
+        let len = u32::try_from(recv.buf.len()).map_err(|_| EINVAL)?;
+        let mut sge = bindings::ib_sge {
+            addr: recv.buf.addr(),
+            length: len,
+            lkey: recv.lkey,
+        };
+        // SAFETY: `ib_recv_wr` is a C struct for which all zeroes is valid.
+        let mut wr: bindings::ib_recv_wr = unsafe { core::mem::zeroed() };
+        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(recv.owner);
+        wr.sg_list = &mut sge;
+        wr.num_sge = 1;
+        // SAFETY: the QP is live (type invariant). The buffer, mapped for
+        // its `len` bytes while it lives (`DmaBuf` invariant), and the
+        // owner of the `Cqe` were lent by `pick` for a lifetime of its
+        // choosing, which it cannot name, so they are `res`'s (or
+        // `'static`): `res` goes only after the QP is destroyed and its
+        // CQs freed (type invariant), so both outlive the Receive and its
+        // completion. `wr` and `sge` are copied by the provider before the
+        // call returns.
+        to_result(unsafe { bindings::xprs_ib_post_recv(self.qp.as_ptr(), &wr) })
     }
 
     /// Flushes and waits for every posted Receive, then every Send.
@@ -512,7 +574,7 @@ impl<'a, const N: usize> SendChain<'a, N> {
     }
 }
 
-impl Qp {
+impl<R> Qp<R> {
     /// Links `chain`'s work requests in order and posts them with one
     /// `ib_post_send()`.
     ///
@@ -547,32 +609,12 @@ impl Qp {
     }
 }
 
-/// Posts one Receive of up to `len` bytes at `addr`, completing on `cqe`.
-///
-/// # Safety
-///
-/// `qp` must be a live QP; the buffer must stay mapped until the Receive
-/// completes or the QP is drained, and `cqe` must come from
-/// [`Cqe::ptr_of`] for an owner that stays valid until then.
-pub(crate) unsafe fn post_recv(
-    qp: *mut bindings::ib_qp,
-    cqe: *mut bindings::ib_cqe,
-    addr: u64,
-    len: u32,
-    lkey: u32,
-) -> Result {
-    let mut sge = bindings::ib_sge {
-        addr,
-        length: len,
-        lkey,
-    };
-    // SAFETY: `ib_recv_wr` is a C struct for which all zeroes is valid.
-    let mut wr: bindings::ib_recv_wr = unsafe { core::mem::zeroed() };
-    wr.__bindgen_anon_1.wr_cqe = cqe;
-    wr.sg_list = &mut sge;
-    wr.num_sge = 1;
-    // SAFETY: the caller guarantees `qp`, the buffer and `cqe`; `wr` and
-    // `sge` are copied by the provider before the call returns.
-    to_result(unsafe { bindings::xprs_ib_post_recv(qp, &wr) })
+/// A Receive for [`Qp::post_recv`]: the whole of `buf` (covered by
+/// `lkey`), completing on `owner`'s [`Cqe`], both lent for `'r` by the
+/// QP's resources.
+pub(crate) struct Recv<'r, T> {
+    pub(crate) owner: &'r T,
+    pub(crate) buf: &'r DmaBuf,
+    pub(crate) lkey: u32,
 }
 

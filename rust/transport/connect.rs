@@ -35,6 +35,7 @@ use kernel::sync::{Arc, ArcBorrow};
 use super::backchannel::BC_SLOTS;
 use super::endpoint::{Endpoint, EpEvents, Resolving};
 use super::frwr::{InvCqe, MrPool};
+use super::rep::Reps;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::{
@@ -226,29 +227,22 @@ impl Transport {
         let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
         let num_mrs = num_mrs.min(usize::from(u16::MAX));
         let mrs = MrPool::new(num_mrs)?;
-        *step = "create PD, CQs and QP";
+        *step = "create PD and CQs";
         let (max_send_sge, sg_gaps) = (dev.max_send_sge(), dev.sg_gaps());
         let pd = Pd::new(&dev)?;
         let send_cq = Cq::new(&dev, send_wr)?;
         let recv_cq = Cq::new(&dev, recv_wr)?;
         let cqs = (send_cq.id(), recv_cq.id());
-        // The QP owns the CQs from here on, and frees them after itself.
-        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr)?;
         *step = "buffers";
-        let (Some(dev), Some(qp)) = (id.device(), id.qp()) else {
-            id.destroy_qp();
-            return Err(err(bindings::ENOTCONN));
-        };
         let lkey = pd.local_dma_lkey();
         let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
-        let (send_bufs, send_cqes, inv_cqes, reps) = match self.buffers(&dev, qp.as_ptr(), lkey, cqs, ring_slots, num_reps) {
-            Ok(b) => b,
-            Err(e) => {
-                // The QP must go before the CQs it uses.
-                id.destroy_qp();
-                return Err(e);
-            }
-        };
+        // Made before the QP, which takes the Receive buffers: a failure
+        // here has no QP to destroy.
+        let (send_bufs, send_cqes, inv_cqes, reps) = self.buffers(&dev, lkey, cqs, ring_slots, num_reps)?;
+        *step = "create QP";
+        // The QP owns the CQs and the Receive buffers from here on, and
+        // frees them after itself.
+        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr, reps)?;
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
@@ -266,7 +260,7 @@ impl Transport {
                 id,
                 _removal: removal,
                 pd: Some(pd),
-                reps,
+                reps_back: None,
                 send_bufs,
                 send_cqes,
                 inv_cqes,
@@ -318,12 +312,11 @@ impl Transport {
     fn buffers(
         self: ArcBorrow<'_, Self>,
         dev: &ib::Device<'_>,
-        qp: *mut bindings::ib_qp,
         lkey: u32,
         (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<InvCqe>, KVec<Rep>)> {
+    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
@@ -366,7 +359,6 @@ impl Transport {
                     buf,
                     transport: Arc::from(self),
                     ep: AtomicPtr::new(core::ptr::null_mut()),
-                    qp: AtomicPtr::new(qp),
                     lkey,
                     posted: AtomicBool::new(false),
                 },
@@ -378,9 +370,10 @@ impl Transport {
 
     fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
         let me = ep as *mut Endpoint;
-        for rep in ep.reps.iter() {
+        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        for rep in qp.res().iter() {
             rep.ep.store(me, Ordering::Release);
-            rep.post()?;
+            rep.post(qp)?;
         }
         let ours = self.cfg.ours();
         let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();

@@ -29,6 +29,7 @@ use kernel::sync::Arc;
 
 use super::frwr::{InvCqe, MrPool};
 use super::reply::Rep;
+use super::rep::Reps;
 use super::sendctx::SendCqe;
 use super::stats::add;
 use super::{Transport, RESOLVE_TIMEOUT_MS};
@@ -82,17 +83,22 @@ pub(super) struct WritePad {
 ///
 /// [`Endpoint::drop`] destroys the QP and frees its CQs (freeing one waits
 /// for its completion work) before any field is dropped: the buffers,
-/// completion contexts and MRs the QP's work requests point to outlive
-/// them. Each verbs object keeps what it needs itself (an MR its PD, each
-/// object its device, through the CM id: `ib::DeviceRef`), so no field
-/// order is needed for soundness. The fields are declared in the order C
-/// frees them, which Rust drops them in: the buffers, the MRs, the PD,
-/// the removal watch, then the id, whose last holder destroys it, after
-/// which its handler, `events`, goes. [`Transport::teardown`] disconnects
-/// and drains first; an endpoint dropped on an early exit of connection
-/// setup, before any Receive was posted, is destroyed in the same order.
+/// completion contexts and MRs the QP's Send queue work requests point to
+/// outlive them. The Receive buffers ([`Reps`]) are the QP's own
+/// (`ib::Qp`), which gives them up only after its CQs are freed. Each
+/// verbs object keeps what it needs itself (an MR its PD, each object its
+/// device, through the CM id: `ib::DeviceRef`), so no field order is
+/// needed for soundness. The fields are declared in the order C frees
+/// them, which Rust drops them in: the Receive buffers (the QP's, right
+/// after its CQs, or `reps_back`, those it gave back), the send buffers, the MRs, the PD, the removal watch, then
+/// the id, whose last holder destroys it, after which its handler,
+/// `events`, goes. [`Transport::teardown`] disconnects and drains first;
+/// an endpoint dropped on an early exit of connection setup, before any
+/// Receive was posted, is destroyed in the same order.
 pub(super) struct Endpoint {
-    pub(super) reps: KVec<Rep>,
+    /// The Receive buffers, once the QP gave them back (teardown): until
+    /// then they are the QP's ([`Endpoint::reps`]).
+    pub(super) reps_back: Option<Reps>,
     pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
     pub(super) send_cqes: KVec<SendCqe>,
     /// The completion context of each req's LOCAL_INV chains, by req id.
@@ -103,7 +109,7 @@ pub(super) struct Endpoint {
     /// Tells `events` when the device is being removed; held until
     /// dropped. The device may go once its last user lets go of it.
     pub(super) _removal: RemovalWatch<EpEvents>,
-    pub(super) id: CmId<EpEvents>,
+    pub(super) id: CmId<EpEvents, Reps>,
     pub(super) events: Arc<EpEvents>,
     pub(super) lkey: u32,
     pub(super) negotiated: Negotiated,
@@ -114,9 +120,20 @@ pub(super) struct Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        // The QP goes, then the CQs it used, before any field (type
-        // invariant).
-        self.id.destroy_qp();
+        // The QP goes, then the CQs it used, then its Receive buffers,
+        // before any field (type invariant).
+        drop(self.id.destroy_qp());
+    }
+}
+
+impl Endpoint {
+    /// Returns the Receive buffers: the QP's, or those it gave back.
+    pub(super) fn reps(&self) -> &[Rep] {
+        match (self.id.qp(), &self.reps_back) {
+            (Some(qp), _) => qp.res(),
+            (None, Some(reps)) => reps,
+            (None, None) => &[],
+        }
     }
 }
 
@@ -139,13 +156,15 @@ impl Transport {
         let rc = ep.id.disconnect();
         trace::disconnect(&self.xprt, rc, ep.events.status.load(Ordering::Acquire));
         // Drain, then the QP, then the send and the receive CQ.
-        let gone = ep.id.drain_and_destroy_qp();
+        let (gone, reps) = ep.id.drain_and_destroy_qp();
+        // Kept, as they were, until the endpoint is dropped.
+        ep.reps_back = reps;
         self.release_sends(&gone);
 
         // Pool accounting: after the drain every Receive has completed,
         // and every MR not on the free list is held by an RPC that will
         // be retransmitted (its MRs are unmapped as they are freed below).
-        let reps_home = ep.reps.iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
+        let reps_home = ep.reps().iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
         let allocated = ep.mrs.filled();
         let mrs_home = {
             let mut shared = self.shared.lock();
@@ -158,7 +177,7 @@ impl Transport {
         let a = &self.accounting;
         let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         a.reps_home.store(n(reps_home), Ordering::Relaxed);
-        a.reps.store(n(ep.reps.len()), Ordering::Relaxed);
+        a.reps.store(n(ep.reps().len()), Ordering::Relaxed);
         a.mrs_home.store(n(mrs_home), Ordering::Relaxed);
         a.mrs.store(n(allocated), Ordering::Relaxed);
 

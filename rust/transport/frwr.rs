@@ -428,7 +428,7 @@ impl Transport {
         // The rep the reply handler held for the chain came in on the
         // chain's endpoint (`Rep::endpoint`), which holds it.
         let rep = req.inv.rep.swap(InvCtx::NO_REP, Ordering::Acquire);
-        let rep = ep.reps.get(rep as usize);
+        let rep = ep.reps().get(rep as usize);
         let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
             return;
@@ -456,7 +456,10 @@ impl Transport {
         // The held Receive goes back to the QP, unless it is being torn
         // down (a flush means it is).
         if let Some(rep) = rep {
-            if ok && !ep.events.closing.load(Ordering::Acquire) && rep.post().is_err() {
+            if ok
+                && !ep.events.closing.load(Ordering::Acquire)
+                && ep.id.qp().ok_or(EIO).and_then(|qp| rep.post(qp)).is_err()
+            {
                 self.fault();
             }
         }
