@@ -51,7 +51,8 @@
 //!   [`ReqKey`], as its type invariant says.
 //! - Completion handlers reach their endpoint through pointers stored in
 //!   its completion contexts: every endpoint is drained before it is
-//!   freed.
+//!   freed. They reach the transport through the `Arc` of it each context
+//!   holds (the adapter holds the state in an `Arc`).
 
 use crate::bindings;
 use crate::proto::chunk::{self, PlanError};
