@@ -6,6 +6,7 @@
 //! `cqe.rs`; FRWR MRs ([`Mr`]) in `mr.rs`.
 
 use crate::bindings;
+use crate::cell::SyncCell;
 use crate::rdma_cm::IdHold;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -245,8 +246,8 @@ impl Drop for Cq {
 }
 
 /// An RC queue pair, created by [`crate::rdma_cm::CmId::create_qp`], with
-/// the two CQs it completes on and `R`, the resources its Receives use
-/// ([`Qp::post_recv`]).
+/// the two CQs it completes on and `R`, the resources its work requests
+/// use ([`Qp::post_recv`], [`Qp::post`]).
 ///
 /// # Invariants
 ///
@@ -256,9 +257,9 @@ impl Drop for Cq {
 /// frees the CQs and lets go of the PD: a CQ or PD goes only after the
 /// QP that uses it. `res` is reached only through `&self` while the QP
 /// lives, and dropped or handed out only after the CQs are freed (it is
-/// declared after them): every Receive posted with what it lends
-/// ([`Qp::post_recv`]) has completed, or been flushed with the QP, and
-/// no completion handler runs any more.
+/// declared after them): every work request posted with what it lends
+/// ([`Qp::post_recv`], [`Qp::post`]) has completed, or been flushed with
+/// the QP, and no completion handler runs any more.
 pub(crate) struct Qp<R> {
     qp: NonNull<bindings::ib_qp>,
     send_cq: Cq,
@@ -337,7 +338,7 @@ impl<R> Qp<R> {
         };
         // SAFETY: `ib_recv_wr` is a C struct for which all zeroes is valid.
         let mut wr: bindings::ib_recv_wr = unsafe { core::mem::zeroed() };
-        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(recv.owner);
+        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(recv.owner).ok_or(EIO)?;
         wr.sg_list = &mut sge;
         wr.num_sge = 1;
         // SAFETY: the QP is live (type invariant). The buffer, mapped for
@@ -469,28 +470,75 @@ impl Drop for DmaBuf {
     }
 }
 
-/// The send-queue work requests of one `ib_post_send()`: the REG_MRs and
-/// LOCAL_INVs of up to `N` MRs, in the order added, then at most one Send.
-/// It borrows for `'a` the MRs whose work requests it holds, the buffer
-/// the Send reads and the owners of the completion contexts, so none of
-/// them changes or goes while it is built and posted; [`Qp::post_send`]
-/// links and posts it.
+/// A send buffer: a [`DmaBuf`] whose contents one user at a time writes,
+/// by a protocol its owner documents, and whose mapping ([`SendBuf::addr`],
+/// [`SendBuf::len`]) anyone may name, for a Send to read, without a
+/// reference to the contents.
 ///
 /// # Invariants
 ///
-/// `wrs[..len]` are the prepared work requests of distinct MRs borrowed
-/// mutably for `'a`, each completing on its MR's own context or on a
-/// [`Cqe`] of an owner borrowed for `'a`; `send`, if any, reads
-/// `sge.length` bytes of a [`DmaBuf`] borrowed for `'a`, within its
-/// mapping, and completes on such a [`Cqe`].
-pub(crate) struct SendChain<'a, const N: usize> {
+/// `addr` and `len` are the mapping of the [`DmaBuf`] in `buf`, which is
+/// never replaced (the contract of [`SendBuf::get`]) and so keeps that
+/// mapping until this value is dropped.
+pub(crate) struct SendBuf {
+    addr: u64,
+    len: usize,
+    buf: SyncCell<DmaBuf>,
+}
+
+impl SendBuf {
+    /// Wraps `buf`.
+    pub(crate) fn new(buf: DmaBuf) -> Self {
+        // INVARIANT: the mapping of the buffer kept.
+        Self {
+            addr: buf.addr(),
+            len: buf.len(),
+            buf: SyncCell::new(buf),
+        }
+    }
+
+    /// Returns the DMA address.
+    pub(crate) fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Returns the length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Returns a pointer to the buffer, to be used as [`SyncCell::get`]'s
+    /// is; the buffer may be written through it, not replaced.
+    pub(crate) fn get(&self) -> *mut DmaBuf {
+        self.buf.get()
+    }
+}
+
+/// The send-queue work requests of one `ib_post_send()`: the REG_MRs and
+/// LOCAL_INVs of up to `N` MRs, in the order added, then at most one Send.
+/// What its work requests point to (the MRs, the buffer the Send reads,
+/// the owners of the completion contexts) is borrowed for `'r`, and the
+/// MRs are held exclusively, through their leases, for `'l`, so none of
+/// them goes while the chain lives and no one else touches an MR's work
+/// requests while it is built and posted. [`Qp::post`] takes one whose
+/// `'r` is the QP's resources'; [`Qp::post_send`] one the caller vouches
+/// for.
+///
+/// # Invariants
+///
+/// `wrs[..len]` are the prepared work requests of distinct MRs that live
+/// for `'r` and are used by no one else for `'l`, each completing on its
+/// MR's own context or on a [`Cqe`] of an owner borrowed for `'r`;
+/// `send`, if any, reads `sge.length` bytes of a [`SendBuf`] borrowed for
+/// `'r`, within its mapping, and completes on such a [`Cqe`].
+pub(crate) struct SendChain<'r, 'l, const N: usize> {
     wrs: [*mut bindings::ib_send_wr; N],
     len: usize,
     send: Option<(bindings::ib_send_wr, bindings::ib_sge)>,
-    _borrows: PhantomData<&'a mut Mr>,
+    _borrows: PhantomData<(&'r Mr, &'l mut MrLease)>,
 }
 
-impl<'a, const N: usize> SendChain<'a, N> {
+impl<'r, 'l, const N: usize> SendChain<'r, 'l, N> {
     /// An empty chain.
     pub(crate) fn new() -> Self {
         // INVARIANT: nothing held.
@@ -507,34 +555,52 @@ impl<'a, const N: usize> SendChain<'a, N> {
         self.len
     }
 
-    /// Appends `wr`, a work request of an MR borrowed for `'a`; `EIO` when
-    /// the chain is full.
+    /// Appends `wr`, a work request of an MR that lives for `'r` and is
+    /// the chain's alone for `'l`; `EIO` when the chain is full.
     fn push(&mut self, wr: *mut bindings::ib_send_wr) -> Result {
         let slot = self.wrs.get_mut(self.len).ok_or(EIO)?;
         *slot = wr;
-        // INVARIANT: the caller borrowed the MR of `wr` for `'a`.
+        // INVARIANT: guaranteed by the caller.
         self.len += 1;
         Ok(())
     }
 
-    /// Appends the REG_MR that [`Mr::map`] prepared; `EIO` if `mr` is not
-    /// mapped or the chain is full.
-    pub(crate) fn reg(&mut self, mr: &'a mut Mr) -> Result {
-        let wr = mr.reg_wr()?;
+    /// Appends the REG_MR that [`Mr::map`] prepared for the MR of `table`
+    /// that `lease` names; `EIO` if the lease is not the table's, the MR
+    /// is not mapped or the chain is full.
+    pub(crate) fn reg(&mut self, table: &'r MrTable, lease: &'l mut MrLease) -> Result {
+        let wr = table.get_mut(lease).ok_or(EIO)?.reg_wr()?;
+        // INVARIANT: the MR is `table`'s, borrowed for `'r`, and its lease
+        // is borrowed mutably for `'l`.
         self.push(wr)
     }
 
     /// Appends the REG_MR of a [`BufferMr`]; fails as [`SendChain::reg`].
-    pub(crate) fn reg_buffer(&mut self, mr: &'a mut BufferMr) -> Result {
+    pub(crate) fn reg_buffer(&mut self, mr: &'r mut BufferMr) -> Result
+    where
+        'r: 'l,
+    {
         let wr = mr.reg_wr()?;
+        // INVARIANT: `mr` is borrowed mutably for `'r`, which outlives `'l`.
         self.push(wr)
     }
 
-    /// Appends a LOCAL_INV of `mr`'s current rkey: signaled on `signal`'s
-    /// [`Cqe`], or unsignaled on the MR's own context when `None`. `EIO`
-    /// when the chain is full.
-    pub(crate) fn local_inv<T: CqeHandler>(&mut self, mr: &'a mut Mr, signal: Option<&'a T>) -> Result {
-        let wr = mr.inv_wr(signal.map(Cqe::ptr_of));
+    /// Appends a LOCAL_INV of the current rkey of the MR of `table` that
+    /// `lease` names: signaled on `signal`'s [`Cqe`], or unsignaled on the
+    /// MR's own context when `None`. `EIO` if the lease is not the
+    /// table's or the chain is full.
+    pub(crate) fn local_inv<T: CqeHandler>(
+        &mut self,
+        table: &'r MrTable,
+        lease: &'l mut MrLease,
+        signal: Option<&'r T>,
+    ) -> Result {
+        let cqe = match signal {
+            Some(owner) => Some(Cqe::ptr_of(owner).ok_or(EIO)?),
+            None => None,
+        };
+        let wr = table.get_mut(lease).ok_or(EIO)?.inv_wr(cqe);
+        // INVARIANT: as in `reg`; the signaled owner is borrowed for `'r`.
         self.push(wr)
     }
 
@@ -543,10 +609,10 @@ impl<'a, const N: usize> SendChain<'a, N> {
     /// [`Cqe`]. `EIO` if `len` exceeds the buffer or a Send was set.
     pub(crate) fn send<T: CqeHandler>(
         &mut self,
-        buf: &'a DmaBuf,
+        buf: &'r SendBuf,
         len: u32,
         lkey: u32,
-        owner: &'a T,
+        owner: &'r T,
         signaled: bool,
     ) -> Result {
         if self.send.is_some() || len as usize > buf.len() {
@@ -559,7 +625,7 @@ impl<'a, const N: usize> SendChain<'a, N> {
         };
         // SAFETY: `ib_send_wr` is a C struct for which all zeroes is valid.
         let mut wr: bindings::ib_send_wr = unsafe { core::mem::zeroed() };
-        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(owner);
+        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(owner).ok_or(EIO)?;
         wr.num_sge = 1;
         wr.opcode = bindings::ib_wr_opcode_IB_WR_SEND;
         wr.send_flags = if signaled {
@@ -580,20 +646,21 @@ impl<R> Qp<R> {
     ///
     /// # Safety
     ///
-    /// Everything `chain` borrowed (the MRs, the Send's buffer, the owners
-    /// of the completion contexts) stays valid, and the buffer unmodified,
-    /// until each work request has completed, or the QP was destroyed and
-    /// its CQs freed. (An MR's own completions reach its [`MrHandler`],
-    /// which the MR holds.)
-    pub(crate) unsafe fn post_send<const N: usize>(&self, mut chain: SendChain<'_, N>) -> Result {
+    /// Everything `chain` borrowed for `'r` (the MRs, the Send's buffer,
+    /// the owners of the completion contexts) stays valid until each work
+    /// request has completed, or the QP was destroyed and its CQs freed.
+    /// (An MR's own completions reach its [`MrHandler`], which the MR
+    /// holds.)
+    pub(crate) unsafe fn post_send<const N: usize>(&self, mut chain: SendChain<'_, '_, N>) -> Result {
         let mut next: *mut bindings::ib_send_wr = core::ptr::null_mut();
         if let Some((wr, sge)) = &mut chain.send {
             wr.sg_list = sge;
             next = wr;
         }
         for &wr in chain.wrs.iter().take(chain.len).rev() {
-            // SAFETY: `wr` is the work request of an MR `chain` borrows
-            // mutably (type invariant), so no one else writes it.
+            // SAFETY: `wr` is the work request of an MR that is the
+            // chain's alone while it lives (type invariant), so no one else
+            // writes it.
             unsafe { (*wr).next = next };
             next = wr;
         }
@@ -606,6 +673,22 @@ impl<R> Qp<R> {
         // as the caller guarantees. The Send and its SGE, on this stack,
         // are copied by the provider before the call returns.
         to_result(unsafe { bindings::xprs_ib_post_send(self.qp.as_ptr(), next) })
+    }
+
+    /// Posts the chain `build` makes from the QP's resources. Because
+    /// `build` must give a chain for whatever lifetime `'r` it is lent the
+    /// resources, everything the chain points to is theirs (or
+    /// `'static`); the leases it holds stay borrowed (`'l`) until the post
+    /// returns.
+    pub(crate) fn post<'l, const N: usize>(
+        &self,
+        build: impl for<'r> FnOnce(&'r R) -> Result<SendChain<'r, 'l, N>>,
+    ) -> Result {
+        let chain = build(&self.res)?;
+        // SAFETY: what `chain` borrowed for `'r` is `res`'s, which goes only
+        // after the QP is destroyed and its CQs freed (type invariant), so
+        // it outlives each work request and its completion.
+        unsafe { self.post_send(chain) }
     }
 }
 

@@ -14,9 +14,9 @@
 #![forbid(unsafe_code)]
 
 use crate::bindings;
-use crate::cell::SyncCell;
+use crate::cell::OnceBox;
 use crate::completion::Completion;
-use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd};
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd, SendBuf};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
@@ -33,7 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{Endpoint, EpEvents, Resolving};
+use super::endpoint::{Endpoint, EpEvents, EpRes, Resolving};
 use super::frwr::{InvCqe, MrPool};
 use super::rep::Reps;
 use super::reply::Rep;
@@ -239,10 +239,18 @@ impl Transport {
         // Made before the QP, which takes the Receive buffers: a failure
         // here has no QP to destroy.
         let (send_bufs, send_cqes, inv_cqes, reps) = self.buffers(&dev, lkey, cqs, ring_slots, num_reps)?;
+        let res = EpRes {
+            reps,
+            send_bufs,
+            send_cqes,
+            inv_cqes,
+            write_pad: OnceBox::new(),
+            mrs,
+        };
         *step = "create QP";
-        // The QP owns the CQs and the Receive buffers from here on, and
-        // frees them after itself.
-        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr, reps)?;
+        // The QP owns the CQs and what its work requests use from here
+        // on, and frees them after itself.
+        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr, res)?;
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
@@ -260,12 +268,7 @@ impl Transport {
                 id,
                 _removal: removal,
                 pd: Some(pd),
-                reps_back: None,
-                send_bufs,
-                send_cqes,
-                inv_cqes,
-                mrs,
-                write_pad: None,
+                res_back: None,
                 lkey,
                 negotiated: ours,
                 th,
@@ -316,14 +319,14 @@ impl Transport {
         (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
+    ) -> Result<(KVec<SendBuf>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
         let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
         for _ in 0..self.reqs.len() {
             let b = DmaBuf::new(dev, send_size, true)?;
-            send_bufs.push(SyncCell::new(b), GFP_KERNEL)?;
+            send_bufs.push(SendBuf::new(b), GFP_KERNEL)?;
         }
         let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
         for slot in 0..ring_slots as usize {
@@ -371,7 +374,7 @@ impl Transport {
     fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
         let me = ep as *mut Endpoint;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
-        for rep in qp.res().iter() {
+        for rep in qp.res().reps.iter() {
             rep.ep.store(me, Ordering::Release);
             rep.post(qp)?;
         }

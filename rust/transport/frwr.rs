@@ -125,6 +125,14 @@ pub(super) struct MrPool {
 }
 
 impl MrPool {
+    /// The pool of no MRs.
+    pub(super) const EMPTY: Self = Self { table: MrTable::EMPTY };
+
+    /// Returns the table, for a [`SendChain`] to link its MRs.
+    pub(super) fn table(&self) -> &MrTable {
+        &self.table
+    }
+
     /// The table's id, which its leases carry, for `Registered::of_pool`.
     pub(super) fn id(&self) -> u64 {
         self.table.id()
@@ -318,20 +326,32 @@ impl Transport {
     /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
     /// a small buffer the peer may write the pad of an unaligned payload
     /// into. Its REG_MR is posted unsignaled.
-    pub(super) fn create_write_pad(self: ArcBorrow<'_, Self>, ep: &mut Endpoint) -> Result {
+    pub(super) fn create_write_pad(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let mut mr = BufferMr::new(pd, Arc::from(self), u32::MAX, xdr::XDR_UNIT as u32)?;
         let seg = mr.map(true, 0)?;
         let qp = ep.id.qp().ok_or(EIO)?;
+        // Taken before the post: once posted, the MR must not be freed
+        // before the QP.
+        let slot = KBox::<WritePad>::new_uninit(GFP_KERNEL)?;
         let mut chain = SendChain::<1>::new();
         chain.reg_buffer(&mut mr)?;
-        // SAFETY: the MR is kept in the endpoint, which frees the QP and
-        // its CQs before it.
+        // SAFETY: the MR is kept in the QP's resources (`write_pad`, set
+        // below), which go only after the QP and its CQs.
         unsafe { qp.post_send(chain)? };
-        ep.write_pad = Some(WritePad {
-            seg: seg.to_wire(),
-            _mr: Unshared::new(mr),
-        });
+        let pad = KBox::write(
+            slot,
+            WritePad {
+                seg: seg.to_wire(),
+                _mr: Unshared::new(mr),
+            },
+        );
+        if let Err(pad) = ep.write_pad.set(pad) {
+            // A second pad (not made): its REG_MR may be running, so it
+            // is never freed.
+            sunrpc::warn_once(c_str!("write pad registered twice"));
+            KBox::leak(pad);
+        }
         Ok(())
     }
 
@@ -379,9 +399,8 @@ impl Transport {
                 let mut chain = SendChain::new();
                 let n = reg.len();
                 for (k, lease) in reg.iter_mut().enumerate() {
-                    let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
                     let last = k.saturating_add(1) == n;
-                    chain.local_inv(mr, last.then_some(cqe))?;
+                    chain.local_inv(ep.mrs.table(), lease, last.then_some(cqe))?;
                 }
                 add(&self.stats.local_inv_needed, n as u64);
                 inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
@@ -389,10 +408,10 @@ impl Transport {
             },
             |ep, chain| {
                 let qp = ep.id.qp().ok_or(EIO)?;
-                // SAFETY: the MRs are this req's leases in the endpoint's
-                // pool, and the last request completes on the req's
-                // `InvCqe`, also the endpoint's: the endpoint frees the QP
-                // and its CQs before its pool and contexts.
+                // SAFETY: the MRs are this req's leases in the pool of the
+                // QP's resources (`EpRes`), and the last request completes
+                // on the req's `InvCqe`, also theirs: the QP gives them up
+                // only after it is destroyed and its CQs are freed.
                 unsafe { qp.post_send(chain) }
             },
         )
@@ -428,7 +447,7 @@ impl Transport {
         // The rep the reply handler held for the chain came in on the
         // chain's endpoint (`Rep::endpoint`), which holds it.
         let rep = req.inv.rep.swap(InvCtx::NO_REP, Ordering::Acquire);
-        let rep = ep.reps().get(rep as usize);
+        let rep = ep.reps.get(rep as usize);
         let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
             return;

@@ -14,7 +14,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, EpRes};
 use super::Transport;
 
 /// The Receive buffers of one connection, owned by its QP ([`Qp::res`]).
@@ -67,7 +67,7 @@ impl Rep {
 
     /// Posts the Receive (`rpcrdma_post_recvs()` for one rep) on `qp`,
     /// whose [`Reps`] hold it.
-    pub(super) fn post(&self, qp: &Qp<Reps>) -> Result {
+    pub(super) fn post(&self, qp: &Qp<EpRes>) -> Result {
         // I1: a rep handed to the HCA is not still owned by it (its last
         // Receive completed and the reply handler is done with it).
         let was_posted = self.posted.swap(true, Ordering::AcqRel);
@@ -77,8 +77,8 @@ impl Rep {
         }
         // Not posted (checked above): no Receive uses its buffer or cqe.
         let index = self.index as usize;
-        let rc = qp.post_recv(|reps| {
-            let rep = reps.get(index).filter(|rep| core::ptr::eq(*rep, self)).ok_or(EIO)?;
+        let rc = qp.post_recv(|res| {
+            let rep = res.reps.get(index).filter(|rep| core::ptr::eq(*rep, self)).ok_or(EIO)?;
             Ok(Recv {
                 owner: rep,
                 buf: &rep.buf,

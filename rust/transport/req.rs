@@ -366,8 +366,8 @@ impl<'a> ReqKey<'a> {
     pub(super) fn hand_to_inv<'e, const N: usize>(
         mut self,
         ep: &'e Endpoint,
-        build: impl for<'s> FnOnce(&'s &'e Endpoint, &'s InvCtx, &'s mut Registered) -> Result<SendChain<'s, N>>,
-        post: impl for<'s> FnOnce(&'s Endpoint, SendChain<'s, N>) -> Result,
+        build: impl for<'s> FnOnce(&'s &'e Endpoint, &'s InvCtx, &'s mut Registered) -> Result<SendChain<'s, 's, N>>,
+        post: impl for<'s> FnOnce(&'s Endpoint, SendChain<'s, 's, N>) -> Result,
     ) -> core::result::Result<(), (Self, Error)> {
         let req = self.req;
         let ep = &ep;
