@@ -34,8 +34,9 @@
 //!
 //! `unsafe` code is denied here and in every child module. The logic
 //! files forbid it outright; the few that still hold some (`req` and
-//! `rep`, which make keys and back-pointers; `frwr` and `sendctx`, for
-//! their posts) say so with an `allow` at their top.
+//! `rep`, which make keys and back-pointers; `frwr`, for the pages its
+//! MRs map, a LOCAL_INV chain's endpoint and two posts) say so with an
+//! `allow` at their top.
 //!
 //! The lock rules all of them rely on:
 //!

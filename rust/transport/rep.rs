@@ -29,7 +29,7 @@ pub(super) type Reps = KVec<Rep>;
 ///   owns `buf` exactly then.
 /// - `index` is this rep's position in the [`Reps`] of its endpoint.
 /// - `ep` is null or points to the endpoint that holds this rep (in its
-///   QP, or in `reps_back` once the QP gave it back), set (Release) once
+///   QP, or in `res_back` once the QP gave it back), set (Release) once
 ///   that endpoint is at its final address; the rep lives inside it, so
 ///   the endpoint outlives every borrow of the rep.
 pub(super) struct Rep {

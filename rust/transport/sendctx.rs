@@ -99,9 +99,9 @@ impl Transport {
             let cqe = res.send_cqes.get(slot).ok_or(EIO)?;
             // Traced before the post, after which a Reply may complete the rqst.
             trace::post_send(rqst, &cqe.cid, signaled, num_regs);
-            // The buffer `parts.buf` is (the mapping only: the contents are
-            // not written until its Send owner is released, type invariant
-            // of `Req`).
+            // The Send reads the buffer `parts.buf` is, named here by its
+            // mapping only; its contents are not written until its Send
+            // owner is released (type invariant of `Req`).
             let sendbuf = res.send_bufs.get(id).ok_or(EIO)?;
             chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
             // The Reply may complete before the post returns. Release: the
