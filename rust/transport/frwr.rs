@@ -197,7 +197,7 @@ impl InvCtx {
 }
 
 /// The completion context of the last LOCAL_INV of req `req`'s chains on
-/// one endpoint (one per req, in `Endpoint::inv_cqes`).
+/// one endpoint (one per req, in `EpRes::inv_cqes`).
 pub(super) struct InvCqe {
     pub(super) cqe: Cqe<InvCqe>,
     pub(super) req: u32,
@@ -392,29 +392,20 @@ impl Transport {
         req: ReqKey<'a>,
     ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
         let id = req.kref.id().0 as usize;
-        req.hand_to_inv::<MAX_MRS_PER_REQ>(
-            ep,
-            |ep, inv, reg| {
-                let cqe = ep.inv_cqes.get(id).ok_or(EIO)?;
-                let mut chain = SendChain::new();
-                let n = reg.len();
-                for (k, lease) in reg.iter_mut().enumerate() {
-                    let last = k.saturating_add(1) == n;
-                    chain.local_inv(ep.mrs.table(), lease, last.then_some(cqe))?;
-                }
-                add(&self.stats.local_inv_needed, n as u64);
-                inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
-                Ok(chain)
-            },
-            |ep, chain| {
-                let qp = ep.id.qp().ok_or(EIO)?;
-                // SAFETY: the MRs are this req's leases in the pool of the
-                // QP's resources (`EpRes`), and the last request completes
-                // on the req's `InvCqe`, also theirs: the QP gives them up
-                // only after it is destroyed and its CQs are freed.
-                unsafe { qp.post_send(chain) }
-            },
-        )
+        let inv = &req.req().inv;
+        let at = ep as *const Endpoint as *mut Endpoint;
+        req.hand_to_inv::<MAX_MRS_PER_REQ>(ep, |res, reg| {
+            let cqe = res.inv_cqes.get(id).ok_or(EIO)?;
+            let mut chain = SendChain::new();
+            let n = reg.len();
+            for (k, lease) in reg.iter_mut().enumerate() {
+                let last = k.saturating_add(1) == n;
+                chain.local_inv(res.mrs.table(), lease, last.then_some(cqe))?;
+            }
+            add(&self.stats.local_inv_needed, n as u64);
+            inv.ep.store(at, Ordering::Release);
+            Ok(chain)
+        })
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
