@@ -231,3 +231,74 @@ impl<T> PinnedVec<T> {
         &self.0
     }
 }
+
+/// A value set at most once, through a shared reference, and from then on
+/// only read, until the owner drops it: an `Option<KBox<T>>` whose `Some`
+/// is written through `&self` (the write pad of a connection, made once it
+/// is established, in resources shared since the QP was created).
+///
+/// # Invariants
+///
+/// `ptr` is null or, once [`OnceBox::set`] stored it, the pointer of a
+/// `KBox<T>` this value owns, never changed again and freed only by
+/// `drop`.
+pub(crate) struct OnceBox<T> {
+    ptr: core::sync::atomic::AtomicPtr<T>,
+    _owns: PhantomData<(KBox<T>, *mut ())>,
+}
+
+// SAFETY: a `OnceBox<T>` owns at most one `T` (type invariant), which
+// moves with it when `T: Send`.
+unsafe impl<T: Send> Send for OnceBox<T> {}
+// SAFETY: through `&OnceBox<T>` a `T` is stored, possibly by another
+// thread than the one that drops it (`T: Send`), and read through `&T` on
+// several threads at once (`T: Sync`); the store (Release) happens before
+// every read that sees it (Acquire).
+unsafe impl<T: Send + Sync> Sync for OnceBox<T> {}
+
+impl<T> OnceBox<T> {
+    /// An empty box.
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: null.
+        Self {
+            ptr: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+            _owns: PhantomData,
+        }
+    }
+
+    /// Stores `value`; gives it back if a value was stored before.
+    pub(crate) fn set(&self, value: KBox<T>) -> core::result::Result<(), KBox<T>> {
+        use core::sync::atomic::Ordering;
+        let raw = KBox::into_raw(value);
+        match self
+            .ptr
+            .compare_exchange(core::ptr::null_mut(), raw, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // INVARIANT: the box is owned here from now on, never replaced.
+            Ok(_) => Ok(()),
+            // SAFETY: `raw` came from `KBox::into_raw` just above and was
+            // not stored, so it is still this call's to give back.
+            Err(_) => Err(unsafe { KBox::from_raw(raw) }),
+        }
+    }
+
+    /// Returns the value, once it is stored.
+    pub(crate) fn get(&self) -> Option<&T> {
+        let p = self.ptr.load(core::sync::atomic::Ordering::Acquire);
+        // SAFETY: null or the pointer of a box this value owns, never
+        // changed and freed only by `drop`, which `&self` excludes (type
+        // invariant); the Acquire load pairs with `set`'s store.
+        unsafe { p.as_ref() }
+    }
+}
+
+impl<T> Drop for OnceBox<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: the pointer of the box this value owns (type
+            // invariant), freed only here.
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}

@@ -147,19 +147,20 @@ impl Drop for IdHold {
     }
 }
 
-/// An `rdma_cm_id` for an RC connection, whose events go to its `H`.
+/// An `rdma_cm_id` for an RC connection, whose events go to its `H`, and
+/// whose QP's Receives use an `R` ([`Qp`]).
 ///
 /// # Invariants
 ///
 /// `hold` is the id made by [`CmId::new`] for an `H` (so `device` reads
 /// it). `qp` is the QP created on it, until it is destroyed.
-pub(crate) struct CmId<H: CmHandler> {
+pub(crate) struct CmId<H: CmHandler, R> {
     hold: Arc<IdHold>,
-    qp: Option<Qp>,
+    qp: Option<Qp<R>>,
     _handler: PhantomData<Arc<H>>,
 }
 
-impl<H: CmHandler + 'static> CmId<H> {
+impl<H: CmHandler + 'static, R> CmId<H, R> {
     /// Creates an identifier in the network namespace of `xprt`, whose
     /// events go to `handler`.
     pub(crate) fn new(xprt: &Xprt, handler: Arc<H>) -> Result<Self> {
@@ -186,7 +187,7 @@ impl<H: CmHandler + 'static> CmId<H> {
     }
 }
 
-impl<H: CmHandler> CmId<H> {
+impl<H: CmHandler, R> CmId<H, R> {
     /// Starts resolving the address of the server of `xprt` to a device;
     /// the result is an event.
     pub(crate) fn resolve_addr(&self, xprt: &Xprt, ms: u32) -> Result {
@@ -219,7 +220,7 @@ impl<H: CmHandler> CmId<H> {
     }
 
     /// Creates the RC QP with the given queue sizes, completing on the CQs,
-    /// which it owns from now on.
+    /// which it owns from now on, as it owns `res`, what its Receives use.
     pub(crate) fn create_qp(
         &mut self,
         pd: &Arc<Pd>,
@@ -227,6 +228,7 @@ impl<H: CmHandler> CmId<H> {
         recv_cq: Cq,
         send_wr: u32,
         recv_wr: u32,
+        res: R,
     ) -> Result {
         if self.qp.is_some() {
             return Err(EBUSY);
@@ -248,15 +250,16 @@ impl<H: CmHandler> CmId<H> {
         // SAFETY: `rdma_create_qp()` succeeded, so `qp` is the QP it made
         // on the id, which `destroy_qp` destroys.
         let qp = NonNull::new(unsafe { (*self.hold.as_ptr()).qp }).ok_or(EIO)?;
-        // SAFETY: the QP was just created on these CQs and this PD, and is
-        // destroyed, by `destroy_qp`, before the `Qp` (and so the CQs and
-        // its hold on the PD) is dropped.
-        self.qp = Some(unsafe { Qp::from_raw(qp, send_cq, recv_cq, pd.clone()) });
+        // SAFETY: the QP was just created on these CQs and this PD, nothing
+        // is posted on it yet, and it is destroyed, by `destroy_qp`, before
+        // the `Qp` (and so the CQs, its hold on the PD and `res`) is
+        // dropped or taken apart.
+        self.qp = Some(unsafe { Qp::from_raw(qp, send_cq, recv_cq, pd.clone(), res) });
         Ok(())
     }
 
     /// Returns the QP, if one was created.
-    pub(crate) fn qp(&self) -> Option<&Qp> {
+    pub(crate) fn qp(&self) -> Option<&Qp<R>> {
         self.qp.as_ref()
     }
 
@@ -280,32 +283,34 @@ impl<H: CmHandler> CmId<H> {
     /// Flushes and waits for every posted Receive, then every Send, then
     /// destroys the QP and frees its CQs (`rpcrdma_xprt_drain()`, then
     /// `rdma_destroy_qp()` and `ib_free_cq()`). The token it returns lets
-    /// the caller release what the QP's work requests used.
-    pub(crate) fn drain_and_destroy_qp(&mut self) -> QpGone {
+    /// the caller release what the QP's work requests used; the QP's
+    /// resources, if there was a QP, come back with it.
+    pub(crate) fn drain_and_destroy_qp(&mut self) -> (QpGone, Option<R>) {
         if let Some(qp) = &self.qp {
             qp.drain();
         }
-        self.destroy_qp();
+        let res = self.destroy_qp();
         // INVARIANT: the QP, if any, was drained and destroyed above.
-        QpGone(())
+        (QpGone(()), res)
     }
 
     /// Destroys the QP, if any, then frees its CQs (freeing a CQ waits for
-    /// its completion work).
-    pub(crate) fn destroy_qp(&mut self) {
-        if let Some(qp) = self.qp.take() {
-            // SAFETY: the QP exists (invariant) and no one can post on it
-            // any more: it was taken out of `self`.
-            unsafe { bindings::rdma_destroy_qp(self.hold.as_ptr()) };
-            // The CQs go after the QP that used them.
-            drop(qp);
-        }
+    /// its completion work), and returns the QP's resources.
+    pub(crate) fn destroy_qp(&mut self) -> Option<R> {
+        let qp = self.qp.take()?;
+        // SAFETY: the QP exists (invariant) and no one can post on it any
+        // more: it was taken out of `self`.
+        unsafe { bindings::rdma_destroy_qp(self.hold.as_ptr()) };
+        // SAFETY: destroyed just above. The CQs go after the QP that used
+        // them, and the resources after the CQs.
+        Some(unsafe { qp.into_res() })
     }
 }
 
-impl<H: CmHandler> Drop for CmId<H> {
+impl<H: CmHandler, R> Drop for CmId<H, R> {
     fn drop(&mut self) {
-        // The id itself goes with its last holder (`IdHold`).
-        self.destroy_qp();
+        // The id itself goes with its last holder (`IdHold`); the QP's
+        // resources go after its CQs.
+        drop(self.destroy_qp());
     }
 }

@@ -12,6 +12,7 @@ use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 mod locked;
@@ -160,24 +161,25 @@ impl<T: XprtOps> NewXprt<T> {
     /// # Safety
     ///
     /// The link and every clone of it are dropped before the state
-    /// published with this `NewXprt` is (the adapter's `->destroy` drops
-    /// the state, then frees the transport), or, when the state is not
-    /// published, before [`NewXprt::free`] is called.
+    /// published with this `NewXprt` is (the adapter's `->destroy` frees
+    /// the transport only once the state's last `Arc` is dropped, and
+    /// never if one is left), or, when the state is not published, before
+    /// [`NewXprt::free`] is called.
     pub(crate) unsafe fn link(&self) -> XprtLink {
         // INVARIANT: the transport is allocated now (type invariant), and
-        // is freed only by `free` or by the adapter's `->destroy` after it
-        // dropped the published state; the caller guarantees that the link
-        // and its clones are gone by then.
+        // is freed only by `free` or by the adapter's `->destroy` after the
+        // published state's last reference was dropped; the caller
+        // guarantees that the link and its clones are gone by then.
         XprtLink(self.0.cast())
     }
 
     /// Stores `state` as the transport's, which the entry points reach,
     /// sets the largest RPC payload, which the RPC client reads, and
     /// returns the finished transport, for the adapter to give sunrpc.
-    pub(crate) fn publish(self, state: Pin<KBox<T>>, max_payload: usize) -> Published<T> {
-        // SAFETY: the state is never moved out of its box: the adapter's
-        // `destroy` turns the pointer back into the pinned box.
-        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+    pub(crate) fn publish(self, state: Arc<T>, max_payload: usize) -> Published<T> {
+        // The adapter's `destroy` takes this reference back
+        // (`Arc::from_raw`); an `Arc` never moves its value.
+        let raw = Arc::into_raw(state).cast_mut();
         let x = self.0.as_ptr();
         // SAFETY: allocated, and not shared yet (type invariant).
         unsafe {
@@ -185,7 +187,7 @@ impl<T: XprtOps> NewXprt<T> {
             (*x).max_payload = max_payload;
         }
         // INVARIANT: allocated with `T`'s table (type invariant), its
-        // private pointer the leaked box, not seen by sunrpc yet.
+        // private pointer the state's raw `Arc`, not seen by sunrpc yet.
         Published(x, PhantomData)
     }
 

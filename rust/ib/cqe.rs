@@ -102,32 +102,28 @@ impl<'a> Wc<'a> {
 }
 
 /// The owner of an embedded [`Cqe`], found from it by offset, as
-/// `container_of` does. Implemented only by [`impl_has_cqe!`].
-///
-/// # Safety
-///
-/// `Self` has a field of type `Cqe<Self>` at byte offset `CQE_OFFSET`.
-pub(crate) unsafe trait HasCqe {
+/// `container_of` does. Implemented by [`impl_has_cqe!`]. The trait is
+/// safe: [`Cqe::ptr_of`] checks that `cqe` is the `Cqe<Self>` at
+/// `CQE_OFFSET` inside `Self` before it hands the address out, so a wrong
+/// impl only makes posts fail.
+pub(crate) trait HasCqe: Sized {
     /// The byte offset of the `Cqe<Self>` field in `Self`.
     const CQE_OFFSET: usize;
+
+    /// Returns that field.
+    fn cqe(&self) -> &Cqe<Self>;
 }
 
 /// Implements [`HasCqe`] for `$owner`, whose field `$field` is its
-/// `Cqe<$owner>`: the offset is `offset_of!` that field, and the field's
-/// type is checked at compile time.
+/// `Cqe<$owner>`: the offset is `offset_of!` that field.
 macro_rules! impl_has_cqe {
     ($owner:ty, $field:ident) => {
-        // SAFETY: `CQE_OFFSET` is the offset of `$field`, which the
-        // function below, compiled with the impl, shows to be a
-        // `Cqe<$owner>`.
-        unsafe impl $crate::ib::HasCqe for $owner {
-            const CQE_OFFSET: usize = {
-                fn field_type(owner: &$owner) -> &$crate::ib::Cqe<$owner> {
-                    &owner.$field
-                }
-                let _: fn(&$owner) -> &$crate::ib::Cqe<$owner> = field_type;
-                ::core::mem::offset_of!($owner, $field)
-            };
+        impl $crate::ib::HasCqe for $owner {
+            const CQE_OFFSET: usize = ::core::mem::offset_of!($owner, $field);
+
+            fn cqe(&self) -> &$crate::ib::Cqe<$owner> {
+                &self.$field
+            }
         }
     };
 }
@@ -148,7 +144,8 @@ pub(crate) trait CqeHandler: HasCqe + Sync {
 ///
 /// `cqe.done` is [`trampoline::<T>`], written by [`Cqe::new`] and never
 /// changed. The address of `cqe` is handed out only by [`Cqe::ptr_of`],
-/// which computes it from a `&T` as that `T`'s field at `T::CQE_OFFSET`.
+/// for a `Cqe<T>` it checked to be the field at `T::CQE_OFFSET` of the
+/// `T` it was given.
 #[repr(transparent)]
 pub(crate) struct Cqe<T> {
     cqe: Foreign<bindings::ib_cqe>,
@@ -169,18 +166,29 @@ impl<T: CqeHandler> Cqe<T> {
     }
 
     /// Returns the `ib_cqe` embedded in `owner`, for a work request whose
-    /// completion is to reach `owner.done()`.
-    pub(crate) fn ptr_of(owner: &T) -> *mut bindings::ib_cqe {
-        // INVARIANT: the address is the `Cqe<T>` field of `owner` (by
-        // `HasCqe`), whose first byte is its `ib_cqe` (`Cqe` and `Foreign`
-        // are `repr(transparent)`, as is `Opaque`). It is computed from
-        // the pointer to the whole owner, so the trampoline may step back
-        // to it.
-        (owner as *const T)
-            .cast::<u8>()
-            .wrapping_add(T::CQE_OFFSET)
-            .cast::<bindings::ib_cqe>()
-            .cast_mut()
+    /// completion is to reach `owner.done()`; None (a wrong [`HasCqe`]
+    /// impl) unless `owner.cqe()` lies within `owner` at `T::CQE_OFFSET`.
+    pub(crate) fn ptr_of(owner: &T) -> Option<*mut bindings::ib_cqe> {
+        let base = owner as *const T as usize;
+        let field = owner.cqe() as *const Cqe<T> as usize;
+        let inside = T::CQE_OFFSET
+            .checked_add(core::mem::size_of::<Cqe<T>>())
+            .is_some_and(|end| end <= core::mem::size_of::<T>());
+        if !inside || field.wrapping_sub(base) != T::CQE_OFFSET {
+            return None;
+        }
+        // INVARIANT: the address is that of `owner.cqe()`, a `Cqe<T>` at
+        // `T::CQE_OFFSET` inside `owner` (checked above), whose first byte
+        // is its `ib_cqe` (`Cqe` and `Foreign` are `repr(transparent)`, as
+        // is `Opaque`). It is computed from the pointer to the whole owner,
+        // so the trampoline may step back to it.
+        Some(
+            (owner as *const T)
+                .cast::<u8>()
+                .wrapping_add(T::CQE_OFFSET)
+                .cast::<bindings::ib_cqe>()
+                .cast_mut(),
+        )
     }
 }
 
@@ -191,8 +199,7 @@ impl<T: CqeHandler> Cqe<T> {
 ///
 /// Called by the CQ poller for a completion `wc` of a work request whose
 /// `wr_cqe` was given by [`Cqe::ptr_of`] for a `T` that is still live (the
-/// contracts of [`Qp::post_send`](super::Qp::post_send) and
-/// [`post_recv`](super::post_recv): the owner stays valid until the work
+/// posts of [`Qp`](super::Qp): the owner stays valid until the work
 /// request completes, or the QP is destroyed and its CQs freed).
 unsafe extern "C" fn trampoline<T: CqeHandler>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
     // SAFETY: `cq` is the poller's own live CQ, and `wc` is valid for the
@@ -200,7 +207,8 @@ unsafe extern "C" fn trampoline<T: CqeHandler>(cq: *mut bindings::ib_cq, wc: *mu
     // `wr_cqe->done`, and only a `Cqe<T>`
     // has `done == trampoline::<T>` (type invariant); its address comes
     // only from `Cqe::ptr_of`, as `owner + T::CQE_OFFSET` computed from a
-    // pointer to the whole `T`, so subtracting `T::CQE_OFFSET` gives back
+    // pointer to the whole `T` (and checked to be that `T`'s own
+    // `Cqe<T>`), so subtracting `T::CQE_OFFSET` gives back
     // that `T`, which the poster keeps live until this completion. A
     // shared reference is sound: `T: Sync`, and its users share it.
     let (owner, wc) = unsafe {

@@ -7,16 +7,17 @@
 
 use crate::bindings;
 use crate::rdma_cm::IdHold;
-use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{to_result, Error};
 use kernel::prelude::*;
 use kernel::sync::{Arc, UniqueArc};
 
+mod chain;
 mod cqe;
 mod mr;
 mod mr_table;
 
+pub(crate) use chain::{SendBuf, SendChain};
 pub(crate) use cqe::{impl_has_cqe, Cid, Cqe, CqeHandler, HasCqe, Wc};
 pub(crate) use mr::{BufferMr, Mr, MrHandler, MrSegment, MrWr};
 pub(crate) use mr_table::{MrLease, MrTable};
@@ -245,48 +246,110 @@ impl Drop for Cq {
 }
 
 /// An RC queue pair, created by [`crate::rdma_cm::CmId::create_qp`], with
-/// the two CQs it completes on.
+/// the two CQs it completes on and `R`, the resources its work requests
+/// use ([`Qp::post_recv`], [`Qp::post`]).
 ///
 /// # Invariants
 ///
 /// `qp` is a live QP on the PD `_pd` whose send and receive queues
 /// complete on `send_cq` and `recv_cq`. Its owner destroys it before
-/// dropping this value, which then frees the CQs and lets go of the PD: a
-/// CQ or PD goes only after the QP that uses it.
-pub(crate) struct Qp {
+/// dropping this value or taking it apart ([`Qp::into_res`]), which then
+/// frees the CQs and lets go of the PD: a CQ or PD goes only after the
+/// QP that uses it. `res` is reached only through `&self` while the QP
+/// lives, and dropped or handed out only after the CQs are freed (it is
+/// declared after them): every work request posted with what it lends
+/// ([`Qp::post_recv`], [`Qp::post`]) has completed, or been flushed with
+/// the QP, and no completion handler runs any more.
+pub(crate) struct Qp<R> {
     qp: NonNull<bindings::ib_qp>,
-    _send_cq: Cq,
-    _recv_cq: Cq,
-    _pd: Arc<Pd>,
+    send_cq: Cq,
+    recv_cq: Cq,
+    pd: Arc<Pd>,
+    res: R,
 }
 
-// SAFETY: a `Qp` is the address of a QP and owns its CQs (`Send`); the
-// QP is not tied to a thread.
-unsafe impl Send for Qp {}
+// SAFETY: a `Qp` is the address of a QP, which is not tied to a thread,
+// and owns its CQs (`Send`) and `res`, which may move when `R: Send`.
+unsafe impl<R: Send> Send for Qp<R> {}
 // SAFETY: through `&Qp` one posts and drains, and the providers serialize
-// concurrent posts on one queue with the queue's own lock.
-unsafe impl Sync for Qp {}
+// concurrent posts on one queue with the queue's own lock; `res` is
+// shared as `&R`, which `R: Sync` allows.
+unsafe impl<R: Sync> Sync for Qp<R> {}
 
-impl Qp {
-    /// Wraps `qp`, on `pd`, completing on `send_cq` and `recv_cq`.
+impl<R> Qp<R> {
+    /// Wraps `qp`, on `pd`, completing on `send_cq` and `recv_cq`, whose
+    /// Receives use `res`.
     ///
     /// # Safety
     ///
-    /// `qp` is a live QP created on that PD and those CQs, and the caller
-    /// destroys it before dropping the value.
-    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq, pd: Arc<Pd>) -> Self {
-        // INVARIANT: guaranteed by the caller.
+    /// `qp` is a live QP created on that PD and those CQs, on which
+    /// nothing is posted yet, and the caller destroys it before dropping
+    /// the value or calling [`Qp::into_res`].
+    pub(crate) unsafe fn from_raw(qp: NonNull<bindings::ib_qp>, send_cq: Cq, recv_cq: Cq, pd: Arc<Pd>, res: R) -> Self {
+        // INVARIANT: guaranteed by the caller; nothing borrowed `res` yet.
         Self {
             qp,
-            _send_cq: send_cq,
-            _recv_cq: recv_cq,
-            _pd: pd,
+            send_cq,
+            recv_cq,
+            pd,
+            res,
         }
     }
 
-    /// Returns the raw QP, for posting Receives ([`post_recv`]).
-    pub(crate) fn as_ptr(&self) -> *mut bindings::ib_qp {
-        self.qp.as_ptr()
+    /// Returns the resources of the QP's Receives.
+    pub(crate) fn res(&self) -> &R {
+        &self.res
+    }
+
+    /// Takes a destroyed QP apart: frees the send CQ, then the receive CQ
+    /// (each waits for its completion work), lets go of the PD, and
+    /// returns the resources, which no work request uses any more.
+    ///
+    /// # Safety
+    ///
+    /// The QP was destroyed.
+    pub(crate) unsafe fn into_res(self) -> R {
+        let Self {
+            qp: _,
+            send_cq,
+            recv_cq,
+            pd,
+            res,
+        } = self;
+        drop(send_cq);
+        drop(recv_cq);
+        drop(pd);
+        // INVARIANT: the QP is destroyed (the caller) and its CQs freed,
+        // so nothing uses `res` but its new owner.
+        res
+    }
+
+    /// Posts one Receive, the one `pick` chooses from the QP's resources:
+    /// the buffer it fills and the owner of the [`Cqe`] it completes on.
+    /// Because `pick` must give a [`Recv`] for whatever lifetime it is
+    /// lent the resources, both come from them (or are `'static`).
+    pub(crate) fn post_recv<T: CqeHandler>(&self, pick: impl for<'r> FnOnce(&'r R) -> Result<Recv<'r, T>>) -> Result {
+        let recv = pick(&self.res)?;
+        let len = u32::try_from(recv.buf.len()).map_err(|_| EINVAL)?;
+        let mut sge = bindings::ib_sge {
+            addr: recv.buf.addr(),
+            length: len,
+            lkey: recv.lkey,
+        };
+        // SAFETY: `ib_recv_wr` is a C struct for which all zeroes is valid.
+        let mut wr: bindings::ib_recv_wr = unsafe { core::mem::zeroed() };
+        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(recv.owner).ok_or(EIO)?;
+        wr.sg_list = &mut sge;
+        wr.num_sge = 1;
+        // SAFETY: the QP is live (type invariant). The buffer, mapped for
+        // its `len` bytes while it lives (`DmaBuf` invariant), and the
+        // owner of the `Cqe` were lent by `pick` for a lifetime of its
+        // choosing, which it cannot name, so they are `res`'s (or
+        // `'static`): `res` goes only after the QP is destroyed and its
+        // CQs freed (type invariant), so both outlive the Receive and its
+        // completion. `wr` and `sge` are copied by the provider before the
+        // call returns.
+        to_result(unsafe { bindings::xprs_ib_post_recv(self.qp.as_ptr(), &wr) })
     }
 
     /// Flushes and waits for every posted Receive, then every Send.
@@ -407,171 +470,12 @@ impl Drop for DmaBuf {
     }
 }
 
-/// The send-queue work requests of one `ib_post_send()`: the REG_MRs and
-/// LOCAL_INVs of up to `N` MRs, in the order added, then at most one Send.
-/// It borrows for `'a` the MRs whose work requests it holds, the buffer
-/// the Send reads and the owners of the completion contexts, so none of
-/// them changes or goes while it is built and posted; [`Qp::post_send`]
-/// links and posts it.
-///
-/// # Invariants
-///
-/// `wrs[..len]` are the prepared work requests of distinct MRs borrowed
-/// mutably for `'a`, each completing on its MR's own context or on a
-/// [`Cqe`] of an owner borrowed for `'a`; `send`, if any, reads
-/// `sge.length` bytes of a [`DmaBuf`] borrowed for `'a`, within its
-/// mapping, and completes on such a [`Cqe`].
-pub(crate) struct SendChain<'a, const N: usize> {
-    wrs: [*mut bindings::ib_send_wr; N],
-    len: usize,
-    send: Option<(bindings::ib_send_wr, bindings::ib_sge)>,
-    _borrows: PhantomData<&'a mut Mr>,
-}
-
-impl<'a, const N: usize> SendChain<'a, N> {
-    /// An empty chain.
-    pub(crate) fn new() -> Self {
-        // INVARIANT: nothing held.
-        Self {
-            wrs: [core::ptr::null_mut(); N],
-            len: 0,
-            send: None,
-            _borrows: PhantomData,
-        }
-    }
-
-    /// Returns the number of MR work requests held.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Appends `wr`, a work request of an MR borrowed for `'a`; `EIO` when
-    /// the chain is full.
-    fn push(&mut self, wr: *mut bindings::ib_send_wr) -> Result {
-        let slot = self.wrs.get_mut(self.len).ok_or(EIO)?;
-        *slot = wr;
-        // INVARIANT: the caller borrowed the MR of `wr` for `'a`.
-        self.len += 1;
-        Ok(())
-    }
-
-    /// Appends the REG_MR that [`Mr::map`] prepared; `EIO` if `mr` is not
-    /// mapped or the chain is full.
-    pub(crate) fn reg(&mut self, mr: &'a mut Mr) -> Result {
-        let wr = mr.reg_wr()?;
-        self.push(wr)
-    }
-
-    /// Appends the REG_MR of a [`BufferMr`]; fails as [`SendChain::reg`].
-    pub(crate) fn reg_buffer(&mut self, mr: &'a mut BufferMr) -> Result {
-        let wr = mr.reg_wr()?;
-        self.push(wr)
-    }
-
-    /// Appends a LOCAL_INV of `mr`'s current rkey: signaled on `signal`'s
-    /// [`Cqe`], or unsignaled on the MR's own context when `None`. `EIO`
-    /// when the chain is full.
-    pub(crate) fn local_inv<T: CqeHandler>(&mut self, mr: &'a mut Mr, signal: Option<&'a T>) -> Result {
-        let wr = mr.inv_wr(signal.map(Cqe::ptr_of));
-        self.push(wr)
-    }
-
-    /// Ends the chain with a Send of the first `len` bytes of `buf`
-    /// (covered by `lkey`), signaled or not, completing on `owner`'s
-    /// [`Cqe`]. `EIO` if `len` exceeds the buffer or a Send was set.
-    pub(crate) fn send<T: CqeHandler>(
-        &mut self,
-        buf: &'a DmaBuf,
-        len: u32,
-        lkey: u32,
-        owner: &'a T,
-        signaled: bool,
-    ) -> Result {
-        if self.send.is_some() || len as usize > buf.len() {
-            return Err(EIO);
-        }
-        let sge = bindings::ib_sge {
-            addr: buf.addr(),
-            length: len,
-            lkey,
-        };
-        // SAFETY: `ib_send_wr` is a C struct for which all zeroes is valid.
-        let mut wr: bindings::ib_send_wr = unsafe { core::mem::zeroed() };
-        wr.__bindgen_anon_1.wr_cqe = Cqe::ptr_of(owner);
-        wr.num_sge = 1;
-        wr.opcode = bindings::ib_wr_opcode_IB_WR_SEND;
-        wr.send_flags = if signaled {
-            bindings::ib_send_flags_IB_SEND_SIGNALED as i32
-        } else {
-            0
-        };
-        // INVARIANT: within `buf`'s mapping (checked above); `sg_list` is
-        // pointed at `sge` when the chain is posted.
-        self.send = Some((wr, sge));
-        Ok(())
-    }
-}
-
-impl Qp {
-    /// Links `chain`'s work requests in order and posts them with one
-    /// `ib_post_send()`.
-    ///
-    /// # Safety
-    ///
-    /// Everything `chain` borrowed (the MRs, the Send's buffer, the owners
-    /// of the completion contexts) and the [`MrHandler`] owner of each of
-    /// its MRs stays valid, and the buffer unmodified, until each work
-    /// request has completed, or the QP was destroyed and its CQs freed.
-    pub(crate) unsafe fn post_send<const N: usize>(&self, mut chain: SendChain<'_, N>) -> Result {
-        let mut next: *mut bindings::ib_send_wr = core::ptr::null_mut();
-        if let Some((wr, sge)) = &mut chain.send {
-            wr.sg_list = sge;
-            next = wr;
-        }
-        for &wr in chain.wrs.iter().take(chain.len).rev() {
-            // SAFETY: `wr` is the work request of an MR `chain` borrows
-            // mutably (type invariant), so no one else writes it.
-            unsafe { (*wr).next = next };
-            next = wr;
-        }
-        if next.is_null() {
-            return Ok(());
-        }
-        // SAFETY: the QP is live (type invariant); the chain ends in a null
-        // `next`; every request, its memory and its completion context is
-        // valid for the call (borrowed by `chain`), and after it as long
-        // as the caller guarantees. The Send and its SGE, on this stack,
-        // are copied by the provider before the call returns.
-        to_result(unsafe { bindings::xprs_ib_post_send(self.qp.as_ptr(), next) })
-    }
-}
-
-/// Posts one Receive of up to `len` bytes at `addr`, completing on `cqe`.
-///
-/// # Safety
-///
-/// `qp` must be a live QP; the buffer must stay mapped until the Receive
-/// completes or the QP is drained, and `cqe` must come from
-/// [`Cqe::ptr_of`] for an owner that stays valid until then.
-pub(crate) unsafe fn post_recv(
-    qp: *mut bindings::ib_qp,
-    cqe: *mut bindings::ib_cqe,
-    addr: u64,
-    len: u32,
-    lkey: u32,
-) -> Result {
-    let mut sge = bindings::ib_sge {
-        addr,
-        length: len,
-        lkey,
-    };
-    // SAFETY: `ib_recv_wr` is a C struct for which all zeroes is valid.
-    let mut wr: bindings::ib_recv_wr = unsafe { core::mem::zeroed() };
-    wr.__bindgen_anon_1.wr_cqe = cqe;
-    wr.sg_list = &mut sge;
-    wr.num_sge = 1;
-    // SAFETY: the caller guarantees `qp`, the buffer and `cqe`; `wr` and
-    // `sge` are copied by the provider before the call returns.
-    to_result(unsafe { bindings::xprs_ib_post_recv(qp, &wr) })
+/// A Receive for [`Qp::post_recv`]: the whole of `buf` (covered by
+/// `lkey`), completing on `owner`'s [`Cqe`], both lent for `'r` by the
+/// QP's resources.
+pub(crate) struct Recv<'r, T> {
+    pub(crate) owner: &'r T,
+    pub(crate) buf: &'r DmaBuf,
+    pub(crate) lkey: u32,
 }
 

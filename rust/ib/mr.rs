@@ -23,7 +23,7 @@ pub(crate) enum MrWr {
 /// What the work requests of an [`Mr`] complete on: REG_MR, and
 /// LOCAL_INV posted on the MR's own context (both unsignaled, so only
 /// failures and flushes complete). Runs as [`CqeHandler::done`] does.
-pub(crate) trait MrHandler: Sync {
+pub(crate) trait MrHandler: Send + Sync {
     /// Handles a completion of the work request `wr` of the MR made with
     /// `index` by [`Mr::new`].
     fn mr_done(&self, index: u32, wr: MrWr, wc: &Wc<'_>);
@@ -38,7 +38,7 @@ pub(crate) trait MrHandler: Sync {
 /// Called by the CQ poller of `cq` for a completion `wc` of a work
 /// request on the own `cqe` (`INV` false) or `inv_cqe` (`INV` true) of an
 /// MR made by [`Mr::new`] with an `H` owner; the MR is still live (the
-/// posting contracts), so its owner is too (that of [`Mr::new`]).
+/// posting contract), so its owner is too: the MR holds an `Arc` of it.
 unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
     cq: *mut bindings::ib_cq,
     wc: *mut bindings::ib_wc,
@@ -52,8 +52,8 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
     // or `inv_cqe` of a live `xprs_mr`, as `INV` says (the caller), so
     // stepping back by that field's offset gives the `xprs_mr`; `ctx` and
     // `index` were written by `Mr::new` before the MR was shared and not
-    // since. `Mr::new` made `done` this function only with `ctx` an `H`
-    // that outlives the MR.
+    // since. `Mr::new` made `done` this function only with `ctx` the `H`
+    // of the `Arc` the MR holds (`_owner`), so it outlives the MR.
     let (owner, index, wc) = unsafe {
         let m = &*(*wc)
             .__bindgen_anon_1
@@ -82,14 +82,15 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
 /// `inv_cqe.done`, `ctx`, `index` and `depth` are written only by
 /// [`Mr::new`]: `cqe.done` is `mr_trampoline::<H, false>`, `inv_cqe.done`
 /// `mr_trampoline::<H, true>` and `ctx` an `H` for one [`MrHandler`] type
-/// `H`. `ctx` is read only by those trampolines, for completions of work
-/// requests posted by [`super::Qp::post_send`], whose caller keeps the `H`
-/// valid until then. `dev` is the device of the MR's PD, `_pd`, from
+/// `H`: the `H` of `_owner`, which the MR holds until it is freed, so
+/// `ctx` is valid for as long as the MR is. `ctx` is read only by those
+/// trampolines. `dev` is the device of the MR's PD, `_pd`, from
 /// [`Mr::new`] on (`xprs_mr_map` writes the same one); `_pd` is held until
 /// the MR is freed, so the PD and its device outlive it.
 pub(crate) struct Mr {
     mr: NonNull<bindings::xprs_mr>,
     _pd: Arc<Pd>,
+    _owner: Arc<dyn MrHandler>,
 }
 
 /// A registered segment: what goes on the wire for one MR.
@@ -102,14 +103,13 @@ pub(crate) struct MrSegment {
 
 impl Mr {
     /// Allocates an MR of `depth` pages on `pd`. Its work requests on its
-    /// own contexts complete on `owner.mr_done(index, ..)`, for as long as
-    /// the posters of those requests keep `owner` valid
-    /// ([`super::Qp::post_send`]).
-    pub(crate) fn new<H: MrHandler>(
+    /// own contexts complete on `owner.mr_done(index, ..)`; the MR holds
+    /// `owner` until it is freed.
+    pub(crate) fn new<H: MrHandler + 'static>(
         pd: &Arc<Pd>,
         sg_gaps: bool,
         depth: u32,
-        owner: &H,
+        owner: Arc<H>,
         index: u32,
     ) -> Result<Self> {
         // SAFETY: the PD is valid (its invariant).
@@ -118,16 +118,21 @@ impl Mr {
         unsafe {
             let m = &mut *mr.as_ptr();
             // INVARIANT: both `done`s and `ctx` are set together: the
-            // trampolines of `H`, each for its own field, and an `H`. The
-            // device is the PD's.
+            // trampolines of `H`, each for its own field, and the `H` of
+            // `owner`, kept below. The device is the PD's.
             m.cqe.done = Some(mr_trampoline::<H, false>);
             m.inv_cqe.done = Some(mr_trampoline::<H, true>);
-            m.ctx = (owner as *const H).cast_mut().cast();
+            m.ctx = (&*owner as *const H).cast_mut().cast();
             m.index = index;
             m.dev = (*pd.as_ptr()).device;
         }
-        // INVARIANT: allocated above, on `pd`, which it holds.
-        Ok(Self { mr, _pd: pd.clone() })
+        // INVARIANT: allocated above, on `pd`, which it holds, as it holds
+        // the owner `ctx` points to.
+        Ok(Self {
+            mr,
+            _pd: pd.clone(),
+            _owner: owner,
+        })
     }
 
     /// Returns the `xprs_mr`, for the trace points to read.
@@ -302,7 +307,8 @@ impl Drop for Mr {
 // SAFETY: an `Mr` owns its `xprs_mr` alone (type invariant) and keeps
 // no reference to thread-local state: the allocation, the `ib_mr` and the
 // DMA mapping belong to the device and may be used and freed from any
-// thread, which is all that moving the owner to another thread does.
+// thread, which is all that moving the owner to another thread does. Its
+// `Arc`s (of the PD, and of the handler, `Send + Sync`) may move too.
 unsafe impl Send for Mr {}
 
 /// An MR over a buffer of its own, mapped once and kept (the write pad,
@@ -322,7 +328,7 @@ impl BufferMr {
     /// Allocates a one-entry MR on `pd` over a zeroed buffer of `len`
     /// bytes (`EINVAL` for none); its own completions go to
     /// `owner.mr_done(index, ..)`.
-    pub(crate) fn new<H: MrHandler>(pd: &Arc<Pd>, owner: &H, index: u32, len: u32) -> Result<Self> {
+    pub(crate) fn new<H: MrHandler + 'static>(pd: &Arc<Pd>, owner: Arc<H>, index: u32, len: u32) -> Result<Self> {
         // An empty `KVec` has no allocation to map.
         if len == 0 {
             return Err(EINVAL);

@@ -40,7 +40,9 @@ static MR_TABLE_IDS: AtomicU64 = AtomicU64::new(1);
 /// # Invariants
 ///
 /// - `id` is not 0 and no other table has it: ids are drawn once from
-///   [`MR_TABLE_IDS`], which would take centuries of connections to wrap.
+///   [`MR_TABLE_IDS`], which would take centuries of connections to wrap;
+///   or it is 0 and the table has no slot ([`MrTable::EMPTY`]), so no
+///   lease names it.
 /// - Slots from `reserved` on are empty and no lease names them. A slot
 ///   below `reserved` was reserved by exactly one call of
 ///   [`MrTable::grow`]: that call alone writes it, at most once, before it
@@ -66,6 +68,14 @@ pub(crate) struct MrTable {
 unsafe impl Sync for MrTable {}
 
 impl MrTable {
+    /// The table of no slots.
+    // INVARIANT: id 0 with no slot.
+    pub(crate) const EMPTY: Self = Self {
+        id: 0,
+        slots: KVec::new(),
+        reserved: AtomicUsize::new(0),
+    };
+
     /// Makes a table of `n` empty slots (at most `u16::MAX`).
     pub(crate) fn new(n: usize) -> Result<Self> {
         let n = n.min(usize::from(u16::MAX));

@@ -26,6 +26,7 @@ use crate::bindings;
 use core::marker::PhantomData;
 use kernel::ffi::{c_int, c_uint, c_ulong};
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
 
 /// What a transport of the class implements for sunrpc. The state it is
 /// called on is the one its [`XprtOps::setup`] gave the `rpc_xprt`.
@@ -60,18 +61,21 @@ pub(crate) trait XprtOps: Sized + Send + Sync + 'static {
 
     /// The connect work of `struct xprs_xprt`, holding the lock
     /// `->connect` handed it, which it gives back
-    /// ([`XprtLocked::unlock_connect`]).
-    fn connect_worker(&self, held: XprtLocked<'_>);
+    /// ([`XprtLocked::unlock_connect`]). It gets the state's `Arc`, for
+    /// what it makes to hold.
+    fn connect_worker(this: ArcBorrow<'_, Self>, held: XprtLocked<'_>);
 
-    /// The MR refresh work of `struct xprs_xprt`.
-    fn mr_refresh_worker(&self);
+    /// The MR refresh work of `struct xprs_xprt`, with the state's `Arc`
+    /// as [`XprtOps::connect_worker`].
+    fn mr_refresh_worker(this: ArcBorrow<'_, Self>);
 
     /// `->close`.
     fn close(&self, held: &mut XprtLocked<'_>);
 
-    /// `->destroy`: the state's last use. The works are cancelled before,
-    /// and the `rpc_xprt` is freed after.
-    fn destroy(this: Pin<KBox<Self>>, held: &mut XprtLocked<'_>);
+    /// `->destroy`: the state's last use by sunrpc. The works are
+    /// cancelled before; the adapter then drops its `Arc` of the state
+    /// and frees the `rpc_xprt`, if that was the state's last reference.
+    fn destroy(&self, held: &mut XprtLocked<'_>);
 
     /// `->print_stats` (the `xprt:` line of mountstats).
     fn print_stats(&self, seq: &mut SeqFile<'_>);
@@ -112,7 +116,8 @@ pub(crate) trait XprtOps: Sized + Send + Sync + 'static {
 /// # Invariants
 ///
 /// `0` is a transport allocated with `Adapter::<T>::TABLE` whose private
-/// pointer is a leaked `Pin<KBox<T>>`, and that sunrpc has not seen yet.
+/// pointer is an `Arc<T>` turned into a raw pointer ([`Arc::into_raw`]),
+/// and that sunrpc has not seen yet.
 pub(crate) struct Published<T>(pub(super) *mut bindings::rpc_xprt, pub(super) PhantomData<T>);
 
 /// The `extern "C"` side of [`XprtOps`] for `T`.
@@ -188,12 +193,24 @@ impl<T: XprtOps> Adapter<T> {
     /// `xprt` is a transport whose table is [`Self::TABLE`], given to
     /// sunrpc and not destroyed during `'a`.
     unsafe fn state<'a>(xprt: *mut bindings::rpc_xprt) -> &'a T {
+        // SAFETY: the private pointer is the state's `Arc`, held for `'a`
+        // (see `state_arc`); `Arc::into_raw` points at the value.
+        unsafe { &*bindings::xprs_xprt_priv(xprt).cast::<T>() }
+    }
+
+    /// Returns `T`'s state of `xprt`, as the `Arc` the transport holds.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::state`].
+    unsafe fn state_arc<'a>(xprt: *mut bindings::rpc_xprt) -> ArcBorrow<'a, T> {
         // SAFETY: only `Xprt::alloc::<T>` installs this table, and a
         // transport it made reaches sunrpc only through `NewXprt::<T>::publish`,
-        // which stored a leaked `Pin<KBox<T>>` as its private pointer
-        // (invariant of `Published`); `Self::destroy` frees it, after `'a`
-        // (guaranteed by the caller).
-        unsafe { &*bindings::xprs_xprt_priv(xprt).cast::<T>() }
+        // which stored `Arc::into_raw` of the state as its private pointer
+        // (invariant of `Published`). `Self::destroy` takes that reference
+        // back, after `'a` (guaranteed by the caller), so it is held for
+        // `'a`.
+        unsafe { ArcBorrow::from_raw(bindings::xprs_xprt_priv(xprt).cast::<T>()) }
     }
 
     /// The class's `setup` (`xprt_setup_rdma()`): a transport, or an
@@ -319,9 +336,9 @@ impl<T: XprtOps> Adapter<T> {
 
     unsafe extern "C" fn connect_worker(xprt: *mut bindings::rpc_xprt) {
         // SAFETY: the work of a transport of this table
-        // (`xprs_connect_work()`); destroy cancels it before freeing the
-        // state.
-        let t = unsafe { Self::state(xprt) };
+        // (`xprs_connect_work()`); destroy cancels it before dropping its
+        // reference to the state.
+        let t = unsafe { Self::state_arc(xprt) };
         // SAFETY: as above: live for the call.
         let x = unsafe { Xprt::from_ptr(xprt) };
         // SAFETY: only `XprtLocked::queue_connect` queues the work, after
@@ -332,12 +349,12 @@ impl<T: XprtOps> Adapter<T> {
         // consuming this token; until then no other `->connect` runs, so
         // the work is not queued again.
         let held = unsafe { XprtLocked::new(x) };
-        t.connect_worker(held)
+        T::connect_worker(t, held)
     }
 
     unsafe extern "C" fn mr_refresh_worker(xprt: *mut bindings::rpc_xprt) {
         // SAFETY: as in `connect_worker`.
-        unsafe { Self::state(xprt) }.mr_refresh_worker()
+        T::mr_refresh_worker(unsafe { Self::state_arc(xprt) })
     }
 
     unsafe extern "C" fn close(xprt: *mut bindings::rpc_xprt) {
@@ -361,22 +378,31 @@ impl<T: XprtOps> Adapter<T> {
         let x = unsafe { Xprt::from_ptr(xprt) };
         x.cancel_connect_sync();
         x.cancel_mr_refresh_sync();
-        // SAFETY: the private pointer is the leaked box of `T` (invariant
-        // of `Published`); sunrpc calls `->destroy` last, and the works that
-        // could still use the state are cancelled above, so this is its
-        // only user, and it never moved.
-        let state = unsafe { Pin::new_unchecked(KBox::from_raw(bindings::xprs_xprt_priv(xprt).cast::<T>())) };
+        // SAFETY: the private pointer is `Arc::into_raw` of the state
+        // (invariant of `Published`), whose reference this takes back:
+        // sunrpc calls `->destroy` last, and the works that could still use
+        // it are cancelled above, so the pointer is not read again.
+        let state = unsafe { Arc::from_raw(bindings::xprs_xprt_priv(xprt).cast::<T>()) };
         // SAFETY: `xprt_destroy()` took XPRT_LOCKED (`wait_on_bit_lock()`)
         // before it queued `xprt_destroy_cb()`, which calls `->destroy`; no
         // one releases it. This is the call's only token.
         let mut held = unsafe { XprtLocked::new(x) };
-        T::destroy(state, &mut held);
+        state.destroy(&mut held);
         drop(held);
+        // The state's links to the transport go with the state
+        // (`NewXprt::link`), so the transport may be freed only once the
+        // state's last reference is gone. Another holder left means the
+        // state leaked one (a bug): the transport is then never freed.
+        let Some(state) = state.into_unique_or_drop() else {
+            super::warn_once(kernel::c_str!("transport state still referenced at destroy: leaked"));
+            return;
+        };
+        drop(state);
         // SAFETY: allocated by `Xprt::alloc` (only it installs this table)
         // and not freed; sunrpc has finished with it (`->destroy` is its
         // last call), `x` and `held` are not used after this, and the
         // state, whose links had to go with it (`NewXprt::link`), was
-        // dropped by `T::destroy`.
+        // dropped above, by its last reference.
         unsafe { Xprt::free(xprt) };
     }
 

@@ -14,9 +14,9 @@
 #![forbid(unsafe_code)]
 
 use crate::bindings;
-use crate::cell::SyncCell;
+use crate::cell::OnceBox;
 use crate::completion::Completion;
-use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd};
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd, SendBuf};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
@@ -30,11 +30,12 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, ArcBorrow};
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{Endpoint, EpEvents, Resolving};
-use super::frwr::MrPool;
+use super::endpoint::{Endpoint, EpEvents, EpRes, Resolving};
+use super::frwr::{InvCqe, MrPool};
+use super::rep::Reps;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::{
@@ -119,8 +120,10 @@ impl Transport {
     }
 
     /// The connect worker, holding the `XPRT_LOCKED` that `connect` handed
-    /// it, which it gives back when done.
-    pub(super) fn connect_worker(&self, mut held: XprtLocked<'_>) {
+    /// it, which it gives back when done. What the new endpoint makes that
+    /// completes or gets events (its completion contexts, MRs and
+    /// `EpEvents`) holds the transport's `Arc`.
+    pub(super) fn connect_worker(self: ArcBorrow<'_, Self>, mut held: XprtLocked<'_>) {
         let xprt = &*self.xprt;
         self.drop_endpoint(&mut held);
         let mut step = "start";
@@ -155,13 +158,12 @@ impl Transport {
 
     /// Creates and connects a new endpoint (`rpcrdma_xprt_connect()`).
     /// `step` names the stage that runs, for the log when one fails.
-    fn establish(&self, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
+    fn establish(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, step: &mut &'static str) -> Result<KBox<Endpoint>> {
         let xprt = &*self.xprt;
-        let xprt_link = self.xprt.clone();
         let ours = self.cfg.ours();
         let events = Arc::pin_init(
             pin_init!(EpEvents {
-                xprt: xprt_link,
+                transport: Arc::from(self),
                 ours,
                 done <- Completion::new(),
                 status: AtomicI32::new(0),
@@ -225,29 +227,30 @@ impl Transport {
         let num_mrs = (self.cfg.num_reqs as usize).saturating_mul(MAX_MRS_PER_REQ);
         let num_mrs = num_mrs.min(usize::from(u16::MAX));
         let mrs = MrPool::new(num_mrs)?;
-        *step = "create PD, CQs and QP";
+        *step = "create PD and CQs";
         let (max_send_sge, sg_gaps) = (dev.max_send_sge(), dev.sg_gaps());
         let pd = Pd::new(&dev)?;
         let send_cq = Cq::new(&dev, send_wr)?;
         let recv_cq = Cq::new(&dev, recv_wr)?;
         let cqs = (send_cq.id(), recv_cq.id());
-        // The QP owns the CQs from here on, and frees them after itself.
-        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr)?;
         *step = "buffers";
-        let (Some(dev), Some(qp)) = (id.device(), id.qp()) else {
-            id.destroy_qp();
-            return Err(err(bindings::ENOTCONN));
-        };
         let lkey = pd.local_dma_lkey();
         let num_reps = fit.max_requests.saturating_add(2).saturating_add(BC_SLOTS);
-        let (send_bufs, send_cqes, reps) = match self.buffers(&dev, qp.as_ptr(), lkey, cqs, ring_slots, num_reps) {
-            Ok(b) => b,
-            Err(e) => {
-                // The QP must go before the CQs it uses.
-                id.destroy_qp();
-                return Err(e);
-            }
+        // Made before the QP, which takes the Receive buffers: a failure
+        // here has no QP to destroy.
+        let (send_bufs, send_cqes, inv_cqes, reps) = self.buffers(&dev, lkey, cqs, ring_slots, num_reps)?;
+        let res = EpRes {
+            reps,
+            send_bufs,
+            send_cqes,
+            inv_cqes,
+            write_pad: OnceBox::new(),
+            mrs,
         };
+        *step = "create QP";
+        // The QP owns the CQs and what its work requests use from here
+        // on, and frees them after itself.
+        id.create_qp(&pd, send_cq, recv_cq, send_wr, recv_wr, res)?;
         let (max_inline_send, max_inline_recv) =
             chunk::max_inline_sizes(ours.inline_send.bytes(), ours.inline_recv.bytes(), max_rdma_segs);
         let th = Thresholds {
@@ -265,11 +268,7 @@ impl Transport {
                 id,
                 _removal: removal,
                 pd: Some(pd),
-                reps,
-                send_bufs,
-                send_cqes,
-                mrs,
-                write_pad: None,
+                res_back: None,
                 lkey,
                 negotiated: ours,
                 th,
@@ -307,27 +306,27 @@ impl Transport {
         }
     }
 
-    /// Allocates and maps the per-connection buffers: one send buffer per
-    /// req, one completion context per ring slot, and the Receive buffers.
-    /// `(send_cq, recv_cq)` are the CQ ids of their completion ids.
+    /// Allocates and maps the per-connection buffers: one send buffer and
+    /// one LOCAL_INV completion context per req, one completion context
+    /// per ring slot, and the Receive buffers. `(send_cq, recv_cq)` are
+    /// the CQ ids of their completion ids. Each context holds the
+    /// transport's `Arc`.
     #[allow(clippy::type_complexity)]
     fn buffers(
-        &self,
+        self: ArcBorrow<'_, Self>,
         dev: &ib::Device<'_>,
-        qp: *mut bindings::ib_qp,
         lkey: u32,
         (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<SyncCell<DmaBuf>>, KVec<SendCqe>, KVec<Rep>)> {
-        let me = (self as *const Self).cast_mut();
+    ) -> Result<(KVec<SendBuf>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
         let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
         for _ in 0..self.reqs.len() {
             let b = DmaBuf::new(dev, send_size, true)?;
-            send_bufs.push(SyncCell::new(b), GFP_KERNEL)?;
+            send_bufs.push(SendBuf::new(b), GFP_KERNEL)?;
         }
         let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
         for slot in 0..ring_slots as usize {
@@ -336,7 +335,18 @@ impl Transport {
                     cqe: Cqe::new(),
                     slot,
                     cid: Cid::new(send_cq, i32::try_from(slot).unwrap_or(-1)),
-                    transport: AtomicPtr::new(me),
+                    transport: Arc::from(self),
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        let mut inv_cqes = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
+        for req in 0..u32::try_from(self.reqs.len())? {
+            inv_cqes.push(
+                InvCqe {
+                    cqe: Cqe::new(),
+                    req,
+                    transport: Arc::from(self),
                 },
                 GFP_KERNEL,
             )?;
@@ -350,23 +360,23 @@ impl Transport {
                     cid: Cid::new(recv_cq, i32::try_from(n).unwrap_or(-1)),
                     index: n,
                     buf,
-                    transport: AtomicPtr::new(me),
+                    transport: Arc::from(self),
                     ep: AtomicPtr::new(core::ptr::null_mut()),
-                    qp: AtomicPtr::new(qp),
                     lkey,
                     posted: AtomicBool::new(false),
                 },
                 GFP_KERNEL,
             )?;
         }
-        Ok((send_bufs, send_cqes, reps))
+        Ok((send_bufs, send_cqes, inv_cqes, reps))
     }
 
-    fn connect_endpoint(&self, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
+    fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
         let me = ep as *mut Endpoint;
-        for rep in ep.reps.iter() {
+        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        for rep in qp.res().reps.iter() {
             rep.ep.store(me, Ordering::Release);
-            rep.post()?;
+            rep.post(qp)?;
         }
         let ours = self.cfg.ours();
         let private = ConnectPrivate::client(ours.inline_send, ours.inline_recv).encode();

@@ -12,23 +12,23 @@
 #![forbid(unsafe_code)]
 
 use crate::bindings;
-use crate::cell::{SyncCell, Unshared};
+use crate::cell::{OnceBox, Unshared};
 use crate::completion::Completion;
-use crate::ib::{BufferMr, DmaBuf, Pd};
+use crate::ib::{BufferMr, Pd, SendBuf};
 use crate::ib_client::{RemovalNotify, RemovalWatch};
 use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
 use crate::proto::header::Segment;
 use crate::rdma_cm::{CmEvent, CmHandler, CmId};
-use crate::sunrpc::{XprtLink, XprtLocked};
+use crate::sunrpc::XprtLocked;
 use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use super::frwr::MrPool;
-use super::reply::Rep;
+use super::frwr::{InvCqe, MrPool};
+use super::rep::Reps;
 use super::sendctx::SendCqe;
 use super::stats::add;
 use super::{Transport, RESOLVE_TIMEOUT_MS};
@@ -50,9 +50,8 @@ pub(super) enum Resolving {
 /// State the rdma_cm event handler shares with the connect worker.
 #[pin_data]
 pub(super) struct EpEvents {
-    /// A clone of the transport's link (`Transport::xprt`): this state
-    /// goes with its endpoint, before the transport's.
-    pub(super) xprt: XprtLink,
+    /// The transport whose endpoint this is, for its `rpc_xprt`.
+    pub(super) transport: Arc<Transport>,
     pub(super) ours: Negotiated,
     #[pin]
     pub(super) done: Completion,
@@ -77,32 +76,60 @@ pub(super) struct WritePad {
     pub(super) _mr: Unshared<BufferMr>,
 }
 
-/// One connection (`rpcrdma_ep`).
+/// What the work requests of a connection's QP use: its Receive buffers,
+/// send buffers, completion contexts, write pad and MRs, owned by the QP
+/// (`ib::Qp<EpRes>`), which gives them back only once it is destroyed and
+/// its CQs are freed. Posts borrow from it (`Qp::post`, `Qp::post_recv`),
+/// so what a work request points to outlives it by type. The fields are
+/// declared in the order C frees them, which Rust drops them in.
+pub(super) struct EpRes {
+    pub(super) reps: Reps,
+    pub(super) send_bufs: KVec<SendBuf>,
+    pub(super) send_cqes: KVec<SendCqe>,
+    /// The completion context of each req's LOCAL_INV chains, by req id.
+    pub(super) inv_cqes: KVec<InvCqe>,
+    /// Set once, when the connection is established.
+    pub(super) write_pad: OnceBox<WritePad>,
+    pub(super) mrs: MrPool,
+}
+
+/// The resources of no QP, for an endpoint whose QP is gone without
+/// giving them back (`Endpoint`'s `Deref`).
+static NO_RES: EpRes = EpRes {
+    reps: KVec::new(),
+    send_bufs: KVec::new(),
+    send_cqes: KVec::new(),
+    inv_cqes: KVec::new(),
+    write_pad: OnceBox::new(),
+    mrs: MrPool::EMPTY,
+};
+
+/// One connection (`rpcrdma_ep`). It dereferences to its [`EpRes`]: the
+/// QP's, or those it gave back (`res_back`).
 ///
 /// # Invariants
 ///
 /// [`Endpoint::drop`] destroys the QP and frees its CQs (freeing one waits
-/// for its completion work) before any field is dropped: the buffers,
-/// completion contexts and MRs the QP's work requests point to outlive
-/// them. Each verbs object keeps what it needs itself (an MR its PD, each
-/// object its device, through the CM id: `ib::DeviceRef`), so no field
-/// order is needed for soundness. The fields are declared in the order C
-/// frees them, which Rust drops them in: the buffers, the MRs, the PD,
-/// the removal watch, then the id, whose last holder destroys it, after
-/// which its handler, `events`, goes. [`Transport::teardown`] disconnects
-/// and drains first; an endpoint dropped on an early exit of connection
-/// setup, before any Receive was posted, is destroyed in the same order.
+/// for its completion work) before any field is dropped; what its work
+/// requests use is the QP's own ([`EpRes`]) until then. Each verbs object
+/// keeps what it needs itself (an MR its PD, each object its device,
+/// through the CM id: `ib::DeviceRef`), so no field order is needed for
+/// soundness. The fields are declared in the order C frees them, which
+/// Rust drops them in: the resources (the QP's, right after its CQs, or
+/// `res_back`, those it gave back), the PD, the removal watch, then the
+/// id, whose last holder destroys it, after which its handler, `events`,
+/// goes. [`Transport::teardown`] disconnects and drains first; an endpoint
+/// dropped on an early exit of connection setup, before any Receive was
+/// posted, is destroyed in the same order.
 pub(super) struct Endpoint {
-    pub(super) reps: KVec<Rep>,
-    pub(super) send_bufs: KVec<SyncCell<DmaBuf>>,
-    pub(super) send_cqes: KVec<SendCqe>,
-    pub(super) write_pad: Option<WritePad>,
-    pub(super) mrs: MrPool,
+    /// The resources, once the QP gave them back (teardown): until then
+    /// they are the QP's.
+    pub(super) res_back: Option<EpRes>,
     pub(super) pd: Option<Arc<Pd>>,
     /// Tells `events` when the device is being removed; held until
     /// dropped. The device may go once its last user lets go of it.
     pub(super) _removal: RemovalWatch<EpEvents>,
-    pub(super) id: CmId<EpEvents>,
+    pub(super) id: CmId<EpEvents, EpRes>,
     pub(super) events: Arc<EpEvents>,
     pub(super) lkey: u32,
     pub(super) negotiated: Negotiated,
@@ -113,9 +140,22 @@ pub(super) struct Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        // The QP goes, then the CQs it used, before any field (type
-        // invariant).
-        self.id.destroy_qp();
+        // The QP goes, then the CQs it used, then its resources, before
+        // any field (type invariant).
+        drop(self.id.destroy_qp());
+    }
+}
+
+impl core::ops::Deref for Endpoint {
+    type Target = EpRes;
+
+    /// The resources: the QP's, or those it gave back.
+    fn deref(&self) -> &EpRes {
+        match (self.id.qp(), &self.res_back) {
+            (Some(qp), _) => qp.res(),
+            (None, Some(res)) => res,
+            (None, None) => &NO_RES,
+        }
     }
 }
 
@@ -138,14 +178,16 @@ impl Transport {
         let rc = ep.id.disconnect();
         trace::disconnect(&self.xprt, rc, ep.events.status.load(Ordering::Acquire));
         // Drain, then the QP, then the send and the receive CQ.
-        let gone = ep.id.drain_and_destroy_qp();
+        let (gone, res) = ep.id.drain_and_destroy_qp();
+        // Kept, as they were, until the endpoint is dropped.
+        ep.res_back = res;
         self.release_sends(&gone);
 
         // Pool accounting: after the drain every Receive has completed,
         // and every MR not on the free list is held by an RPC that will
         // be retransmitted (its MRs are unmapped as they are freed below).
         let reps_home = ep.reps.iter().filter(|r| !r.posted.load(Ordering::Acquire)).count();
-        let allocated = ep.mrs.filled();
+        let allocated = ep.res_back.as_mut().map_or(0, |res| res.mrs.filled());
         let mrs_home = {
             let mut shared = self.shared.lock();
             let home = shared.mr_free.len();
@@ -221,7 +263,7 @@ impl EpEvents {
             Ok(()) => {
                 let left = self
                     .done
-                    .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.xprt.hz());
+                    .wait_timeout((RESOLVE_TIMEOUT_MS / 1000 + 1) as usize * self.transport.xprt.hz());
                 // Woken with the step still open: only `status` can say
                 // why (it is checked below).
                 let e = if left == 0 { bindings::ETIMEDOUT } else { bindings::ENOTCONN };
@@ -272,7 +314,7 @@ impl EpEvents {
     /// unless teardown already runs.
     fn force_disconnect(&self) {
         if !self.closing.load(Ordering::Acquire) {
-            self.xprt.force_disconnect();
+            self.transport.xprt.force_disconnect();
         }
     }
 
@@ -340,7 +382,7 @@ impl CmHandler for EpEvents {
 impl RemovalNotify for EpEvents {
     fn device_removed(&self) {
         pr_info!("device removal: closing the connection\n");
-        trace::device_removal(&self.xprt);
+        trace::device_removal(&self.transport.xprt);
         self.lost(-(bindings::ENODEV as i32));
     }
 }

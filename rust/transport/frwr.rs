@@ -28,6 +28,7 @@ use crate::trace;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
 
 use super::endpoint::{Endpoint, WritePad};
 use super::reply::Placement;
@@ -124,6 +125,14 @@ pub(super) struct MrPool {
 }
 
 impl MrPool {
+    /// The pool of no MRs.
+    pub(super) const EMPTY: Self = Self { table: MrTable::EMPTY };
+
+    /// Returns the table, for a [`SendChain`] to link its MRs.
+    pub(super) fn table(&self) -> &MrTable {
+        &self.table
+    }
+
     /// The table's id, which its leases carry, for `Registered::of_pool`.
     pub(super) fn id(&self) -> u64 {
         self.table.id()
@@ -147,18 +156,11 @@ impl MrPool {
     }
 }
 
-/// Completion context of a req's LOCAL_INV chain: the last LOCAL_INV is
-/// signaled on `cqe`.
-///
-/// # Invariants
-///
-/// `transport` is null until the transport that owns this req is at its
-/// final address, and then points to it; the reqs are freed with it.
+/// The state of a req's LOCAL_INV chain, shared by its poster and the
+/// completion of its last LOCAL_INV, which is signaled on the req's
+/// [`InvCqe`] in the endpoint the chain is posted on.
 #[pin_data]
 pub(super) struct InvCtx {
-    pub(super) cqe: Cqe<InvCtx>,
-    pub(super) transport: AtomicPtr<Transport>,
-    pub(super) req: u32,
     /// The endpoint the chain was posted on.
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
@@ -178,18 +180,13 @@ pub(super) struct InvCtx {
     pub(super) rep: AtomicU32,
 }
 
-ib::impl_has_cqe!(InvCtx, cqe);
-
 impl InvCtx {
     /// No rep is held for the chain (`rep`).
     pub(super) const NO_REP: u32 = u32::MAX;
 
-    /// The context of req `req`, before its transport is set.
-    pub(super) fn new(req: u32) -> impl PinInit<Self> {
+    /// The chain state of a req, no chain posted.
+    pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            cqe: Cqe::new(),
-            transport: AtomicPtr::new(core::ptr::null_mut()),
-            req,
             ep: AtomicPtr::new(core::ptr::null_mut()),
             sync: AtomicBool::new(false),
             handed: AtomicBool::new(false),
@@ -198,6 +195,17 @@ impl InvCtx {
         })
     }
 }
+
+/// The completion context of the last LOCAL_INV of req `req`'s chains on
+/// one endpoint (one per req, in `EpRes::inv_cqes`).
+pub(super) struct InvCqe {
+    pub(super) cqe: Cqe<InvCqe>,
+    pub(super) req: u32,
+    /// The transport whose endpoint holds this context.
+    pub(super) transport: Arc<Transport>,
+}
+
+ib::impl_has_cqe!(InvCqe, cqe);
 
 impl Transport {
     /// Registers the part of `buf` (of `rqst`, the req's rqst being
@@ -293,7 +301,7 @@ impl Transport {
     /// the current endpoint's pool, then wakes the senders waiting for
     /// buffer space, whether or not it made any MR (they then retry, and
     /// ask again).
-    pub(super) fn mr_refresh_worker(&self) {
+    pub(super) fn mr_refresh_worker(self: ArcBorrow<'_, Self>) {
         {
             let guard = self.lock_ep();
             if let (Some(ep), true) = (guard.endpoint(), self.xprt.connected()) {
@@ -310,12 +318,14 @@ impl Transport {
         let _ = self.shared.lock().mr_free.push(lease);
     }
 
-    pub(super) fn mr_refill(&self, ep: &Endpoint) -> Result {
+    /// Adds a batch of MRs to the endpoint's pool; each holds the
+    /// transport, the handler of its own completions.
+    pub(super) fn mr_refill(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
         let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
         let made = ep.mrs.table.grow(
             MR_REFILL_BATCH,
-            |index| Mr::new(pd, sg_gaps, depth, self, u32::from(index)),
+            |index| Mr::new(pd, sg_gaps, depth, Arc::from(self), u32::from(index)),
             |lease| self.mr_put(lease),
         )?;
         if made == 0 {
@@ -328,21 +338,32 @@ impl Transport {
     /// Registers the XDR pad target of write chunks (`frwr_wp_create()`):
     /// a small buffer the peer may write the pad of an unaligned payload
     /// into. Its REG_MR is posted unsignaled.
-    pub(super) fn create_write_pad(&self, ep: &mut Endpoint) -> Result {
+    pub(super) fn create_write_pad(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let mut mr = BufferMr::new(pd, self, u32::MAX, xdr::XDR_UNIT as u32)?;
+        let mut mr = BufferMr::new(pd, Arc::from(self), u32::MAX, xdr::XDR_UNIT as u32)?;
         let seg = mr.map(true, 0)?;
         let qp = ep.id.qp().ok_or(EIO)?;
+        // Taken before the post: once posted, the MR must not be freed
+        // before the QP.
+        let slot = KBox::<WritePad>::new_uninit(GFP_KERNEL)?;
         let mut chain = SendChain::<1>::new();
         chain.reg_buffer(&mut mr)?;
-        // SAFETY: the MR is kept in the endpoint, which frees the QP and
-        // its CQs before it; its handler is this transport, which outlives
-        // its endpoints.
+        // SAFETY: the MR is kept in the QP's resources (`write_pad`, set
+        // below), which go only after the QP and its CQs.
         unsafe { qp.post_send(chain)? };
-        ep.write_pad = Some(WritePad {
-            seg: seg.to_wire(),
-            _mr: Unshared::new(mr),
-        });
+        let pad = KBox::write(
+            slot,
+            WritePad {
+                seg: seg.to_wire(),
+                _mr: Unshared::new(mr),
+            },
+        );
+        if let Err(pad) = ep.write_pad.set(pad) {
+            // A second pad (not made): its REG_MR may be running, so it
+            // is never freed.
+            sunrpc::warn_once(c_str!("write pad registered twice"));
+            KBox::leak(pad);
+        }
         Ok(())
     }
 
@@ -373,7 +394,7 @@ impl Transport {
     }
 
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
-    /// the req's `inv` context (`frwr_unmap_async()`/`frwr_unmap_sync()`),
+    /// the req's [`InvCqe`] of `ep` (`frwr_unmap_async()`/`frwr_unmap_sync()`),
     /// and hands the req's turn to that completion
     /// (`ReqKey::hand_to_inv`): the key ends here, or comes back with the
     /// error when the chain was not posted.
@@ -382,31 +403,21 @@ impl Transport {
         ep: &Endpoint,
         req: ReqKey<'a>,
     ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
-        req.hand_to_inv::<MAX_MRS_PER_REQ>(
-            ep,
-            |ep, inv, reg| {
-                let mut chain = SendChain::new();
-                let n = reg.len();
-                for (k, lease) in reg.iter_mut().enumerate() {
-                    let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
-                    let last = k.saturating_add(1) == n;
-                    chain.local_inv(mr, last.then_some(inv))?;
-                }
-                add(&self.stats.local_inv_needed, n as u64);
-                inv.ep.store(*ep as *const Endpoint as *mut Endpoint, Ordering::Release);
-                Ok(chain)
-            },
-            |ep, chain| {
-                let qp = ep.id.qp().ok_or(EIO)?;
-                // SAFETY: the MRs are this req's leases in the endpoint's
-                // pool, and their handler is this transport: the endpoint
-                // frees the QP and its CQs before its pool, and the
-                // transport outlives its endpoints. The last request
-                // completes on the req's `inv`, which lives as long as the
-                // transport.
-                unsafe { qp.post_send(chain) }
-            },
-        )
+        let id = req.kref.id().0 as usize;
+        let inv = &req.req().inv;
+        let at = ep as *const Endpoint as *mut Endpoint;
+        req.hand_to_inv::<MAX_MRS_PER_REQ>(ep, |res, reg| {
+            let cqe = res.inv_cqes.get(id).ok_or(EIO)?;
+            let mut chain = SendChain::new();
+            let n = reg.len();
+            for (k, lease) in reg.iter_mut().enumerate() {
+                let last = k.saturating_add(1) == n;
+                chain.local_inv(res.mrs.table(), lease, last.then_some(cqe))?;
+            }
+            add(&self.stats.local_inv_needed, n as u64);
+            inv.ep.store(at, Ordering::Release);
+            Ok(chain)
+        })
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
@@ -467,7 +478,10 @@ impl Transport {
         // The held Receive goes back to the QP, unless it is being torn
         // down (a flush means it is).
         if let Some(rep) = rep {
-            if ok && !ep.events.closing.load(Ordering::Acquire) && rep.post().is_err() {
+            if ok
+                && !ep.events.closing.load(Ordering::Acquire)
+                && ep.id.qp().ok_or(EIO).and_then(|qp| rep.post(qp)).is_err()
+            {
                 self.fault();
             }
         }
@@ -500,14 +514,10 @@ impl MrHandler for Transport {
     }
 }
 
-impl CqeHandler for InvCtx {
+impl CqeHandler for InvCqe {
     /// Completion handler of the last LOCAL_INV of a req's chain.
     fn done(&self, wc: &Wc<'_>) {
-        // SAFETY: null or set at setup; the transport owns this req and
-        // outlives it (type invariant).
-        let Some(t) = (unsafe { self.transport.load(Ordering::Acquire).as_ref() }) else {
-            return;
-        };
+        let t = &*self.transport;
         // The chain's completion id is its req's number.
         trace::wc_li_done(wc, &wc.cid(i32::try_from(self.req).unwrap_or(-1)));
         let Some(req) = t.req(ReqId(self.req)) else {

@@ -261,7 +261,7 @@ impl Transport {
                 nwrite = self.register(ep, key, rqst, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
-                    let pad = ep.write_pad.as_ref().ok_or(EIO)?;
+                    let pad = ep.write_pad.get().ok_or(EIO)?;
                     *write.get_mut(nwrite).ok_or(EIO)? = pad.seg;
                     nwrite = nwrite.saturating_add(1);
                 }

@@ -34,8 +34,9 @@
 //!
 //! `unsafe` code is denied here and in every child module. The logic
 //! files forbid it outright; the few that still hold some (`req` and
-//! `rep`, which make keys and back-pointers; `frwr` and `sendctx`, for
-//! their posts) say so with an `allow` at their top.
+//! `rep`, which make keys and back-pointers; `frwr`, for the pages its
+//! MRs map, a LOCAL_INV chain's endpoint and two posts) say so with an
+//! `allow` at their top.
 //!
 //! The lock rules all of them rely on:
 //!
@@ -51,7 +52,8 @@
 //!   [`ReqKey`], as its type invariant says.
 //! - Completion handlers reach their endpoint through pointers stored in
 //!   its completion contexts: every endpoint is drained before it is
-//!   freed.
+//!   freed. They reach the transport through the `Arc` of it each context
+//!   holds (the adapter holds the state in an `Arc`).
 
 use crate::bindings;
 use crate::proto::chunk::{self, PlanError};
@@ -61,11 +63,11 @@ use crate::proto::header::HDRLEN_MIN;
 use crate::proto::lifetime::{Pool, Pooled, ReqId, SendOwner};
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy};
 use crate::sunrpc::{self, NewXprt, XprtLink, XprtLocked, XprtMutex, XprtMutexGuard};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32};
 use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::c_str;
-use kernel::sync::SpinLock;
+use kernel::sync::{Arc, SpinLock};
 use kernel::new_spinlock;
 
 use self::backchannel::{BC_BUF_SIZE, BC_SLOTS};
@@ -317,18 +319,14 @@ const _: () = {
 };
 
 impl Transport {
-    fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Pin<KBox<Self>>> {
-        // SAFETY: the link goes in the state made here and in what it
-        // owns: a clone in its `Reqs` and one in each endpoint's
-        // `EpEvents` (`establish`). The state is published with `new`, or
-        // dropped before `setup` frees `new` (`ops.rs`), and the adapter's
-        // `->destroy` drops it after `destroy` dropped its endpoint; an
-        // endpoint's `EpEvents` goes with the endpoint, when its teardown
-        // dropped the CM id and removal watch that also hold it (section 5
-        // of `Documentation/architecture.md`), or with an endpoint that
-        // `establish` gave up. No endpoint is leaked (the fact the
-        // `Transport` back-pointers of `frwr`, `sendctx` and `rep` rest on,
-        // section 7). So every link goes before the state does.
+    fn new(new: &NewXprt<Self>, cfg: Config) -> Result<Arc<Self>> {
+        // SAFETY: the link goes in the state made here and in its `Reqs`
+        // (a clone), and nowhere else: what else needs the transport (the
+        // endpoints' completion contexts, MRs and `EpEvents`) holds the
+        // state's `Arc`. So the link and its clones go with the state. The
+        // state is published with `new`, or dropped before `setup` frees
+        // `new` (`ops.rs`); once published, the adapter's `->destroy` frees
+        // the transport only after the state's last `Arc` is dropped.
         #[allow(unsafe_code)]
         let xprt = unsafe { new.link() };
         let (reqs, free) = Reqs::new(&cfg, xprt.clone())?;
@@ -359,7 +357,7 @@ impl Transport {
             mr_free: FixedStack::new(0)?,
         };
         let ep = XprtMutex::new(new.xprt(), None);
-        let t = KBox::pin_init(
+        let t = Arc::pin_init(
             pin_init!(Self {
                 xprt,
                 cfg,
@@ -377,10 +375,6 @@ impl Transport {
             }),
             GFP_KERNEL,
         )?;
-        let me = &*t as *const Self as *mut Self;
-        for req in t.reqs.iter() {
-            req.inv.transport.store(me, Ordering::Release);
-        }
         Ok(t)
     }
 

@@ -17,6 +17,7 @@ use crate::sunrpc::{self, OwnerTurn, Published, Rqst, SeqFile, Task, TransmitTur
 use core::sync::atomic::Ordering;
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::ArcBorrow;
 
 use super::backchannel::BC_SLOTS;
 use super::{Config, ReqKey, Transport, MAX_DATA_SEGS};
@@ -92,13 +93,13 @@ impl XprtOps for Transport {
     }
 
     /// `connect`.
-    fn connect_worker(&self, held: XprtLocked<'_>) {
-        Transport::connect_worker(self, held)
+    fn connect_worker(this: ArcBorrow<'_, Self>, held: XprtLocked<'_>) {
+        Transport::connect_worker(this, held)
     }
 
     /// `frwr`.
-    fn mr_refresh_worker(&self) {
-        Transport::mr_refresh_worker(self)
+    fn mr_refresh_worker(this: ArcBorrow<'_, Self>) {
+        Transport::mr_refresh_worker(this)
     }
 
     /// `endpoint`.
@@ -107,10 +108,10 @@ impl XprtOps for Transport {
     }
 
     /// `endpoint` and `stats`: the endpoint goes, the pools are accounted
-    /// for, then the state.
-    fn destroy(this: Pin<KBox<Self>>, held: &mut XprtLocked<'_>) {
-        this.drop_endpoint(held);
-        this.account();
+    /// for, then the adapter drops the state.
+    fn destroy(&self, held: &mut XprtLocked<'_>) {
+        self.drop_endpoint(held);
+        self.account();
     }
 
     /// `stats`.

@@ -6,29 +6,32 @@
 //! posted), and the way back from it to its endpoint and transport. Its
 //! completion handler, the reply path, is in `reply`.
 
-use crate::bindings;
-use crate::ib::{self, Cid, Cqe, DmaBuf};
+use crate::ib::{self, Cid, Cqe, DmaBuf, Qp, Recv};
 use crate::proto::lifetime;
 use crate::sunrpc;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, EpRes};
 use super::Transport;
 
-/// A Receive buffer and its completion context (`rpcrdma_rep`).
+/// The Receive buffers of one connection, owned by its QP ([`Qp::res`]).
+pub(super) type Reps = KVec<Rep>;
+
+/// A Receive buffer and its completion context (`rpcrdma_rep`), one of
+/// the [`Reps`] its endpoint's QP owns.
 ///
 /// # Invariants
 ///
 /// - `posted` is true from `post` until the Receive's completion: the HCA
 ///   owns `buf` exactly then.
-/// - `transport` points to the transport that owns the endpoint this rep
-///   belongs to; a transport drops its endpoints before it is freed.
-/// - `index` is this rep's position in the `reps` of its endpoint.
-/// - `ep` is null or points to the endpoint whose `reps` hold this rep,
-///   set (Release) once that endpoint is at its final address; the rep
-///   lives inside it, so the endpoint outlives every borrow of the rep.
+/// - `index` is this rep's position in the [`Reps`] of its endpoint.
+/// - `ep` is null or points to the endpoint that holds this rep (in its
+///   QP, or in `res_back` once the QP gave it back), set (Release) once
+///   that endpoint is at its final address; the rep lives inside it, so
+///   the endpoint outlives every borrow of the rep.
 pub(super) struct Rep {
     pub(super) cqe: Cqe<Rep>,
     /// The completion id of Receives posted on this rep.
@@ -36,9 +39,9 @@ pub(super) struct Rep {
     /// Where the rep is in its endpoint's `reps`.
     pub(super) index: u32,
     pub(super) buf: DmaBuf,
-    pub(super) transport: AtomicPtr<Transport>,
+    /// The transport whose endpoint holds this rep.
+    pub(super) transport: Arc<Transport>,
     pub(super) ep: AtomicPtr<Endpoint>,
-    pub(super) qp: AtomicPtr<bindings::ib_qp>,
     pub(super) lkey: u32,
     pub(super) posted: AtomicBool,
 }
@@ -48,21 +51,23 @@ ib::impl_has_cqe!(Rep, cqe);
 impl Rep {
     /// Returns the transport the rep's endpoint belongs to.
     pub(super) fn transport(&self) -> &Transport {
-        // SAFETY: set when the endpoint was built; the transport outlives
-        // its endpoints, and so this rep (type invariant).
-        unsafe { &*self.transport.load(Ordering::Relaxed) }
+        &self.transport
     }
 
     /// Returns the endpoint the rep belongs to, once it is set.
     pub(super) fn endpoint(&self) -> Option<&Endpoint> {
         // SAFETY: null or the endpoint that holds this rep, which outlives
         // the borrow of `self` (type invariant); the Acquire load pairs
-        // with the Release store that published it.
+        // with the Release store that published it. Its QP is destroyed
+        // (`destroy_qp`, under teardown's `&mut`) only after the drain, when
+        // the only handlers left run for flushed Receives, which neither
+        // read the endpoint nor post.
         unsafe { self.ep.load(Ordering::Acquire).as_ref() }
     }
 
-    /// Posts the Receive (`rpcrdma_post_recvs()` for one rep).
-    pub(super) fn post(&self) -> Result {
+    /// Posts the Receive (`rpcrdma_post_recvs()` for one rep) on `qp`,
+    /// whose [`Reps`] hold it.
+    pub(super) fn post(&self, qp: &Qp<EpRes>) -> Result {
         // I1: a rep handed to the HCA is not still owned by it (its last
         // Receive completed and the reply handler is done with it).
         let was_posted = self.posted.swap(true, Ordering::AcqRel);
@@ -70,14 +75,16 @@ impl Rep {
             sunrpc::warn_once(c_str!("I1: Receive posted twice"));
             return Err(EIO);
         }
-        let buf = &self.buf;
-        let len = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
-        let qp = self.qp.load(Ordering::Relaxed);
-        // SAFETY: the rep is not posted (checked above), so no Receive uses
-        // its buffer or cqe. The QP lives as long as the endpoint that owns
-        // this rep, which drains the QP before dropping its reps, so the
-        // rep also outlives the Receive.
-        let rc = unsafe { ib::post_recv(qp, Cqe::ptr_of(self), buf.addr(), len, self.lkey) };
+        // Not posted (checked above): no Receive uses its buffer or cqe.
+        let index = self.index as usize;
+        let rc = qp.post_recv(|res| {
+            let rep = res.reps.get(index).filter(|rep| core::ptr::eq(*rep, self)).ok_or(EIO)?;
+            Ok(Recv {
+                owner: rep,
+                buf: &rep.buf,
+                lkey: rep.lkey,
+            })
+        });
         if rc.is_err() {
             self.posted.store(false, Ordering::Release);
         }

@@ -342,7 +342,7 @@ impl CqeHandler for Rep {
         if ep.events.closing.load(Ordering::Acquire) {
             return;
         }
-        if self.post().is_err() {
+        if ep.id.qp().ok_or(EIO).and_then(|qp| self.post(qp)).is_err() {
             t.fault();
         }
     }

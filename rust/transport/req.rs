@@ -35,7 +35,7 @@ use kernel::error::Error;
 use kernel::prelude::*;
 
 use super::backchannel::BC_BUF_SIZE;
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, EpRes};
 use super::frwr::{InvCtx, Registered};
 use super::reply::Placement;
 use super::{Config, RPC_BUF_SIZE};
@@ -344,42 +344,48 @@ impl<'a> ReqKey<'a> {
     }
 
     /// Hands the req's turn to the last completion of the LOCAL_INV chain
-    /// that `build` makes from the req's registered MRs (signaled on
-    /// `inv`, the req's [`InvCtx`]) and `post` posts on `ep`
-    /// (`frwr_unmap_async()`, `frwr_unmap_sync()`): once `build` returns,
-    /// the key's last use of the state is over, so the hand-over flag
-    /// ([`InvCtx::handed`]) is set (Release) before `post` runs, and the
-    /// completion makes its key only by clearing it ([`Req::inv_key`]). On
-    /// success the key ends here.
+    /// that `build` makes from the QP's resources (`EpRes`: the MR pool,
+    /// the req's `InvCqe`) and the req's registered MRs, posted on `ep`'s
+    /// QP (`Qp::post`; `frwr_unmap_async()`, `frwr_unmap_sync()`): once
+    /// `build` returns, the key's last use of the state is over, so the
+    /// hand-over flag ([`InvCtx::handed`]) is set (Release) before the
+    /// chain is posted, and the completion makes its key only by clearing
+    /// it ([`Req::inv_key`]). On success the key ends here.
     ///
-    /// The chain borrows the registrations only for a lifetime of this
-    /// call (`'s`), so nothing made from the state outlives the hand-over;
-    /// `post` gets the chain, which points at MRs, not into the state.
+    /// The chain points at MRs, not into the state: it holds the leases
+    /// only while `Qp::post` links it (`'l`), not past the hand-over.
     ///
-    /// When `build` or `post` fails, the key is given back with the error.
-    /// A chain is posted in order and stops at the first work request it
-    /// cannot post, and only the last one is signaled on `inv`: if `post`
-    /// failed, that one was not posted and no completion can take the
-    /// turn, so the flag is cleared (the check of that costs one atomic
+    /// When `build` or the post fails, the key is given back with the
+    /// error. A chain is posted in order and stops at the first work
+    /// request it cannot post, and only the last one is signaled: if the
+    /// post failed, that one was not posted and no completion can take
+    /// the turn, so the flag is cleared (the check of that costs one atomic
     /// swap on a failure path). Should the flag already be clear, a
     /// completion took the turn, so the chain counts as posted.
-    pub(super) fn hand_to_inv<'e, const N: usize>(
+    pub(super) fn hand_to_inv<const N: usize>(
         mut self,
-        ep: &'e Endpoint,
-        build: impl for<'s> FnOnce(&'s &'e Endpoint, &'s InvCtx, &'s mut Registered) -> Result<SendChain<'s, N>>,
-        post: impl for<'s> FnOnce(&'s Endpoint, SendChain<'s, N>) -> Result,
+        ep: &Endpoint,
+        build: impl for<'r, 'l> FnOnce(&'r EpRes, &'l mut Registered) -> Result<SendChain<'r, 'l, N>>,
     ) -> core::result::Result<(), (Self, Error)> {
         let req = self.req;
-        let ep = &ep;
-        let chain = match build(ep, &req.inv, &mut self.state.registered) {
-            Ok(chain) => chain,
-            Err(e) => return Err((self, e)),
+        let Some(qp) = ep.id.qp() else {
+            return Err((self, EIO));
         };
-        // The key's last use of the state was `build`; the chain it made
-        // is only posted from here.
-        req.inv.handed.store(true, Ordering::Release);
-        match post(ep, chain) {
+        let mut built = false;
+        let rc = {
+            let reg = &mut self.state.registered;
+            qp.post(|res| {
+                let chain = build(res, reg)?;
+                built = true;
+                // The key's last use of the state was `build`; the chain
+                // it made is only posted from here.
+                req.inv.handed.store(true, Ordering::Release);
+                Ok(chain)
+            })
+        };
+        match rc {
             Ok(()) => Ok(()),
+            Err(e) if !built => Err((self, e)),
             Err(e) => {
                 if req.inv.handed.swap(false, Ordering::Acquire) {
                     // Taken back: no completion made a key, and this one
@@ -521,7 +527,7 @@ impl Reqs {
                 kref,
                 state: KeyCell::new(state),
                 phase: AtomicU8::new(Phase::IDLE),
-                inv <- InvCtx::new(i),
+                inv <- InvCtx::new(),
                 backchannel: pool == Pool::Backchannel,
             }? Error))?;
             free.push(Some(pooled), GFP_KERNEL)?;
@@ -542,10 +548,6 @@ impl Reqs {
         let off = (rqst as usize).checked_sub(first)?;
         let req = self.reqs.get(off / size)?;
         req.rqst.is(rqst).then_some(req)
-    }
-
-    pub(super) fn iter(&self) -> core::slice::Iter<'_, Req> {
-        self.reqs.as_slice().iter()
     }
 
     pub(super) fn len(&self) -> usize {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-#![allow(unsafe_code)]
+#![forbid(unsafe_code)]
 
 //! Posting Sends and the sendctx ring (`frwr_send()` and the
 //! sendctx of `verbs.c`): each Send claims a ring slot, which holds a Send
@@ -16,9 +16,10 @@ use crate::proto::sendctx::Slot;
 use crate::rdma_cm::QpGone;
 use crate::sunrpc::{self, Rqst};
 use crate::trace;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::c_str;
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 use super::endpoint::Endpoint;
 use super::stats::add;
@@ -55,76 +56,74 @@ impl AsMut<[u32]> for Held {
 }
 
 /// A Send completion context: one per sendctx ring slot.
-///
-/// # Invariants
-///
-/// `transport` points to the transport that owns the endpoint this
-/// `SendCqe` belongs to; a transport drops its endpoints before it is
-/// freed.
 pub(super) struct SendCqe {
     pub(super) cqe: Cqe<SendCqe>,
     pub(super) slot: usize,
     /// The completion id of Sends posted on this context.
     pub(super) cid: Cid,
-    pub(super) transport: AtomicPtr<Transport>,
+    /// The transport whose endpoint holds this context.
+    pub(super) transport: Arc<Transport>,
 }
 
 ib::impl_has_cqe!(SendCqe, cqe);
 
 impl Transport {
     /// Claims a sendctx, takes the Send owner and posts the REG_MR chain
-    /// and the Send of `rqst`, the req's rqst being transmitted.
+    /// and the Send of `rqst`, the req's rqst being transmitted. The chain
+    /// is built from the QP's resources (`Qp::post`): the MRs of its pool,
+    /// the req's send buffer and the ring slot's `SendCqe`.
     pub(super) fn post(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>, len: u32) -> Result {
         let req = key.req();
+        let id = req.kref.id().0 as usize;
         let parts = key.send_parts(ep).ok_or(EIO)?;
-        let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
-        for lease in parts.registered.iter_mut() {
-            chain.reg(ep.mrs.get_mut(lease).ok_or(EIO)?)?;
-        }
-        let num_regs = chain.len();
-        let num_wrs = u32::try_from(num_regs).map_err(|_| EIO)?.saturating_add(1);
-        let (slot, signaled) = {
-            let mut shared = self.shared.lock();
-            let Some(claim) = shared.ring.claim() else {
-                drop(shared);
-                add(&self.stats.empty_sendctx_q, 1);
-                return Err(EAGAIN);
-            };
-            let Some(rpc) = parts.rpc else {
-                shared.ring.cancel(claim);
-                return Err(EIO);
-            };
-            let owner = match req.kref.add_send(rpc) {
-                Ok(owner) => owner,
-                Err(_) => {
+        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        qp.post(|res| {
+            let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
+            for lease in parts.registered.iter_mut() {
+                chain.reg(res.mrs.table(), lease)?;
+            }
+            let num_regs = chain.len();
+            let num_wrs = u32::try_from(num_regs).map_err(|_| EIO)?.saturating_add(1);
+            let (slot, signaled) = {
+                let mut shared = self.shared.lock();
+                let Some(claim) = shared.ring.claim() else {
+                    drop(shared);
+                    add(&self.stats.empty_sendctx_q, 1);
+                    return Err(EAGAIN);
+                };
+                let Some(rpc) = parts.rpc else {
                     shared.ring.cancel(claim);
                     return Err(EIO);
+                };
+                let owner = match req.kref.add_send(rpc) {
+                    Ok(owner) => owner,
+                    Err(_) => {
+                        shared.ring.cancel(claim);
+                        return Err(EIO);
+                    }
+                };
+                let slot = claim.slot();
+                if let Err(owner) = shared.ring.post(claim, owner) {
+                    drop(shared);
+                    self.put_send(owner);
+                    return Err(EIO);
                 }
+                (slot, shared.policy.signal(false, num_wrs))
             };
-            let slot = claim.slot();
-            if let Err(owner) = shared.ring.post(claim, owner) {
-                drop(shared);
-                self.put_send(owner);
-                return Err(EIO);
-            }
-            (slot, shared.policy.signal(false, num_wrs))
-        };
-        let sendbuf = parts.buf;
-        sendbuf.sync_for_device(len as usize);
-        let cqe = ep.send_cqes.get(slot).ok_or(EIO)?;
-        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
-        // Traced before the post, after which a Reply may complete the rqst.
-        trace::post_send(rqst, &cqe.cid, signaled, num_regs);
-        chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
-        // The Reply may complete before the post returns. Release: the
-        // reply handler sees what marshaling wrote (`offered`, the MRs).
-        req.phase.store(Phase::SENT, Ordering::Release);
-        // SAFETY: the cqe's owner, the send buffer and the MR pool are the
-        // endpoint's, which frees the QP and its CQs before them; the
-        // buffer is not written until its Send owner is released (type
-        // invariant of `Req`); the MRs' handler is this transport, which
-        // outlives its endpoints.
-        unsafe { qp.post_send(chain) }
+            parts.buf.sync_for_device(len as usize);
+            let cqe = res.send_cqes.get(slot).ok_or(EIO)?;
+            // Traced before the post, after which a Reply may complete the rqst.
+            trace::post_send(rqst, &cqe.cid, signaled, num_regs);
+            // The Send reads the buffer `parts.buf` is, named here by its
+            // mapping only; its contents are not written until its Send
+            // owner is released (type invariant of `Req`).
+            let sendbuf = res.send_bufs.get(id).ok_or(EIO)?;
+            chain.send(sendbuf, len, ep.lkey, cqe, signaled)?;
+            // The Reply may complete before the post returns. Release: the
+            // reply handler sees what marshaling wrote (`offered`, the MRs).
+            req.phase.store(Phase::SENT, Ordering::Release);
+            Ok(chain)
+        })
     }
 
     fn put_send(&self, owner: SendOwner) {
@@ -198,9 +197,7 @@ impl CqeHandler for SendCqe {
     /// Send completion handler (`rpcrdma_wc_send()`).
     fn done(&self, wc: &Wc<'_>) {
         trace::wc_send(wc, &self.cid);
-        // SAFETY: set when the endpoint was built; the transport outlives
-        // its endpoints (type invariant).
-        let t = unsafe { &*self.transport.load(Ordering::Relaxed) };
+        let t = &*self.transport;
         t.send_done(self.slot);
         if wc.fatal() {
             t.fault();
