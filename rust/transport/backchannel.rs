@@ -75,7 +75,7 @@ impl Transport {
         // As in `marshal`: no Send of this req is outstanding (the
         // callback service sends each reply once).
         let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
-        let limit = (ep.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
+        let limit = (ep.link().negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let (xid, len) = (rqst.xid(), rqst.snd_buf().len());
         trace::cb_reply(&self.xprt, xid);
         let hdr = Header {

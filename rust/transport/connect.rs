@@ -33,7 +33,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
 use super::backchannel::BC_SLOTS;
-use super::endpoint::{Endpoint, EpEvents, EpRes, Resolving};
+use super::endpoint::{Endpoint, EpEvents, EpRes, Link, Resolving};
 use super::frwr::{InvCqe, MrPool};
 use super::rep::Reps;
 use super::reply::Rep;
@@ -262,7 +262,7 @@ impl Transport {
             max_rdma_segs,
             sg_gaps,
         };
-        let mut ep = KBox::new(
+        let ep = KBox::new(
             Endpoint {
                 events,
                 id,
@@ -270,8 +270,8 @@ impl Transport {
                 pd: Some(pd),
                 res_back: None,
                 lkey,
-                negotiated: ours,
-                th,
+                offered: Link { negotiated: ours, th },
+                established: OnceBox::new(),
                 max_requests: fit.max_requests,
             },
             GFP_KERNEL,
@@ -297,7 +297,7 @@ impl Transport {
         self.xprt
             .reset_cwnd(usize::try_from(Credits::INITIAL.cwnd()).unwrap_or(usize::MAX));
         *step = "connect";
-        match self.connect_endpoint(held, &mut ep) {
+        match self.connect_endpoint(held, &ep) {
             Ok(()) => Ok(ep),
             Err(e) => {
                 self.teardown(ep);
@@ -371,8 +371,12 @@ impl Transport {
         Ok((send_bufs, send_cqes, inv_cqes, reps))
     }
 
-    fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &mut Endpoint) -> Result {
-        let me = ep as *mut Endpoint;
+    /// Posts the Receives, connects and waits for the outcome. From the
+    /// first post on, the endpoint is shared with its completion handlers
+    /// (`Rep::endpoint`), so this only reads it, and stores what the peer
+    /// answered in `established`, which they read only after it is set.
+    fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &Endpoint) -> Result {
+        let me = core::ptr::from_ref(ep).cast_mut();
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
         for rep in qp.res().reps.iter() {
             rep.ep.store(me, Ordering::Release);
@@ -397,20 +401,25 @@ impl Transport {
         let send = InlineSize::new(ep.events.inline_send.load(Ordering::Acquire));
         let recv = InlineSize::new(ep.events.inline_recv.load(Ordering::Acquire));
         if let (Some(inline_send), Some(inline_recv)) = (send, recv) {
-            ep.negotiated = Negotiated {
-                inline_send,
-                inline_recv,
+            let offered = &ep.offered.th;
+            let (max_inline_send, max_inline_recv) =
+                chunk::max_inline_sizes(inline_send.bytes(), inline_recv.bytes(), offered.max_rdma_segs);
+            let link = Link {
+                negotiated: Negotiated {
+                    inline_send,
+                    inline_recv,
+                },
+                th: Thresholds {
+                    max_inline_send,
+                    max_inline_recv,
+                    ..*offered
+                },
             };
-            let (max_send, max_recv) = chunk::max_inline_sizes(
-                inline_send.bytes(),
-                inline_recv.bytes(),
-                ep.th.max_rdma_segs,
-            );
-            ep.th.max_inline_send = max_send;
-            ep.th.max_inline_recv = max_recv;
+            // One connect per endpoint: nothing set it before.
+            ep.established.set(KBox::new(link, GFP_KERNEL)?).map_err(|_| EIO)?;
         }
         self.bc_max_payload
-            .store(Config::bc_max_payload(&ep.negotiated), Ordering::Relaxed);
+            .store(Config::bc_max_payload(&ep.link().negotiated), Ordering::Relaxed);
         self.create_write_pad(ep)?;
         // The first batch of MRs (`rpcrdma_mrs_create()`).
         self.mr_refill(ep)

@@ -104,8 +104,20 @@ static NO_RES: EpRes = EpRes {
     mrs: MrPool::EMPTY,
 };
 
+/// The inline thresholds of a connection and the limits the chunk plan
+/// derives from them.
+#[derive(Clone, Copy)]
+pub(super) struct Link {
+    pub(super) negotiated: Negotiated,
+    pub(super) th: Thresholds,
+}
+
 /// One connection (`rpcrdma_ep`). It dereferences to its [`EpRes`]: the
 /// QP's, or those it gave back (`res_back`).
+///
+/// Once its first Receive is posted, a completion handler may read it
+/// (`Rep::endpoint`) at any time, so from then on it is only shared:
+/// what connecting learns from the peer is set once, in `established`.
 ///
 /// # Invariants
 ///
@@ -132,10 +144,22 @@ pub(super) struct Endpoint {
     pub(super) id: CmId<EpEvents, EpRes>,
     pub(super) events: Arc<EpEvents>,
     pub(super) lkey: u32,
-    pub(super) negotiated: Negotiated,
-    pub(super) th: Thresholds,
+    /// Our own inline sizes and the limits derived from them, in force
+    /// until the peer's answer sets `established`.
+    pub(super) offered: Link,
+    /// The sizes both sides agreed on, and their limits: set once, when
+    /// the connection is established (`rpcrdma_update_cm_private()`).
+    pub(super) established: OnceBox<Link>,
     /// Credits offered on this connection, fitted to the device.
     pub(super) max_requests: u32,
+}
+
+impl Endpoint {
+    /// The thresholds in force: those agreed on, once the connection is
+    /// established, else our own.
+    pub(super) fn link(&self) -> &Link {
+        self.established.get().unwrap_or(&self.offered)
+    }
 }
 
 impl Drop for Endpoint {

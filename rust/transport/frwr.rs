@@ -226,16 +226,17 @@ impl Transport {
         xid: u32,
         out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
+        let th = &ep.link().th;
         let state = req.state();
         let pieces = &mut state.pieces;
-        let n = chunk::chunk_segments(&buf.shape(), kind, ep.th.page, pieces.as_mut_slice())
+        let n = chunk::chunk_segments(&buf.shape(), kind, th.page, pieces.as_mut_slice())
             .map_err(plan_err)?;
         let pieces = pieces.get(..n).ok_or(EIO)?;
         if pieces.is_empty() {
             return Err(EIO);
         }
         let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
-        let nranges = chunk::mr_ranges(pieces, &ep.th, &mut ranges).map_err(plan_err)?;
+        let nranges = chunk::mr_ranges(pieces, th, &mut ranges).map_err(plan_err)?;
         let reg = &mut state.registered;
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
             let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
@@ -257,7 +258,7 @@ impl Transport {
                 // `set_buf` check both that and the entries against its
                 // depth. Pages in a row (all but the edges of a page list)
                 // go in one call, as `frwr_map()` sets them in one loop.
-                if let Some(pr) = chunk::page_run(rest, ep.th.page).filter(|pr| pr.count > 1) {
+                if let Some(pr) = chunk::page_run(rest, th.page).filter(|pr| pr.count > 1) {
                     let pages = buf.page_run(pr.index, pr.count).ok_or(EIO)?;
                     // SAFETY: `pages` holds `pr.count` entries of the
                     // rqst's page array, whose pages the caller owns until
@@ -322,7 +323,8 @@ impl Transport {
     /// transport, the handler of its own completions.
     pub(super) fn mr_refill(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let (sg_gaps, depth) = (ep.th.sg_gaps, ep.th.max_fr_depth);
+        let th = &ep.offered.th;
+        let (sg_gaps, depth) = (th.sg_gaps, th.max_fr_depth);
         let made = ep.mrs.table.grow(
             MR_REFILL_BATCH,
             |index| Mr::new(pd, sg_gaps, depth, Arc::from(self), u32::from(index)),

@@ -190,7 +190,7 @@ impl Transport {
         msg: &[u8],
     ) -> core::result::Result<Placement, BadReply> {
         let rcv = rqst.rcv_buf();
-        let limits = Limits::for_client(ep.th.max_rdma_segs, rcv.buflen());
+        let limits = Limits::for_client(ep.link().th.max_rdma_segs, rcv.buflen());
         match fixed.decode_reply_body(msg, &limits) {
             Ok(ReplyBody::Msg(m)) => {
                 // A write list or reply chunk this Call never offered.
