@@ -75,11 +75,11 @@ include $(TOP)/scripts/versions.mk
 # NFS/RDMA. Then the xfstests subset in a boot of its own, for its disks
 # and the fstests share. Trimmed to fit the CI budget: the short soak makes
 # 4 link flaps and 10 mount cycles (10 and 30 by default), the misbehaving
-# peer sends up to 40 messages or runs 4 s per mode, the data test over
-# siw moves 64 MiB files on NFSv3 only where rxe's moves 256 MiB on v3 and
-# v4.0, and swap's memory hog fills 384 MiB (640 by default) against its
-# cgroup's 192.
-VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-sysctl:rs-data,rs,10,rxe:rs-data,rs,10,siw,64,3:rs-soak,rs,4,10:rs-hostile,rs,40,4:rs-trace:rs-swap,rs,384 \
+# peer sends up to 40 messages or runs 4 s per mode, the data test moves
+# 128 MiB files over rxe on v3 and v4.0 (256 by default) and 64 MiB over
+# siw on NFSv3 only, and swap's memory hog fills 384 MiB (640 by default)
+# against its cgroup's 192.
+VM_SUITE_PROD ?= tests/vm/suite.sh:reference:rs-sysctl:rs-data,rs,10,rxe,128:rs-data,rs,10,siw,64,3:rs-soak,rs,4,10:rs-hostile,rs,40,4:rs-trace:rs-swap,rs,384 \
 	tests/vm/xfstests.sh:clients=rs:vers=3,4.2:list=tests/xfstests/transport.list:baseline=tests/xfstests/transport.baseline
 # On the debug kernel: our client's tests, each followed by a kmemleak scan
 # after umount and rmmod (scripts/guest/kmemleak-check.sh). Trimmed to fit
