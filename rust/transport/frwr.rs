@@ -323,7 +323,7 @@ impl Transport {
     /// transport, the handler of its own completions.
     pub(super) fn mr_refill(self: ArcBorrow<'_, Self>, ep: &Endpoint) -> Result {
         let pd = ep.pd.as_ref().ok_or(EIO)?;
-        let th = &ep.offered.th;
+        let th = &ep.link().th;
         let (sg_gaps, depth) = (th.sg_gaps, th.max_fr_depth);
         let made = ep.mrs.table.grow(
             MR_REFILL_BATCH,

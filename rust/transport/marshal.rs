@@ -227,7 +227,8 @@ impl Transport {
             call_write_payload: snd.flags() & bindings::XDRBUF_WRITE != 0,
             reply_read_payload: rcv.flags() & bindings::XDRBUF_READ != 0,
         };
-        let plan = chunk::plan(&rpc, &ep.link().th);
+        let link = ep.link();
+        let plan = chunk::plan(&rpc, &link.th);
 
         let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
         let mut nread = 0;
@@ -300,7 +301,7 @@ impl Transport {
             },
         };
         let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
-        let limit = (ep.link().negotiated.inline_send.bytes() as usize).min(sendbuf.len());
+        let limit = (link.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
         trace::marshal(rqst, hdrlen, &plan);
