@@ -11,37 +11,6 @@ use core::marker::PhantomData;
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-/// Interior mutability for a value whose users take turns by a protocol
-/// the owner of the cell documents (a lock, or a Release/Acquire
-/// handover), as `SyncUnsafeCell` would give.
-///
-/// # Invariants
-///
-/// The value is reached only through the raw pointer [`SyncCell::get`]
-/// returns, and every dereference of it is an `unsafe` operation whose
-/// caller shows that no other access to the value is concurrent with a
-/// write, and that it happens after every earlier conflicting access.
-pub(crate) struct SyncCell<T>(UnsafeCell<T>);
-
-impl<T> SyncCell<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
-    }
-
-    /// Returns a pointer to the value; see the type invariant for its use.
-    pub(crate) const fn get(&self) -> *mut T {
-        self.0.get()
-    }
-}
-
-// SAFETY: `&SyncCell<T>` gives safe code only a raw pointer; every access
-// through it is an `unsafe` dereference whose caller rules out data races
-// (type invariant). What sharing the cell adds is that the value may be
-// read through `&T` on several threads at once, which `T: Sync` allows,
-// and be used mutably, or dropped, on another thread than the one that
-// wrote it, which `T: Send` allows.
-unsafe impl<T: Send + Sync> Sync for SyncCell<T> {}
-
 /// A C object embedded in a Rust one, reached only through the raw pointer
 /// [`Foreign::get`] returns and used by the rules of the C code that
 /// shares it. Only the C types below, each with its reason, may cross
@@ -180,6 +149,59 @@ impl<T> core::ops::DerefMut for Key<'_, T> {
         // invariant), and the mutable borrow of `self` excludes every
         // other use through it for the result's lifetime.
         unsafe { &mut *self.cell.0.get() }
+    }
+}
+
+/// A value kept apart from a [`KeyCell`] but used only through that
+/// cell's keys, as the kernel's `LockedBy` is used through its lock's
+/// guard: a req's send buffer, which the endpoint holds and the holder of
+/// the req's key writes. [`KeyedBy::get_with`] checks that the key is one
+/// of the cell's.
+///
+/// # Invariants
+///
+/// `owner` is the address of the [`KeyCell`] whose keys reach the value;
+/// it is only compared, never dereferenced. The value is reached only
+/// through [`KeyedBy::get_with`], with one of those keys.
+pub(crate) struct KeyedBy<T, S> {
+    owner: *const KeyCell<S>,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only with a key of `owner` (type
+// invariant), and keys of one cell are used one at a time, each use
+// ordered after the previous one (invariant of [`KeyCell`]): what crosses
+// threads is exclusive use of a `T`, which `T: Send` allows. `owner` is an
+// address that is only compared.
+unsafe impl<T: Send, S> Sync for KeyedBy<T, S> {}
+// SAFETY: the value moves with this one, which `T: Send` allows; `owner`
+// is an address that is only compared.
+unsafe impl<T: Send, S> Send for KeyedBy<T, S> {}
+
+impl<T, S> KeyedBy<T, S> {
+    /// Makes `value` reachable with the keys of `owner`.
+    pub(crate) fn new(value: T, owner: &KeyCell<S>) -> Self {
+        // INVARIANT: the value is reached only through `get_with`.
+        Self {
+            owner,
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Returns the value, and the key's, for as long as the key is
+    /// borrowed; None when `key` is not a key of the owner cell (or that
+    /// cell holds a zero-sized value, whose address two cells may share).
+    pub(crate) fn get_with<'b>(&'b self, key: &'b mut Key<'_, S>) -> Option<(&'b mut T, &'b mut S)> {
+        if core::mem::size_of::<S>() == 0 || !core::ptr::eq(key.cell, self.owner) {
+            return None;
+        }
+        // SAFETY: `key` is a key of the owner cell, whose keys alone reach
+        // the value (type invariant), and while one key of a cell is used
+        // no other is (invariant of [`KeyCell`]); the mutable borrow of
+        // `key` for `'b` excludes every other use through it, so the value
+        // is this borrow's alone for `'b`.
+        let value = unsafe { &mut *self.value.get() };
+        Some((value, &mut **key))
     }
 }
 

@@ -1,41 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The send queue's side of a [`Qp`]: send buffers whose mapping a Send
-//! names ([`SendBuf`]), the chain of work requests one `ib_post_send()`
+//! names ([`SendBuf`], whose contents its owner's key lends as a
+//! [`SendBufMut`]), the chain of work requests one `ib_post_send()`
 //! posts ([`SendChain`]), and the posts themselves ([`Qp::post`], safe,
 //! and [`Qp::post_send`]).
 
 use super::{BufferMr, Cqe, CqeHandler, DmaBuf, Mr, MrLease, MrTable, Qp};
 use crate::bindings;
-use crate::cell::SyncCell;
+use crate::cell::{Key, KeyCell, KeyedBy};
 use core::marker::PhantomData;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
-/// A send buffer: a [`DmaBuf`] whose contents one user at a time writes,
-/// by a protocol its owner documents, and whose mapping ([`SendBuf::addr`],
-/// [`SendBuf::len`]) anyone may name, for a Send to read, without a
-/// reference to the contents.
+/// A send buffer: a [`DmaBuf`] whose contents the holder of a key of the
+/// [`KeyCell`] it is tied to writes ([`SendBuf::contents`]), and whose
+/// mapping ([`SendBuf::addr`], [`SendBuf::len`]) anyone may name, for a
+/// Send to read, without a reference to the contents.
 ///
 /// # Invariants
 ///
 /// `addr` and `len` are the mapping of the [`DmaBuf`] in `buf`, which is
-/// never replaced (the contract of [`SendBuf::get`]) and so keeps that
-/// mapping until this value is dropped.
-pub(crate) struct SendBuf {
+/// never replaced ([`SendBufMut`] lends its contents, not the buffer) and
+/// so keeps that mapping until this value is dropped.
+pub(crate) struct SendBuf<S> {
     addr: u64,
     len: usize,
-    buf: SyncCell<DmaBuf>,
+    buf: KeyedBy<DmaBuf, S>,
 }
 
-impl SendBuf {
-    /// Wraps `buf`.
-    pub(crate) fn new(buf: DmaBuf) -> Self {
+impl<S> SendBuf<S> {
+    /// Wraps `buf`, to be written with the keys of `owner`.
+    pub(crate) fn new(buf: DmaBuf, owner: &KeyCell<S>) -> Self {
         // INVARIANT: the mapping of the buffer kept.
         Self {
             addr: buf.addr(),
             len: buf.len(),
-            buf: SyncCell::new(buf),
+            buf: KeyedBy::new(buf, owner),
         }
     }
 
@@ -49,10 +50,34 @@ impl SendBuf {
         self.len
     }
 
-    /// Returns a pointer to the buffer, to be used as [`SyncCell::get`]'s
-    /// is; the buffer may be written through it, not replaced.
-    pub(crate) fn get(&self) -> *mut DmaBuf {
-        self.buf.get()
+    /// Returns the contents, and the value of `key`, for as long as the key
+    /// is borrowed; None when `key` is not a key of the buffer's owner
+    /// cell.
+    pub(crate) fn contents<'b>(&'b self, key: &'b mut Key<'_, S>) -> Option<(SendBufMut<'b>, &'b mut S)> {
+        let (buf, value) = self.buf.get_with(key)?;
+        Some((SendBufMut(buf), value))
+    }
+}
+
+/// The contents of a [`SendBuf`], lent to the holder of its owner's key:
+/// they may be written and handed to the device, but the buffer is not
+/// replaced, so its mapping stays the one the [`SendBuf`] names.
+pub(crate) struct SendBufMut<'b>(&'b mut DmaBuf);
+
+impl SendBufMut<'_> {
+    /// Returns the length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Returns the buffer for the CPU to fill before a Send.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.0.as_mut_slice()
+    }
+
+    /// Hands the first `len` bytes to the device (before posting a Send).
+    pub(crate) fn sync_for_device(&self, len: usize) {
+        self.0.sync_for_device(len)
     }
 }
 
@@ -149,9 +174,9 @@ impl<'r, 'l, const N: usize> SendChain<'r, 'l, N> {
     /// Ends the chain with a Send of the first `len` bytes of `buf`
     /// (covered by `lkey`), signaled or not, completing on `owner`'s
     /// [`Cqe`]. `EIO` if `len` exceeds the buffer or a Send was set.
-    pub(crate) fn send<T: CqeHandler>(
+    pub(crate) fn send<T: CqeHandler, S>(
         &mut self,
-        buf: &'r SendBuf,
+        buf: &'r SendBuf<S>,
         len: u32,
         lkey: u32,
         owner: &'r T,

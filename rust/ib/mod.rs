@@ -17,7 +17,7 @@ mod cqe;
 mod mr;
 mod mr_table;
 
-pub(crate) use chain::{SendBuf, SendChain};
+pub(crate) use chain::{SendBuf, SendBufMut, SendChain};
 pub(crate) use cqe::{impl_has_cqe, Cid, Cqe, CqeHandler, HasCqe, Wc};
 pub(crate) use mr::{BufferMr, Mr, MrHandler, MrSegment, MrWr};
 pub(crate) use mr_table::{MrLease, MrTable};

@@ -74,7 +74,7 @@ impl Transport {
     pub(super) fn bc_marshal(&self, ep: &Endpoint, key: &mut ReqKey<'_>, rqst: &Rqst<'_>) -> Result<u32> {
         // As in `marshal`: no Send of this req is outstanding (the
         // callback service sends each reply once).
-        let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
+        let mut sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
         let limit = (ep.link().negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let (xid, len) = (rqst.xid(), rqst.snd_buf().len());
         trace::cb_reply(&self.xprt, xid);
@@ -89,7 +89,7 @@ impl Transport {
         };
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
-        let total = self.pull_up(rqst, sendbuf, limit, hdrlen, (0, len))?;
+        let total = self.pull_up(rqst, &mut sendbuf, limit, hdrlen, (0, len))?;
         u32::try_from(total).map_err(|_| EIO)
     }
 }

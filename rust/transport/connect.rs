@@ -16,7 +16,7 @@
 use crate::bindings;
 use crate::cell::OnceBox;
 use crate::completion::Completion;
-use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd, SendBuf};
+use crate::ib::{self, Cid, Cq, Cqe, DmaBuf, Pd};
 use crate::ib_client::RemovalWatch;
 use crate::proto::chunk::{self, Thresholds};
 use crate::proto::cm_private::{ConnectPrivate, InlineSize, Negotiated};
@@ -36,6 +36,7 @@ use super::backchannel::BC_SLOTS;
 use super::endpoint::{Endpoint, EpEvents, EpRes, Link, Resolving};
 use super::frwr::{InvCqe, MrPool};
 use super::rep::Reps;
+use super::req::ReqSendBuf;
 use super::reply::Rep;
 use super::sendctx::SendCqe;
 use super::{
@@ -319,14 +320,14 @@ impl Transport {
         (send_cq, recv_cq): (u32, u32),
         ring_slots: u32,
         num_reps: u32,
-    ) -> Result<(KVec<SendBuf>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
+    ) -> Result<(KVec<ReqSendBuf>, KVec<SendCqe>, KVec<InvCqe>, Reps)> {
         let send_size = self.cfg.inline_send.bytes() as usize;
         let recv_size = self.cfg.inline_recv.bytes() as usize;
 
         let mut send_bufs = KVec::with_capacity(self.reqs.len(), GFP_KERNEL)?;
-        for _ in 0..self.reqs.len() {
+        for req in self.reqs.iter() {
             let b = DmaBuf::new(dev, send_size, true)?;
-            send_bufs.push(SendBuf::new(b), GFP_KERNEL)?;
+            send_bufs.push(req.new_send_buf(b), GFP_KERNEL)?;
         }
         let mut send_cqes = KVec::with_capacity(ring_slots as usize, GFP_KERNEL)?;
         for slot in 0..ring_slots as usize {

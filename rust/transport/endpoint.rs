@@ -14,7 +14,7 @@
 use crate::bindings;
 use crate::cell::{OnceBox, Unshared};
 use crate::completion::Completion;
-use crate::ib::{BufferMr, Pd, SendBuf};
+use crate::ib::{BufferMr, Pd};
 use crate::ib_client::{RemovalNotify, RemovalWatch};
 use crate::proto::chunk::Thresholds;
 use crate::proto::cm_private::{self, Negotiated};
@@ -29,6 +29,7 @@ use kernel::sync::Arc;
 
 use super::frwr::{InvCqe, MrPool};
 use super::rep::Reps;
+use super::req::ReqSendBuf;
 use super::sendctx::SendCqe;
 use super::stats::add;
 use super::{Transport, RESOLVE_TIMEOUT_MS};
@@ -84,7 +85,7 @@ pub(super) struct WritePad {
 /// declared in the order C frees them, which Rust drops them in.
 pub(super) struct EpRes {
     pub(super) reps: Reps,
-    pub(super) send_bufs: KVec<SendBuf>,
+    pub(super) send_bufs: KVec<ReqSendBuf>,
     pub(super) send_cqes: KVec<SendCqe>,
     /// The completion context of each req's LOCAL_INV chains, by req id.
     pub(super) inv_cqes: KVec<InvCqe>,

@@ -16,7 +16,7 @@
 //! marshaling wrote (`offered`, the MRs) to the reply handler.
 
 use crate::bindings;
-use crate::ib::DmaBuf;
+use crate::ib::SendBufMut;
 use crate::proto::chunk::{self, ChunkKind, ReplyPlan, SendPlan};
 use crate::proto::header::{Body, ChunkLists, Header, ReadSegment, Segment};
 use crate::sunrpc::{self, Rqst, TransmitTurn, XprtLocked};
@@ -300,7 +300,7 @@ impl Transport {
                 Body::Msg(lists)
             },
         };
-        let sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
+        let mut sendbuf = key.send_buf(ep).ok_or(EINVAL)?;
         let limit = (link.negotiated.inline_send.bytes() as usize).min(sendbuf.len());
         let buf = sendbuf.as_mut_slice().get_mut(..limit).ok_or(EIO)?;
         let hdrlen = hdr.encode(buf).map_err(|_| EIO)?;
@@ -325,7 +325,7 @@ impl Transport {
         };
         let mut total = hdrlen;
         for run in [Some(first), second].into_iter().flatten() {
-            total = self.pull_up(rqst, sendbuf, limit, total, run)?;
+            total = self.pull_up(rqst, &mut sendbuf, limit, total, run)?;
         }
         u32::try_from(total).map_err(|_| EIO)
     }
@@ -335,7 +335,7 @@ impl Transport {
     pub(super) fn pull_up(
         &self,
         rqst: &Rqst<'_>,
-        sendbuf: &mut DmaBuf,
+        sendbuf: &mut SendBufMut<'_>,
         limit: usize,
         at: usize,
         (offset, len): (u32, u32),

@@ -23,7 +23,7 @@
 //! ([`NewReq`]), or the holder returns.
 
 use crate::cell::{Key, KeyCell, PinnedVec};
-use crate::ib::{DmaBuf, SendChain};
+use crate::ib::{DmaBuf, SendBuf, SendBufMut, SendChain};
 use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
 use crate::proto::offered::Offered;
@@ -106,10 +106,10 @@ pub(super) struct ReqState {
 ///   req between owners. `registered` may hold MRs on a Reply's behalf
 ///   only while the rqst is pinned.
 /// - The req's send buffer (`Endpoint::send_bufs`, indexed by its id) is
-///   used only through [`ReqKey::send_buf`], by `send_request`, which the
-///   RPC layer runs for a rqst it owns under `XPRT_LOCKED`, and written
-///   only while no Send of this req is outstanding on the current
-///   connection.
+///   reached only with the req's key ([`Req::new_send_buf`]), by
+///   `send_request`, which the RPC layer runs for a rqst it owns under
+///   `XPRT_LOCKED`, and written only while no Send of this req is
+///   outstanding on the current connection.
 /// - `offered` is written by `send_request` while `phase` is
 ///   [`Phase::MARSHALING`], and read by the reply handler only after its
 ///   compare-and-swap from [`Phase::SENT`] (Release before, Acquire in the
@@ -279,6 +279,12 @@ impl Req {
         Some(unsafe { self.key() })
     }
 
+    /// Wraps `buf` as the req's send buffer on a new connection, which only
+    /// the req's key reaches ([`ReqKey::send_parts`]).
+    pub(super) fn new_send_buf(&self, buf: DmaBuf) -> ReqSendBuf {
+        SendBuf::new(buf, &self.state)
+    }
+
     /// Rearms the completion `buf_free` waits on, before its LOCAL_INV
     /// chain is posted: no chain of this req is in flight, as its poster
     /// alone rearms it.
@@ -322,24 +328,19 @@ impl<'a> ReqKey<'a> {
 
     /// Returns the req's send buffer on `ep` (`Endpoint::send_bufs`, by
     /// the req's id).
-    pub(super) fn send_buf<'b>(&'b mut self, ep: &'b Endpoint) -> Option<&'b mut DmaBuf> {
+    pub(super) fn send_buf<'b>(&'b mut self, ep: &'b Endpoint) -> Option<SendBufMut<'b>> {
         self.send_parts(ep).map(|parts| parts.buf)
     }
 
     /// Returns, borrowed together, what posting the req's Send uses: its
-    /// registered MRs, its RPC owner and its send buffer on `ep`.
+    /// registered MRs, its RPC owner and its send buffer on `ep`, which
+    /// this key alone reaches ([`Req::new_send_buf`]).
     pub(super) fn send_parts<'b>(&'b mut self, ep: &'b Endpoint) -> Option<SendParts<'b>> {
-        let cell = ep.send_bufs.get(self.req.kref.id().0 as usize)?;
-        let state = &mut *self.state;
+        let (buf, state) = ep.send_bufs.get(self.req.kref.id().0 as usize)?.contents(&mut self.state)?;
         Some(SendParts {
             registered: &mut state.registered,
             rpc: state.rpc.as_ref(),
-            // SAFETY: a req's send buffer is used only by the holder of the
-            // req's key, in `send_request` and the post it makes (type
-            // invariant of `Req`), and the mutable borrow of this key for
-            // `'b` excludes every other use through it; the endpoint,
-            // borrowed for `'b`, keeps the buffer allocated.
-            buf: unsafe { &mut *cell.get() },
+            buf,
         })
     }
 
@@ -414,8 +415,11 @@ impl<'a> ReqKey<'a> {
 pub(super) struct SendParts<'b> {
     pub(super) registered: &'b mut Registered,
     pub(super) rpc: Option<&'b RpcOwner>,
-    pub(super) buf: &'b mut DmaBuf,
+    pub(super) buf: SendBufMut<'b>,
 }
+
+/// A req's send buffer on one connection, written with the req's key.
+pub(super) type ReqSendBuf = SendBuf<ReqState>;
 
 impl core::ops::Deref for ReqKey<'_> {
     type Target = Req;
@@ -552,6 +556,11 @@ impl Reqs {
 
     pub(super) fn len(&self) -> usize {
         self.reqs.as_slice().len()
+    }
+
+    /// Returns the reqs, by id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Req> {
+        self.reqs.as_slice().iter()
     }
 
     /// Takes every congestion slot back from the rqsts
