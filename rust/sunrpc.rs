@@ -5,7 +5,8 @@
 //! entry points sunrpc calls (the
 //! [`XprtOps`] trait and its C table) in `ops`, the `XPRT_LOCKED` token
 //! and the value it guards with a mutex in `locked`, tasks, rqsts and the
-//! turns of the ops at them in `rqst`, `xdr_buf` views in `xdr`.
+//! turns of the ops at them in `rqst`, the rqsts a transport keeps and
+//! hands out in `owned`, `xdr_buf` views in `xdr`.
 
 use crate::bindings;
 use core::marker::PhantomData;
@@ -18,13 +19,15 @@ use kernel::types::Opaque;
 mod class;
 mod locked;
 mod ops;
+mod owned;
 mod rqst;
 mod xdr;
 
 pub(crate) use class::{Params, Sysctls, TransportClass};
 pub(crate) use locked::{XprtLocked, XprtMutex, XprtMutexGuard};
 pub(crate) use ops::{Published, XprtOps};
-pub(crate) use rqst::{OwnerTurn, PinnedRqst, RpcBufs, Rqst, RqstSlot, Task, TransmitTurn};
+pub(crate) use owned::{IdleRqst, OwnedRqst};
+pub(crate) use rqst::{OwnerTurn, PinnedRqst, RpcBufs, Rqst, SlotReturn, Task, TransmitTurn};
 pub(crate) use xdr::{PieceAddr, XdrBuf};
 
 /// Warns once with a stack trace (`WARN_ONCE`): a broken invariant that
@@ -366,19 +369,6 @@ impl Xprt {
         pinned
     }
 
-    /// Hands the idle `rqst` to the first task waiting on the backlog
-    /// (`xprt_wake_up_backlog()`); returns false when none waits.
-    ///
-    /// # Safety
-    ///
-    /// `rqst` belongs to this transport and is the caller's to give: no
-    /// task or handler uses it. When this returns true the woken task owns
-    /// it.
-    pub(crate) unsafe fn wake_up_backlog(&self, rqst: &RqstSlot) -> bool {
-        // SAFETY: live; the caller guarantees the rqst.
-        unsafe { bindings::xprt_wake_up_backlog(self.as_ptr(), rqst.as_ptr()) }
-    }
-
     /// Makes the transmitting task wait for buffer space
     /// (`xprt_wait_for_buffer_space()`).
     pub(crate) fn wait_for_buffer_space(&self) {
@@ -408,45 +398,6 @@ impl Xprt {
             bindings::xprs_transport_lock(x);
             (*x).cong = 0;
             (*x).cwnd = cwnd;
-            bindings::xprs_transport_unlock(x);
-        }
-    }
-
-    /// Clears `rq_cong` of each of `rqsts`, under the transport lock that
-    /// guards it, so none of them holds a congestion slot any more.
-    ///
-    /// # Safety
-    ///
-    /// Every rqst belongs to this transport: sunrpc writes its `rq_cong`
-    /// under this transport's lock only.
-    pub(crate) unsafe fn forget_congestion<'a>(&self, rqsts: impl Iterator<Item = &'a RqstSlot>) {
-        let x = self.as_ptr();
-        // SAFETY: live; each rqst is live while its slot is borrowed, and
-        // `rq_cong` is protected by the transport lock, the right one as
-        // the caller guarantees.
-        unsafe {
-            bindings::xprs_transport_lock(x);
-            for rqst in rqsts {
-                (*rqst.as_ptr()).rq_cong = 0;
-            }
-            bindings::xprs_transport_unlock(x);
-        }
-    }
-
-    /// Returns a rqst of this transport to its idle state, all zeroes,
-    /// under the transport lock: teardown's [`Xprt::forget_congestion`]
-    /// writes `rq_cong` of every rqst, released ones included, under it.
-    ///
-    /// # Safety
-    ///
-    /// `rqst` belongs to this transport, and no RPC or handler uses it.
-    pub(crate) unsafe fn reset_rqst(&self, rqst: &RqstSlot) {
-        let x = self.as_ptr();
-        // SAFETY: live; the caller guarantees the rqst; all zeroes is an
-        // idle `rpc_rqst`.
-        unsafe {
-            bindings::xprs_transport_lock(x);
-            core::ptr::write_bytes(rqst.as_ptr(), 0, 1);
             bindings::xprs_transport_unlock(x);
         }
     }

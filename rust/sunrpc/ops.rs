@@ -21,7 +21,7 @@
 //! and four short C functions of `rust/helpers.c` (`->timer`,
 //! `->set_port`, `->enable_swap`, `->disable_swap`).
 
-use super::{OwnerTurn, Rqst, SeqFile, Task, TransmitTurn, Xprt, XprtLocked, XprtRef};
+use super::{OwnerTurn, Rqst, SeqFile, SlotReturn, Task, TransmitTurn, Xprt, XprtLocked, XprtRef};
 use crate::bindings;
 use core::marker::PhantomData;
 use kernel::ffi::{c_int, c_uint, c_ulong};
@@ -42,8 +42,9 @@ pub(crate) trait XprtOps: Sized + Send + Sync + 'static {
     /// `->alloc_slot`: gives `task` a rqst, or puts it on the backlog.
     fn alloc_slot(&self, task: &Task<'_>);
 
-    /// `->free_slot`: the RPC layer lets go of the rqst `turn` is at.
-    fn free_slot(&self, turn: OwnerTurn<'_>);
+    /// `->free_slot`: the RPC layer lets go of the rqst `turn` is at,
+    /// giving it `back`.
+    fn free_slot(&self, turn: OwnerTurn<'_>, back: SlotReturn<'_>);
 
     /// `->buf_alloc`: gives `rqst` its call and reply buffers.
     fn buf_alloc(&self, rqst: &Rqst<'_>, turn: OwnerTurn<'_>) -> Result;
@@ -104,8 +105,8 @@ pub(crate) trait XprtOps: Sized + Send + Sync + 'static {
     }
 
     /// `->bc_free_rqst`: the callback service is done with the rqst `turn`
-    /// is at.
-    fn bc_free_rqst(&self, _turn: OwnerTurn<'_>) {
+    /// is at, giving it `back`.
+    fn bc_free_rqst(&self, _turn: OwnerTurn<'_>, _back: SlotReturn<'_>) {
         kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
@@ -248,7 +249,11 @@ impl<T: XprtOps> Adapter<T> {
         // `xprt_request_dequeue_xprt()` took the rqst off the receive queue
         // and waited until it was unpinned; this is the op's only turn.
         let turn = unsafe { OwnerTurn::new(&rqst) };
-        t.free_slot(turn)
+        // SAFETY: `xprt_release()` cleared the task's `tk_rqstp` and waited
+        // for the unpin (above) before calling `->free_slot`, and does not
+        // use the rqst afterwards; made once, for this op.
+        let back = unsafe { SlotReturn::new(&rqst) };
+        t.free_slot(turn, back)
     }
 
     unsafe extern "C" fn buf_alloc(task: *mut bindings::rpc_task) -> c_int {
@@ -446,13 +451,13 @@ impl<T: XprtOps> Adapter<T> {
     #[cfg(CONFIG_SUNRPC_BACKCHANNEL)]
     unsafe extern "C" fn bc_free_rqst(rqst: *mut bindings::rpc_rqst) {
         // SAFETY: `xprt_free_bc_request()` passes a callback rqst we queued
-        // (`RqstSlot::enqueue_callback`), which the callback service owned
+        // (`IdleRqst::enqueue_callback`), which the callback service owned
         // and lets go of here.
         let Some(rqst) = (unsafe { Rqst::from_raw(rqst) }) else {
             return;
         };
         // SAFETY: the callback service's reference on the rqst's transport,
-        // which `RqstSlot::enqueue_callback` took and left in `rq_xprt`, is
+        // which `IdleRqst::enqueue_callback` took and left in `rq_xprt`, is
         // given up here: dropped last, after every use of the transport.
         let xprt = unsafe { XprtRef::from_counted(rqst.xprt_ptr()) };
         // SAFETY: `xprt_free_bc_request()` calls it through `rq_xprt`'s
@@ -461,7 +466,10 @@ impl<T: XprtOps> Adapter<T> {
         // SAFETY: a callback rqst is never on a receive queue nor pinned;
         // this is the op's only turn.
         let turn = unsafe { OwnerTurn::new(&rqst) };
-        t.bc_free_rqst(turn);
+        // SAFETY: `xprt_free_bc_request()` calls `->bc_free_rqst` when the
+        // callback service is done with the rqst; made once, for this op.
+        let back = unsafe { SlotReturn::new(&rqst) };
+        t.bc_free_rqst(turn, back);
         drop(xprt);
     }
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! RPC tasks and rqsts as the transport sees them: the storage of the
-//! rqsts it owns ([`RqstSlot`]), the task or rqst sunrpc passes to an op
-//! ([`Task`], [`Rqst`]), a rqst the reply handler found and pinned
-//! ([`PinnedRqst`]), and the call and reply buffers ([`RpcBufs`]).
+//! rqsts it owns ([`RqstSlot`], kept in an `OwnedRqst`), the task or rqst
+//! sunrpc passes to an op ([`Task`], [`Rqst`]) and the turns of the ops at
+//! them, a rqst the reply handler found and pinned ([`PinnedRqst`]), and
+//! the call and reply buffers ([`RpcBufs`]).
 //!
 //! No reference to a whole `rpc_rqst` or `rpc_task` is made: sunrpc writes
 //! other fields of them concurrently under its own rules. Each method
@@ -18,9 +19,8 @@ use core::ptr::NonNull;
 use kernel::error::Error;
 use kernel::prelude::*;
 
-/// The storage of one `rpc_rqst` the transport owns, embedded in its req.
-/// Whoever the req's ownership rules make the rqst's user reaches it
-/// through the typed views below, or hands it to sunrpc.
+/// The storage of one `rpc_rqst` the transport owns, embedded in its req,
+/// inside the `OwnedRqst` that hands it to sunrpc and resets it.
 pub(crate) struct RqstSlot(Foreign<bindings::rpc_rqst>);
 
 impl RqstSlot {
@@ -41,43 +41,13 @@ impl RqstSlot {
     pub(crate) fn is(&self, rqst: *const bindings::rpc_rqst) -> bool {
         core::ptr::eq(self.as_ptr(), rqst)
     }
-
-    /// Fills this idle rqst with a callback that arrived on `xprt` (`xid`,
-    /// its first `call_len` bytes in `bufs`' reply buffer; our reply goes
-    /// in its call buffer), and queues it for the callback service
-    /// (`rpcrdma_bc_receive_call()`), which owns it until
-    /// `->bc_free_rqst`.
-    ///
-    /// # Safety
-    ///
-    /// The rqst belongs to `xprt` and is the caller's: no task, handler or
-    /// callback service uses it. `bufs` stays allocated, and is not
-    /// grown, until `->bc_free_rqst`.
-    pub(crate) unsafe fn enqueue_callback(&self, xprt: &Xprt, xid: u32, bufs: &mut RpcBufs, call_len: usize) {
-        let call_len = call_len.min(bufs.reply.len());
-        // SAFETY: the rqst is idle and ours, and the buffers outlive its
-        // use (guaranteed by the caller); `call_len` bytes of the reply
-        // buffer hold the callback.
-        unsafe {
-            bindings::xprs_bc_rqst_init(
-                self.as_ptr(),
-                xprt.as_ptr(),
-                xid.to_be(),
-                bufs.reply.as_mut_ptr().cast(),
-                call_len,
-                bufs.call.as_mut_ptr().cast(),
-                bufs.call.len(),
-            );
-            bindings::xprs_bc_enqueue(self.as_ptr());
-        }
-    }
 }
 
 /// The call and reply buffers of one req (`rq_buffer`, `rq_rbuffer`).
 /// They grow on demand and are kept for the req's next RPC.
 pub(crate) struct RpcBufs {
-    call: KVec<u8>,
-    reply: KVec<u8>,
+    pub(super) call: KVec<u8>,
+    pub(super) reply: KVec<u8>,
 }
 
 impl RpcBufs {
@@ -185,14 +155,24 @@ impl<'a> Task<'a> {
         unsafe { Rqst::from_raw(rqst) }
     }
 
+    /// Returns the task's transport (`tk_xprt`), the one `->alloc_slot`
+    /// is called on.
+    pub(super) fn xprt_ptr(&self) -> *mut bindings::rpc_xprt {
+        // SAFETY: the task is live and the op runs for it (type
+        // invariant); `tk_xprt` is set before the task reserves a slot and
+        // changes only when the task, which runs this op, switches or
+        // releases its transport.
+        unsafe { (*self.as_ptr()).tk_xprt }
+    }
+
     /// Gives the task `rqst` (`tk_rqstp`, status 0): the end of a
-    /// successful `->alloc_slot`.
+    /// successful `->alloc_slot` (`IdleRqst::give_to`).
     ///
     /// # Safety
     ///
     /// The rqst belongs to the transport the op was called on and is the
     /// caller's to give: no other task or handler uses it.
-    pub(crate) unsafe fn assign(&self, rqst: &RqstSlot) {
+    pub(super) unsafe fn assign(&self, rqst: &RqstSlot) {
         // SAFETY: the fields are the op's (type invariant); the caller
         // gives the rqst up.
         unsafe {
@@ -404,6 +384,44 @@ impl<'a> OwnerTurn<'a> {
 
     /// Returns the address of the rqst, to find what the transport keeps
     /// for it.
+    pub(crate) fn rqst(&self) -> *const bindings::rpc_rqst {
+        self.rqst.as_ptr()
+    }
+}
+
+/// Proof that sunrpc gives a rqst back to its transport: `->free_slot`
+/// or `->bc_free_rqst` runs for it, so the transport may let go of the
+/// rqst's RPC owner (`OwnedRqst::put_rpc`).
+///
+/// # Invariants
+///
+/// For `'a`, the context that has this value runs `->free_slot` for
+/// `rqst`, which `xprt_release()` calls after it cleared the task's
+/// `tk_rqstp` and waited for the rqst's unpin, or `->bc_free_rqst`, which
+/// the callback service calls when it is done with the rqst: sunrpc does
+/// not use the rqst again until the transport hands it out anew. Made
+/// once per op; not `Send`.
+pub(crate) struct SlotReturn<'a> {
+    rqst: NonNull<bindings::rpc_rqst>,
+    _life: PhantomData<(&'a bindings::rpc_rqst, *mut ())>,
+}
+
+impl<'a> SlotReturn<'a> {
+    /// Makes the proof of the `->free_slot` or `->bc_free_rqst` running
+    /// for `rqst`.
+    ///
+    /// # Safety
+    ///
+    /// The type invariant holds for `rqst` during `'a`.
+    pub(super) unsafe fn new(rqst: &Rqst<'a>) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self {
+            rqst: rqst.0.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// Returns the address of the rqst given back.
     pub(crate) fn rqst(&self) -> *const bindings::rpc_rqst {
         self.rqst.as_ptr()
     }

@@ -59,12 +59,12 @@ impl Transport {
             // Larger than the bc_maxpayload we advertised.
             trace::reply_err(&self.xprt, xid, BadReply::Callback);
             add(&self.stats.bad_reply_count, 1);
-            self.free_slot(new.into_key());
+            self.drop_new(new);
             return;
         };
         dst.copy_from_slice(call);
         // The callback service now owns the rqst until bc_free_rqst.
-        new.enqueue_callback(&self.xprt, xid, call.len());
+        new.enqueue_callback(xid, call.len());
     }
 
     /// Builds our reply to a callback in the req's send buffer

@@ -13,7 +13,7 @@
 //! (`req`); the logic is in the files named at each op.
 
 use crate::bindings;
-use crate::sunrpc::{self, OwnerTurn, Published, Rqst, SeqFile, Task, TransmitTurn, Xprt, XprtLocked, XprtOps};
+use crate::sunrpc::{self, OwnerTurn, Published, Rqst, SeqFile, SlotReturn, Task, TransmitTurn, Xprt, XprtLocked, XprtOps};
 use core::sync::atomic::Ordering;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -62,9 +62,9 @@ impl XprtOps for Transport {
     }
 
     /// `slots`.
-    fn free_slot(&self, turn: OwnerTurn<'_>) {
+    fn free_slot(&self, turn: OwnerTurn<'_>, back: SlotReturn<'_>) {
         if let Some(key) = self.releasing_key(turn) {
-            Transport::free_slot(self, key)
+            Transport::free_slot(self, key, back)
         }
     }
 
@@ -144,9 +144,9 @@ impl XprtOps for Transport {
     }
 
     /// The callback service is done with the rqst: `slots`.
-    fn bc_free_rqst(&self, turn: OwnerTurn<'_>) {
+    fn bc_free_rqst(&self, turn: OwnerTurn<'_>, back: SlotReturn<'_>) {
         if let Some(key) = self.releasing_key(turn) {
-            Transport::free_slot(self, key)
+            Transport::free_slot(self, key, back)
         }
     }
 }

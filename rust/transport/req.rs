@@ -25,11 +25,11 @@
 use crate::cell::{Key, KeyCell, PinnedVec};
 use crate::ib::{DmaBuf, SendBuf, SendBufMut, SendChain};
 use crate::proto::chunk::{self, Piece};
-use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, ReqRef, Released, RpcOwner};
+use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, Released, RpcOwner};
 use crate::proto::offered::Offered;
-use crate::sunrpc::{OwnerTurn, PinnedRqst, RpcBufs, RqstSlot, Task, TransmitTurn, Xprt, XprtLink};
+use crate::sunrpc::{IdleRqst, OwnedRqst, OwnerTurn, PinnedRqst, RpcBufs, SlotReturn, Task, TransmitTurn, XprtLink};
 use crate::bindings;
-use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -119,8 +119,9 @@ pub(super) struct ReqState {
 ///   task, and so is never on a receive queue.
 #[pin_data]
 pub(super) struct Req {
-    rqst: RqstSlot,
-    pub(super) kref: ReqRef<AtomicU32>,
+    /// The req's rqst and the count of its owners (`rl_slot`, `rl_kref`):
+    /// the rqst is handed out and reset only through it.
+    pub(super) kref: OwnedRqst,
     state: KeyCell<ReqState>,
     /// A [`Phase`] value.
     pub(super) phase: AtomicU8,
@@ -132,7 +133,7 @@ pub(super) struct Req {
 impl Req {
     /// Returns the address of the req's rqst.
     pub(super) fn rqst(&self) -> *mut bindings::rpc_rqst {
-        self.rqst.as_ptr()
+        self.kref.as_ptr()
     }
 
     /// Moves the req to phase `to` if its current phase passes `from`;
@@ -160,7 +161,7 @@ impl Req {
     /// Trades the turn of an op sunrpc calls for the rqst's owner for the
     /// key to the req's state; None when `turn` is at another rqst.
     pub(super) fn owner_key<'a>(&'a self, turn: OwnerTurn<'a>) -> Option<ReqKey<'a>> {
-        if !self.rqst.is(turn.rqst()) {
+        if !self.kref.is(turn.rqst()) {
             return None;
         }
         // SAFETY: the op runs for the rqst's owner, the RPC layer, whose
@@ -178,7 +179,7 @@ impl Req {
     /// Reply claims it. None when `turn` is at another rqst, or a reply
     /// handler has the req (a Reply to the previous transmission).
     pub(super) fn transmit_key<'a>(&'a self, turn: TransmitTurn<'a>) -> Option<ReqKey<'a>> {
-        if !self.rqst.is(turn.rqst()) {
+        if !self.kref.is(turn.rqst()) {
             return None;
         }
         if !self.backchannel && !self.set_phase(|p| p != Phase::REPLIED, Phase::MARSHALING) {
@@ -198,9 +199,10 @@ impl Req {
         Some(unsafe { self.key() })
     }
 
-    /// Makes the key for the new RPC owner `rpc`, just made for this req
-    /// by [`ReqRef::take`] or [`ReqRef::to_backlog`].
-    fn new_owner(&self, rpc: RpcOwner) -> NewReq<'_> {
+    /// Makes the key for the new RPC owner `rpc`, just made for this req,
+    /// with the turn at its idle rqst, by [`OwnedRqst::take`] or
+    /// [`OwnedRqst::to_backlog`].
+    fn new_owner<'a>(&'a self, rpc: RpcOwner, idle: IdleRqst<'a>) -> NewReq<'a> {
         // SAFETY: `rpc` was just made from a pooled or released req, so no
         // RPC layer and no Send held the req: every key of theirs was
         // consumed by `put_rpc`, or ended with its op, before the count
@@ -210,36 +212,25 @@ impl Req {
         let mut key = unsafe { self.key() };
         key.state.rpc = Some(rpc);
         // INVARIANT: the key of a req that just left its pool or owner.
-        NewReq(key)
+        NewReq { key, idle }
     }
 
     /// Takes the req out of its pool for a new RPC owner (checking I5).
     pub(super) fn take(&self, pooled: Pooled) -> core::result::Result<NewReq<'_>, (Pooled, LifetimeError)> {
-        self.kref.take(pooled).map(|rpc| self.new_owner(rpc))
+        self.kref.take(pooled).map(|(rpc, idle)| self.new_owner(rpc, idle))
     }
 
     /// Re-arms a released req for a task waiting on the backlog.
     pub(super) fn to_backlog(&self, released: Released) -> core::result::Result<NewReq<'_>, LifetimeError> {
         match self.kref.to_backlog(released) {
-            Ok(rpc) => Ok(self.new_owner(rpc)),
+            Ok((rpc, idle)) => Ok(self.new_owner(rpc, idle)),
             Err((_, e)) => Err(e),
         }
     }
 
-    /// Returns a released req to `pool`, its rqst reset to idle, all
-    /// zeroes, under `xprt`'s transport lock.
-    pub(super) fn to_pool(
-        &self,
-        xprt: &Xprt,
-        released: Released,
-        pool: Pool,
-    ) -> core::result::Result<Pooled, (Released, LifetimeError)> {
-        if released.req() != self.kref.id() {
-            return Err((released, LifetimeError::WrongReq));
-        }
-        // SAFETY: `released` is this req's: both owners let go, so no RPC
-        // or handler uses its rqst, and the rqst is a rqst of `xprt`.
-        unsafe { xprt.reset_rqst(&self.rqst) };
+    /// Returns a released req to `pool`, its rqst reset to idle
+    /// ([`OwnedRqst::to_pool`]).
+    pub(super) fn to_pool(&self, released: Released, pool: Pool) -> core::result::Result<Pooled, (Released, LifetimeError)> {
         self.kref.to_pool(released, pool)
     }
 
@@ -247,7 +238,7 @@ impl Req {
     /// phase from [`Phase::SENT`] to [`Phase::REPLIED`]. None when
     /// `pinned` is not this req's rqst or the req awaits no Reply.
     pub(super) fn claim_reply(&self, pinned: &PinnedRqst) -> Option<ReqKey<'_>> {
-        if !self.rqst.is(pinned.as_ptr()) || !self.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
+        if !self.kref.is(pinned.as_ptr()) || !self.set_phase(|p| p == Phase::SENT, Phase::REPLIED) {
             return None;
         }
         // SAFETY: the send path stored SENT (Release) after its last use
@@ -400,13 +391,13 @@ impl<'a> ReqKey<'a> {
         }
     }
 
-    /// The RPC layer lets go of the req (`->free_slot`, or a rqst no one
-    /// took). Returns `None` when it held no RPC owner (a bug), else the
-    /// outcome of [`ReqRef::put_rpc`]. The turn ends: once the count drops,
-    /// another context may take the req.
-    pub(super) fn put_rpc(mut self) -> Option<core::result::Result<Option<Released>, LifetimeError>> {
+    /// The RPC layer lets go of the req as sunrpc gives its rqst `back`
+    /// (`->free_slot`, `->bc_free_rqst`). Returns `None` when it held no
+    /// RPC owner (a bug), else the outcome of [`OwnedRqst::put_rpc`]. The
+    /// turn ends: once the count drops, another context may take the req.
+    pub(super) fn put_rpc(mut self, back: SlotReturn<'_>) -> Option<core::result::Result<Option<Released>, LifetimeError>> {
         let rpc = self.state.rpc.take()?;
-        Some(self.req.kref.put_rpc(rpc))
+        Some(self.req.kref.put_rpc(rpc, back))
     }
 }
 
@@ -429,57 +420,53 @@ impl core::ops::Deref for ReqKey<'_> {
     }
 }
 
-/// The key of a req that just left its pool or its last owner, whose rqst
-/// is idle and not given to anyone: it goes to a task, a backlog waiter or
-/// the callback service, or its RPC owner lets go.
+/// The key of a req that just left its pool or its last owner, and the
+/// turn at its idle rqst, not given to anyone: it goes to a task, a
+/// backlog waiter or the callback service, or its RPC owner lets go.
 ///
 /// # Invariants
 ///
-/// The key is the req's only one, made by `Req::new_owner`; the rqst is
-/// used by no task, handler or callback service.
-pub(super) struct NewReq<'a>(ReqKey<'a>);
+/// The key is the req's only one, made by `Req::new_owner` with `idle`;
+/// the RPC owner made with `idle` is in the key's state.
+pub(super) struct NewReq<'a> {
+    key: ReqKey<'a>,
+    idle: IdleRqst<'a>,
+}
 
 impl<'a> NewReq<'a> {
     /// Returns the key.
     pub(super) fn key(&mut self) -> &mut ReqKey<'a> {
-        &mut self.0
+        &mut self.key
     }
 
-    /// Returns the key, giving up the rqst's idleness: for a req that no
-    /// one took, whose RPC owner then lets go.
-    pub(super) fn into_key(self) -> ReqKey<'a> {
-        self.0
+    /// Gives the rqst to `task`, the end of `->alloc_slot`; gives the req
+    /// back when the task is not one of the transport's.
+    pub(super) fn give_to(self, task: &Task<'_>) -> core::result::Result<(), Self> {
+        let Self { key, idle } = self;
+        idle.give_to(task).map_err(|idle| Self { key, idle })
     }
 
-    /// Gives the rqst to `task`, the end of `->alloc_slot`.
-    pub(super) fn give_to(self, task: &Task<'_>) {
-        // SAFETY: the rqst is idle and ours (type invariant), a rqst of the
-        // transport `->alloc_slot` runs on; the task owns it from here (the
-        // key ends).
-        unsafe { task.assign(&self.0.req.rqst) };
-    }
-
-    /// Offers the rqst to the first task on `xprt`'s backlog; gives the
-    /// req back when none waits.
-    pub(super) fn offer_to_backlog(self, xprt: &Xprt) -> core::result::Result<(), Self> {
-        // SAFETY: the rqst is idle and ours (type invariant); when a task
-        // takes it, the key ends here.
-        if unsafe { xprt.wake_up_backlog(&self.0.req.rqst) } {
-            return Ok(());
-        }
-        Err(self)
+    /// Offers the rqst to the first task on its transport's backlog; gives
+    /// the req back when none waits.
+    pub(super) fn offer_to_backlog(self) -> core::result::Result<(), Self> {
+        let Self { key, idle } = self;
+        idle.offer_to_backlog().map_err(|idle| Self { key, idle })
     }
 
     /// Queues the callback `xid` of `call_len` bytes, already copied into
     /// the req's reply buffer, for the callback service, which owns the
     /// rqst until `->bc_free_rqst`.
-    pub(super) fn enqueue_callback(mut self, xprt: &Xprt, xid: u32, call_len: usize) {
-        let req = self.0.req;
-        // SAFETY: the rqst is idle and ours (type invariant) and belongs to
-        // `xprt`; the buffers live in the req, which the transport keeps,
-        // and grow only in `->buf_alloc`, which sunrpc never calls for a
-        // backchannel rqst. The key ends here.
-        unsafe { req.rqst.enqueue_callback(xprt, xid, &mut self.0.state.bufs, call_len) };
+    pub(super) fn enqueue_callback(self, xid: u32, call_len: usize) {
+        let Self { mut key, idle } = self;
+        idle.enqueue_callback(xid, &mut key.state.bufs, call_len);
+    }
+
+    /// The RPC owner of a rqst no one took lets go
+    /// ([`IdleRqst::put_rpc`]); `None` when the key held none (a bug).
+    pub(super) fn put_rpc(self) -> Option<core::result::Result<Option<Released>, LifetimeError>> {
+        let Self { mut key, idle } = self;
+        let rpc = key.state.rpc.take()?;
+        Some(idle.put_rpc(rpc))
     }
 }
 
@@ -489,9 +476,8 @@ impl<'a> NewReq<'a> {
 ///
 /// # Invariants
 ///
-/// `xprt` is the transport the reqs were made for: their rqsts are handed
-/// only to its tasks and its callback service, and reset under its
-/// transport lock.
+/// `xprt` is the transport the reqs were made for (each [`OwnedRqst`]
+/// keeps its own link too, and checks it).
 pub(super) struct Reqs {
     reqs: PinnedVec<Req>,
     xprt: XprtLink,
@@ -508,7 +494,7 @@ impl Reqs {
         let max_pieces = cfg.page.max_segs() as usize;
         for i in 0..u32::try_from(n)? {
             let pool = cfg.home(ReqId(i));
-            let (kref, pooled) = ReqRef::new(ReqId(i), pool);
+            let (kref, pooled) = OwnedRqst::new(ReqId(i), pool, xprt.clone());
             let size = match pool {
                 Pool::Free => RPC_BUF_SIZE,
                 Pool::Backchannel => BC_BUF_SIZE,
@@ -527,7 +513,6 @@ impl Reqs {
                 pending: None,
             };
             reqs.push(try_pin_init!(Req {
-                rqst: RqstSlot::new(),
                 kref,
                 state: KeyCell::new(state),
                 phase: AtomicU8::new(Phase::IDLE),
@@ -551,7 +536,7 @@ impl Reqs {
         let size = core::mem::size_of::<Req>();
         let off = (rqst as usize).checked_sub(first)?;
         let req = self.reqs.get(off / size)?;
-        req.rqst.is(rqst).then_some(req)
+        req.kref.is(rqst).then_some(req)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -566,7 +551,6 @@ impl Reqs {
     /// Takes every congestion slot back from the rqsts
     /// (`Xprt::forget_congestion`), for a connection that is gone.
     pub(super) fn forget_congestion(&self) {
-        // SAFETY: the rqsts are `xprt`'s (type invariant).
-        unsafe { self.xprt.forget_congestion(self.reqs.as_slice().iter().map(|req| &req.rqst)) };
+        self.xprt.forget_congestion(self.iter().map(|req| &req.kref));
     }
 }

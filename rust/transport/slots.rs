@@ -14,8 +14,8 @@
 //! connection's device holds) are not handed out; released, they rest in
 //! the pool.
 
-use crate::proto::lifetime::{self, Pool, Pooled, Released};
-use crate::sunrpc::{self, Task};
+use crate::proto::lifetime::{self, LifetimeError, Pool, Pooled, Released};
+use crate::sunrpc::{self, SlotReturn, Task};
 use crate::trace;
 use core::sync::atomic::Ordering;
 use kernel::c_str;
@@ -34,8 +34,13 @@ impl Transport {
             Ok(new) => {
                 // A new RPC: no Reply is expected until its Call is sent.
                 req.phase.store(Phase::IDLE, Ordering::Release);
-                new.give_to(task);
-                true
+                match new.give_to(task) {
+                    Ok(()) => true,
+                    Err(new) => {
+                        self.drop_new(new);
+                        false
+                    }
+                }
             }
             Err((pooled, _)) => {
                 sunrpc::warn_once(c_str!("I5: req left its pool while busy"));
@@ -134,12 +139,12 @@ impl Transport {
     fn hand_to_backlog(&self, mut new: NewReq<'_>) {
         let req = new.key().req();
         req.phase.store(Phase::IDLE, Ordering::Release);
-        let Err(new) = new.offer_to_backlog(&self.xprt) else {
+        let Err(new) = new.offer_to_backlog() else {
             trace::backlog_wake(&self.xprt, req.kref.id().0);
             return;
         };
         // No waiter took the rqst: the RPC owner lets go again.
-        match new.into_key().put_rpc() {
+        match new.put_rpc() {
             Some(Ok(Some(released))) => self.to_pool(req, released, Pool::Free),
             Some(Ok(None)) | None => {}
             Some(Err(_)) => sunrpc::warn_once(c_str!("req refcount underflow")),
@@ -147,7 +152,7 @@ impl Transport {
     }
 
     fn to_pool(&self, req: &Req, released: Released, pool: Pool) {
-        match req.to_pool(&self.xprt, released, pool) {
+        match req.to_pool(released, pool) {
             Ok(pooled) => self.pool_push(pooled),
             Err(_) => sunrpc::warn_once(c_str!("released req still counted")),
         }
@@ -183,9 +188,19 @@ impl Transport {
     }
 
     /// `->free_slot`, and for backchannel rqsts `->bc_free_rqst`: the RPC
-    /// layer lets go of the req.
-    pub(super) fn free_slot(&self, key: ReqKey<'_>) {
-        match key.put_rpc() {
+    /// layer lets go of the req as sunrpc gives its rqst `back`.
+    pub(super) fn free_slot(&self, key: ReqKey<'_>, back: SlotReturn<'_>) {
+        self.rpc_let_go(key.put_rpc(back));
+    }
+
+    /// The RPC owner of a req whose rqst no one took lets go.
+    pub(super) fn drop_new(&self, new: NewReq<'_>) {
+        self.rpc_let_go(new.put_rpc());
+    }
+
+    /// Routes a req after its RPC owner let go, if that was its last owner.
+    fn rpc_let_go(&self, put: Option<core::result::Result<Option<Released>, LifetimeError>>) {
+        match put {
             None => sunrpc::warn_once(c_str!("free_slot of an unowned rqst")),
             Some(Ok(Some(released))) => self.release(released),
             Some(Ok(None)) => {}
