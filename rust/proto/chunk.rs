@@ -9,8 +9,11 @@
 //! chunk conveys into per-page pieces (`rpcrdma_convert_iovs()`),
 //! [`mr_ranges`] groups those pieces into memory registrations
 //! (`frwr_map()`), and [`send_sges`] lists the Send SGEs that follow the
-//! transport header SGE (`rpcrdma_prepare_send_sges()`). Every output is
-//! plain data that the kernel executes.
+//! transport header SGE (`rpcrdma_prepare_send_sges()`). [`ChunkPieces`]
+//! plans the same registrations from the pieces' description (head, page
+//! run, tail) without listing them, which is what the kernel's register
+//! path uses; the listed form is its reference in the host tests. Every
+//! output is plain data that the kernel executes.
 
 use super::header::{HDRLEN_MIN, RDMA_MSG, RDMA_NOMSG, READ_ITEM_LEN, SEGMENT_LEN};
 use super::xdr::{self, XDR_UNIT};
@@ -531,6 +534,269 @@ pub(crate) fn mr_ranges(
         rest = rest.get(nents..).unwrap_or(&[]);
     }
     Ok(n)
+}
+
+/// The pieces [`chunk_segments`] cuts a chunk into, described by their
+/// parts rather than listed: an optional head piece, the page list as one
+/// [`PageRun`], an optional tail piece. [`ChunkPieces::mr_ranges`] and
+/// [`ChunkPieces::entries`] give what [`mr_ranges`] and [`page_run`] give
+/// over the listed pieces, in work that grows with the number of
+/// registrations, not of pages: only the C helper that fills the
+/// scatterlist touches each page (as `frwr_map()` does).
+///
+/// # Invariants
+///
+/// The pieces, in order `head`, the pieces of `pages` (piece `j` in page
+/// `pages.index + j`, from `pages.offset` in the first and 0 in the
+/// others, each but the last running to its page's end), `tail`, are
+/// exactly those [`chunk_segments`] writes for the same shape, kind and
+/// page size; `pages`, when present, has `count >= 1` and `len >= 1`; `n`
+/// is their number, at most `page.max_segs()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkPieces {
+    head: Option<Piece>,
+    pages: Option<PageRun>,
+    tail: Option<Piece>,
+    page: PageSize,
+    n: u32,
+}
+
+/// What one memory registration of a [`ChunkPieces`] holds, in
+/// scatterlist order: the head piece, a run of page pieces (one
+/// `xprs_mr_set_page_run` call), the tail piece; any of them may be
+/// absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct MrEntries {
+    /// The head piece, at entry 0.
+    pub(crate) head: Option<Piece>,
+    /// Page pieces, from the entry after the head.
+    pub(crate) pages: Option<PageRun>,
+    /// The tail piece, after the page pieces.
+    pub(crate) tail: Option<Piece>,
+}
+
+impl MrEntries {
+    /// Returns the total bytes.
+    pub(crate) fn len(&self) -> u64 {
+        let piece = |p: &Option<Piece>| p.map_or(0, |p| u64::from(p.len));
+        piece(&self.head)
+            .saturating_add(self.pages.map_or(0, |r| u64::from(r.len)))
+            .saturating_add(piece(&self.tail))
+    }
+}
+
+impl PageRun {
+    /// Returns how many bytes of the run come before its piece `j`
+    /// (`j <= count`; the run's length for `j == count`).
+    fn bytes_before(&self, j: u32, page: PageSize) -> u32 {
+        if j == 0 {
+            return 0;
+        }
+        // Piece 0 holds `bytes - offset`, each next one a page, but the
+        // run ends after `len` bytes. `offset` is below the page size, so
+        // the subtraction does not wrap.
+        let upto = u64::from(j)
+            .saturating_mul(u64::from(page.bytes()))
+            .saturating_sub(u64::from(self.offset));
+        // The minimum is at most `len`, a u32.
+        u32::try_from(upto.min(u64::from(self.len))).unwrap_or(self.len)
+    }
+
+    /// Returns pieces `from..to` of the run as a run of their own, or
+    /// `None` if that is empty or not within the run.
+    fn sub(&self, from: u32, to: u32, page: PageSize) -> Option<PageRun> {
+        if from >= to || to > self.count {
+            return None;
+        }
+        let start = self.bytes_before(from, page);
+        Some(PageRun {
+            index: self.index.checked_add(from)?,
+            count: to.checked_sub(from)?,
+            offset: if from == 0 { self.offset } else { 0 },
+            len: self.bytes_before(to, page).checked_sub(start)?,
+        })
+    }
+
+    /// Returns piece `j` of the run.
+    fn piece(&self, j: u32, page: PageSize) -> Option<Piece> {
+        let one = self.sub(j, j.checked_add(1)?, page)?;
+        Some(Piece {
+            source: Source::Page(one.index),
+            page_offset: one.offset,
+            len: one.len,
+        })
+    }
+}
+
+impl ChunkPieces {
+    /// Describes the pieces of the part of `shape` that a chunk of `kind`
+    /// conveys, failing exactly when [`chunk_segments`] fails with an
+    /// output of `page.max_segs()` pieces.
+    pub(crate) fn new(shape: &XdrShape, kind: ChunkKind, page: PageSize) -> Result<Self, PlanError> {
+        let too_many = PlanError::TooManyPieces;
+        // Which parts go in, as `chunk_segments` decides it.
+        let with_head = match kind {
+            ChunkKind::PositionZeroRead | ChunkKind::Reply => true,
+            ChunkKind::Read | ChunkKind::Write => shape.head.len == 0,
+        };
+        let with_tail =
+            matches!(kind, ChunkKind::PositionZeroRead | ChunkKind::Reply) && shape.tail.len != 0;
+        let kvec = |source, v: Kvec| Piece {
+            source,
+            page_offset: v.page_offset,
+            len: v.len,
+        };
+        let head = with_head.then(|| kvec(Source::Head, shape.head));
+        let tail = with_tail.then(|| kvec(Source::Tail, shape.tail));
+        let pages = if shape.page_len == 0 {
+            None
+        } else {
+            let count = u32::try_from(shape.page_pieces(page)).map_err(|_| too_many)?;
+            let index = page.page_index(shape.page_base);
+            // `push_pages` steps the page index past each piece, and
+            // fails should it overflow.
+            index.checked_add(count).ok_or(too_many)?;
+            Some(PageRun {
+                index,
+                count,
+                offset: page.offset_in_page(u64::from(shape.page_base)),
+                len: shape.page_len,
+            })
+        };
+        let n = u32::from(head.is_some())
+            .saturating_add(pages.map_or(0, |r| r.count))
+            .saturating_add(u32::from(tail.is_some()));
+        if n > page.max_segs() {
+            return Err(too_many);
+        }
+        // INVARIANT: the parts `chunk_segments` pushes, in its order, with
+        // the page list cut as `push_pages` cuts it; within its bound.
+        Ok(Self {
+            head,
+            pages,
+            tail,
+            page,
+            n,
+        })
+    }
+
+    /// Returns true if there is no piece.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Returns the number of pieces.
+    pub(crate) fn len(&self) -> usize {
+        self.n as usize
+    }
+
+    /// Returns the number of pieces before the first page piece, and the
+    /// number of page pieces.
+    fn page_span(&self) -> (u32, u32) {
+        (
+            u32::from(self.head.is_some()),
+            self.pages.map_or(0, |r| r.count),
+        )
+    }
+
+    /// Returns piece `g`.
+    fn piece(&self, g: u32) -> Option<Piece> {
+        let (h, count) = self.page_span();
+        if g < h {
+            return self.head;
+        }
+        let j = g.checked_sub(h)?;
+        if j < count {
+            return self.pages?.piece(j, self.page);
+        }
+        if j == count {
+            return self.tail;
+        }
+        None
+    }
+
+    /// Returns true if, on a device without `IB_MR_TYPE_SG_GAPS`, a
+    /// registration must end after piece `g`: it is not the last piece,
+    /// and it does not end on a page boundary or the next does not start
+    /// on one (the test of [`mr_ranges`]).
+    fn ends_registration(&self, g: u32) -> bool {
+        let next = g.checked_add(1).and_then(|next| self.piece(next));
+        match (self.piece(g), next) {
+            (Some(p), Some(q)) => {
+                let end = u64::from(p.page_offset).saturating_add(u64::from(p.len));
+                q.page_offset != 0 || self.page.offset_in_page(end) != 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Groups the pieces into memory registrations as [`mr_ranges`] does
+    /// over the listed pieces, with the same result, writing the ranges to
+    /// `out`. Where [`mr_ranges`] tests every piece, this tests only the
+    /// two places a registration can end early: after the head and after
+    /// the last page piece. Every other piece is a page piece followed by
+    /// a page piece, so it ends at its page's end and the next starts at
+    /// its page's start.
+    pub(crate) fn mr_ranges(&self, t: &Thresholds, out: &mut [MrRange]) -> Result<usize, PlanError> {
+        let depth = t.max_fr_depth.max(1);
+        let (h, count) = self.page_span();
+        let mut ends = [None, None];
+        if !t.sg_gaps {
+            let last_page = h.saturating_add(count).checked_sub(1);
+            let at = |g: u32| self.ends_registration(g).then_some(g);
+            ends = [if h == 1 { at(0) } else { None }, last_page.and_then(at)];
+        }
+        let mut n = 0usize;
+        let mut first = 0u32;
+        while first < self.n {
+            let mut nents = depth.min(self.n.saturating_sub(first));
+            for &end in ends.iter().flatten() {
+                if let Some(upto) = end.checked_sub(first) {
+                    nents = nents.min(upto.saturating_add(1));
+                }
+            }
+            if u32::try_from(n).map_or(true, |n| n >= t.max_rdma_segs) {
+                return Err(PlanError::TooManyRdmaSegments);
+            }
+            let slot = out.get_mut(n).ok_or(PlanError::TooManyRdmaSegments)?;
+            let range = MrRange {
+                first: first as usize,
+                nents: nents as usize,
+                len: 0,
+            };
+            let len = self.entries(&range).map_or(0, |e| e.len());
+            *slot = MrRange { len, ..range };
+            n = n.saturating_add(1);
+            first = first.saturating_add(nents);
+        }
+        Ok(n)
+    }
+
+    /// Returns what the registration of pieces `range` holds: the pieces
+    /// that [`page_run`] and the single-piece path of `frwr.rs: register`
+    /// hand it, with the page pieces as one run. `None` if the range is
+    /// empty or not within the pieces.
+    pub(crate) fn entries(&self, range: &MrRange) -> Option<MrEntries> {
+        let first = u32::try_from(range.first).ok()?;
+        let end = first.checked_add(u32::try_from(range.nents).ok()?)?;
+        if first >= end || end > self.n {
+            return None;
+        }
+        let (h, count) = self.page_span();
+        let pages = match self.pages {
+            Some(run) => {
+                let from = first.max(h).saturating_sub(h);
+                let to = end.min(h.saturating_add(count)).saturating_sub(h);
+                run.sub(from, to, self.page)
+            }
+            None => None,
+        };
+        Some(MrEntries {
+            head: self.head.filter(|_| first == 0),
+            pages,
+            tail: self.tail.filter(|_| end == self.n),
+        })
+    }
 }
 
 /// Lists the Send SGEs that follow the transport header SGE for `plan`

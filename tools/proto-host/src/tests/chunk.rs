@@ -422,3 +422,112 @@ fn page_runs_cover_whole_pages_in_a_row() {
     assert_eq!(page_run(&[piece(Source::Page(0), 4000, 200)], page()), None);
     assert_eq!(page_run(&[], page()), None);
 }
+
+#[test]
+fn a_1mib_write_chunk_is_eight_runs_of_32_pages() {
+    // NFS READ of 1 MiB into page-aligned pages, on rxe (32-page MRs).
+    let t = Thresholds {
+        max_fr_depth: 32,
+        max_rdma_segs: 16,
+        ..thresholds()
+    };
+    let shape = with_pages(120, 0, 1 << 20, 0);
+    let c = ChunkPieces::new(&shape, ChunkKind::Write, page()).unwrap();
+    assert_eq!(c.len(), 256);
+    let mut out = [MrRange::default(); 16];
+    assert_eq!(c.mr_ranges(&t, &mut out), Ok(8));
+    for (k, r) in out[..8].iter().enumerate() {
+        assert_eq!((r.first, r.nents, r.len), (32 * k, 32, 32 * u64::from(PAGE)));
+        let e = c.entries(r).unwrap();
+        assert_eq!(
+            e,
+            MrEntries {
+                head: None,
+                pages: Some(PageRun {
+                    index: 32 * k as u32,
+                    count: 32,
+                    offset: 0,
+                    len: 32 * PAGE
+                }),
+                tail: None,
+            }
+        );
+    }
+    // A reply chunk: the head alone when it does not end at a page's end,
+    // then the pages from an offset, then the tail after a short last page.
+    let shape = with_pages(300, 100, 2 * PAGE, 40);
+    let c = ChunkPieces::new(&shape, ChunkKind::Reply, page()).unwrap();
+    assert_eq!(c.len(), 5);
+    assert_eq!(c.mr_ranges(&t, &mut out), Ok(3));
+    let held: Vec<_> = out[..3].iter().map(|r| c.entries(r).unwrap()).collect();
+    assert_eq!(held[0].head.map(|p| p.len), Some(300));
+    assert_eq!(held[0].pages, None);
+    assert_eq!(
+        held[1].pages,
+        Some(PageRun {
+            index: 0,
+            count: 3,
+            offset: 100,
+            len: 2 * PAGE
+        })
+    );
+    assert_eq!(held[2].tail.map(|p| p.len), Some(40));
+}
+
+/// The planning `frwr.rs: register` does for a 1 MiB write chunk on rxe
+/// (256 pages, 32-page MRs), `XPRS_PLAN_REPS` times (default 0), the
+/// listed way (`chunk_segments`, `mr_ranges`, `page_run` over each
+/// range) if `XPRS_PLAN_LISTED` is set, else the described way
+/// (`ChunkPieces`). For counting instructions on the host, e.g.
+/// `valgrind --tool=callgrind` of this test at 0 and at 1000 repetitions:
+/// the difference over 1000 is the cost of one plan.
+#[test]
+#[ignore]
+fn plan_cost_1mib() {
+    use std::hint::black_box;
+    let reps: usize = std::env::var("XPRS_PLAN_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let listed = std::env::var_os("XPRS_PLAN_LISTED").is_some();
+    let t = Thresholds {
+        max_fr_depth: 32,
+        max_rdma_segs: 16,
+        ..thresholds()
+    };
+    let shape = with_pages(120, 0, 1 << 20, 0);
+    let mut scratch = vec![piece(Source::Head, 0, 0); page().max_segs() as usize];
+    let mut sum = 0u64;
+    for _ in 0..reps {
+        let shape = black_box(shape);
+        let mut ranges = [MrRange::default(); 16];
+        if listed {
+            let n = chunk_segments(&shape, ChunkKind::Write, page(), &mut scratch).unwrap();
+            let pieces = &scratch[..n];
+            let m = mr_ranges(pieces, &t, &mut ranges).unwrap();
+            for r in &ranges[..m] {
+                let run = &pieces[r.first..r.first + r.nents];
+                let mut k = 0;
+                while let Some(rest) = run.get(k..).filter(|rest| !rest.is_empty()) {
+                    match page_run(rest, page()).filter(|pr| pr.count > 1) {
+                        Some(pr) => {
+                            sum += u64::from(black_box(pr).len);
+                            k += pr.count as usize;
+                        }
+                        None => {
+                            sum += u64::from(black_box(rest[0]).len);
+                            k += 1;
+                        }
+                    }
+                }
+            }
+        } else {
+            let c = ChunkPieces::new(&shape, ChunkKind::Write, page()).unwrap();
+            let m = c.mr_ranges(&t, &mut ranges).unwrap();
+            for r in &ranges[..m] {
+                sum += black_box(c.entries(r).unwrap()).len();
+            }
+        }
+    }
+    assert_eq!(sum, reps as u64 * (1 << 20));
+}

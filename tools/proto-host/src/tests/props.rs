@@ -549,6 +549,120 @@ fn chunk_pieces_cover_exactly_the_conveyed_bytes() {
     );
 }
 
+/// Shapes whose page lists are long against the registration depth:
+/// many registrations, with the head and tail at either end.
+fn long_shape() -> impl Strategy<Value = XdrShape> {
+    let kv = (0..4096u32, 0..5000u32).prop_map(|(page_offset, len)| Kvec { page_offset, len });
+    let len = prop_oneof![0..5000u32, 0..(1u32 << 21), Just(1 << 20)];
+    (kv.clone(), 0..20_000u32, len, kv).prop_map(|(head, page_base, page_len, tail)| XdrShape {
+        head,
+        page_base,
+        page_len,
+        tail,
+    })
+}
+
+fn long_thresholds() -> impl Strategy<Value = Thresholds> {
+    (
+        prop_oneof![Just(12u32), 9..=16u32],
+        prop_oneof![Just(32u32), 0..40u32, 0..600u32],
+        0..40u32,
+        any::<bool>(),
+    )
+        .prop_map(|(shift, max_fr_depth, max_rdma_segs, sg_gaps)| Thresholds {
+            page: PageSize::from_shift(shift).unwrap(),
+            max_inline_send: 0,
+            max_inline_recv: 0,
+            max_send_sge: 0,
+            max_fr_depth,
+            max_rdma_segs,
+            sg_gaps,
+        })
+}
+
+/// Expands what one registration holds into its pieces, with the page
+/// run split as the C helper splits it.
+fn expand(e: &MrEntries, page: PageSize) -> Vec<Piece> {
+    let mut out: Vec<Piece> = e.head.into_iter().collect();
+    if let Some(pr) = e.pages {
+        let (mut offset, mut len) = (pr.offset, pr.len);
+        for j in 0..pr.count {
+            let seg = (page.bytes() - offset).min(len);
+            assert!(seg != 0, "the C helper would fail a planned run");
+            out.push(Piece {
+                source: Source::Page(pr.index + j),
+                page_offset: offset,
+                len: seg,
+            });
+            len -= seg;
+            offset = 0;
+        }
+        assert_eq!(len, 0, "the C helper would fail a planned run");
+    }
+    out.extend(e.tail);
+    out
+}
+
+#[test]
+fn chunk_pieces_plan_as_the_listed_pieces() {
+    let kind = prop_oneof![
+        Just(ChunkKind::Read),
+        Just(ChunkKind::PositionZeroRead),
+        Just(ChunkKind::Write),
+        Just(ChunkKind::Reply)
+    ];
+    let shapes = prop_oneof![shape(), long_shape()];
+    let ts = prop_oneof![thresholds(), long_thresholds()];
+    check_prop(
+        "chunk_pieces_plan_as_listed",
+        8192,
+        (shapes, kind, ts, 1..=20usize),
+        |(shape, kind, t, room)| {
+            // What `register` did: list the pieces into the req's scratch
+            // of `max_segs` pieces, group them, and hand each range to
+            // its MR through `page_run`.
+            let empty = Piece {
+                source: Source::Head,
+                page_offset: 0,
+                len: 0,
+            };
+            let mut out = vec![empty; t.page.max_segs() as usize];
+            let listed = chunk_segments(&shape, kind, t.page, &mut out);
+            let described = ChunkPieces::new(&shape, kind, t.page);
+            prop_assert_eq!(listed.is_ok(), described.is_ok());
+            let (Ok(n), Ok(c)) = (listed, described) else {
+                return Ok(());
+            };
+            prop_assert_eq!(c.len(), n);
+            prop_assert_eq!(c.is_empty(), n == 0);
+            let pieces = &out[..n];
+            let blank = MrRange::default();
+            let (mut want, mut got) = (vec![blank; room], vec![blank; room]);
+            let w = mr_ranges(pieces, &t, &mut want);
+            let g = c.mr_ranges(&t, &mut got);
+            prop_assert_eq!(w, g);
+            let Ok(m) = w else {
+                return Ok(());
+            };
+            prop_assert_eq!(&want[..m], &got[..m]);
+            for r in &got[..m] {
+                let run = &pieces[r.first..r.first + r.nents];
+                let e = c.entries(r).unwrap();
+                prop_assert_eq!(expand(&e, t.page), mr_entries(run, t.page));
+                prop_assert_eq!(e.len(), r.len);
+            }
+            // Nothing outside the pieces.
+            let past = MrRange {
+                first: n,
+                nents: 1,
+                len: 0,
+            };
+            prop_assert_eq!(c.entries(&past), None);
+            Ok(())
+        },
+    );
+}
+
 /// The scatterlist entries `frwr.rs: register` sets for one MR's pieces:
 /// a [`PageRun`] of two or more pieces in one `xprs_mr_set_page_run` call
 /// (modelled here: `min(PAGE_SIZE - offset, len)` bytes, then a page or
