@@ -175,10 +175,11 @@ impl Mr {
     /// Sets scatterlist entries `i..i + count` in one call: `len` bytes
     /// from `offset` in the first of `count` consecutive pages, going on at
     /// the start of each next one (a page-aligned run of the page list, as
-    /// `proto::chunk::page_run` finds it). Fails with `EIO` if the entries
-    /// pass the MR's depth or the MR is mapped (changing nothing), or if a
-    /// page is null or `offset` and `len` do not make exactly `count`
-    /// entries (entries from `i` on may then be set; the MR stays unmapped).
+    /// `proto::chunk::ChunkPieces::entries` gives it). Fails with `EIO` if
+    /// the entries pass the MR's depth or the MR is mapped (changing
+    /// nothing), or if a page is null or `offset` and `len` do not make
+    /// exactly `count` entries (entries from `i` on may then be set; the
+    /// MR stays unmapped).
     ///
     /// # Safety
     ///

@@ -19,7 +19,7 @@ use crate::cell::Unshared;
 use crate::completion::Completion;
 pub(super) use crate::ib::MrLease;
 use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
-use crate::proto::chunk::{self, ChunkKind, MrRange};
+use crate::proto::chunk::{self, ChunkKind, MrRange, Piece};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
@@ -227,17 +227,25 @@ impl Transport {
         out: &mut [Segment; MAX_HDR_SEGS],
     ) -> Result<usize> {
         let th = &ep.link().th;
-        let state = req.state();
-        let pieces = &mut state.pieces;
-        let n = chunk::chunk_segments(&buf.shape(), kind, th.page, pieces.as_mut_slice())
-            .map_err(plan_err)?;
-        let pieces = pieces.get(..n).ok_or(EIO)?;
-        if pieces.is_empty() {
+        // The pieces are described, not listed: planning and handing them
+        // to the MRs costs per registration, not per page, and only the C
+        // helper walks the pages (as `frwr_map()` does).
+        let chunk = chunk::ChunkPieces::new(&buf.shape(), kind, th.page).map_err(plan_err)?;
+        if chunk.is_empty() {
             return Err(EIO);
         }
         let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
-        let nranges = chunk::mr_ranges(pieces, th, &mut ranges).map_err(plan_err)?;
-        let reg = &mut state.registered;
+        let nranges = chunk.mr_ranges(th, &mut ranges).map_err(plan_err)?;
+        let reg = &mut req.state().registered;
+        // Sets entry `sg` of `mr` to `piece`, the head or the tail (or a
+        // page of the page list).
+        let set_piece = |mr: &mut Mr, sg: u32, piece: &Piece| match buf.locate(piece).ok_or(EIO)? {
+            // SAFETY: the page is the rqst's, owned by the caller until MR
+            // release.
+            PieceAddr::Page(page, offset) => unsafe { mr.set_page(sg, page, offset, piece.len) },
+            // SAFETY: as above, for the rqst's head or tail.
+            PieceAddr::Virt(addr) => unsafe { mr.set_buf(sg, addr, piece.len) },
+        };
         for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
             let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
             let lease = match reg.push(lease) {
@@ -248,34 +256,25 @@ impl Transport {
                 }
             };
             let mr = ep.mrs.get_mut(lease).ok_or(EIO)?;
-            let end = range.first.checked_add(range.nents).ok_or(EIO)?;
-            let run = pieces.get(range.first..end).ok_or(EIO)?;
-            let mut k = 0usize;
-            while let Some(rest) = run.get(k..).filter(|rest| !rest.is_empty()) {
-                let sg = u32::try_from(k).map_err(|_| EIO)?;
-                // The MR is leased to this req and not mapped (MRs on the
-                // free list are unmapped); `set_page_run`, `set_page` and
-                // `set_buf` check both that and the entries against its
-                // depth. Pages in a row (all but the edges of a page list)
-                // go in one call, as `frwr_map()` sets them in one loop.
-                if let Some(pr) = chunk::page_run(rest, th.page).filter(|pr| pr.count > 1) {
-                    let pages = buf.page_run(pr.index, pr.count).ok_or(EIO)?;
-                    // SAFETY: `pages` holds `pr.count` entries of the
-                    // rqst's page array, whose pages the caller owns until
-                    // MR release.
-                    unsafe { mr.set_page_run(sg, pages, pr.count, pr.offset, pr.len)? };
-                    k = k.checked_add(pr.count as usize).ok_or(EIO)?;
-                    continue;
-                }
-                let piece = rest.first().ok_or(EIO)?;
-                match buf.locate(piece).ok_or(EIO)? {
-                    // SAFETY: the page is the rqst's, owned by the caller
-                    // until MR release.
-                    PieceAddr::Page(page, offset) => unsafe { mr.set_page(sg, page, offset, piece.len)? },
-                    // SAFETY: as above, for the rqst's head or tail.
-                    PieceAddr::Virt(addr) => unsafe { mr.set_buf(sg, addr, piece.len)? },
-                }
-                k = k.checked_add(1).ok_or(EIO)?;
+            // The MR is leased to this req and not mapped (MRs on the free
+            // list are unmapped); `set_page_run`, `set_page` and `set_buf`
+            // check both that and the entries against its depth.
+            let held = chunk.entries(range).ok_or(EIO)?;
+            let mut sg = 0u32;
+            if let Some(head) = held.head {
+                set_piece(mr, sg, &head)?;
+                sg = 1;
+            }
+            // The page pieces of the range, in one call.
+            if let Some(pr) = held.pages {
+                let pages = buf.page_run(pr.index, pr.count).ok_or(EIO)?;
+                // SAFETY: `pages` holds `pr.count` entries of the rqst's
+                // page array, whose pages the caller owns until MR release.
+                unsafe { mr.set_page_run(sg, pages, pr.count, pr.offset, pr.len)? };
+                sg = sg.checked_add(pr.count).ok_or(EIO)?;
+            }
+            if let Some(tail) = held.tail {
+                set_piece(mr, sg, &tail)?;
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
             *seg = mr.map(nents, writing, xid)?.to_wire();

@@ -24,7 +24,6 @@
 
 use crate::cell::{Key, KeyCell, PinnedVec};
 use crate::ib::{DmaBuf, SendBuf, SendBufMut, SendChain};
-use crate::proto::chunk::{self, Piece};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, Released, RpcOwner};
 use crate::proto::offered::Offered;
 use crate::sunrpc::{IdleRqst, OwnedRqst, OwnerTurn, PinnedRqst, RpcBufs, SlotReturn, Task, TransmitTurn, XprtLink};
@@ -82,8 +81,6 @@ pub(super) struct ReqState {
     pub(super) rpc: Option<RpcOwner>,
     pub(super) bufs: RpcBufs,
     pub(super) registered: Registered,
-    /// Scratch for planning a chunk (`rl_segments`).
-    pub(super) pieces: KVec<Piece>,
     /// The chunks the current Call offered for its Reply.
     pub(super) offered: Offered,
     /// The Reply the req's LOCAL_INV chain finishes, while it runs.
@@ -491,7 +488,6 @@ impl Reqs {
         // Past a few thousand slots the reqs outgrow kmalloc's largest size.
         let mut reqs = PinnedVec::with_capacity(n)?;
         let mut free = KVec::with_capacity(n, GFP_KERNEL)?;
-        let max_pieces = cfg.page.max_segs() as usize;
         for i in 0..u32::try_from(n)? {
             let pool = cfg.home(ReqId(i));
             let (kref, pooled) = OwnedRqst::new(ReqId(i), pool, xprt.clone());
@@ -499,16 +495,10 @@ impl Reqs {
                 Pool::Free => RPC_BUF_SIZE,
                 Pool::Backchannel => BC_BUF_SIZE,
             };
-            let empty = Piece {
-                source: chunk::Source::Head,
-                page_offset: 0,
-                len: 0,
-            };
             let state = ReqState {
                 rpc: None,
                 bufs: RpcBufs::new(size)?,
                 registered: Registered::EMPTY,
-                pieces: KVec::from_elem(empty, max_pieces, GFP_KERNEL)?,
                 offered: Offered::NONE,
                 pending: None,
             };
