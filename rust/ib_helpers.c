@@ -235,20 +235,36 @@ void xprs_mr_set_page(struct xprs_mr *mr, u32 i, struct page *page, u32 offset,
 int xprs_mr_set_page_run(struct xprs_mr *mr, u32 i, struct page **pages,
 			 u32 count, u32 offset, u32 len)
 {
-	u32 k, seg;
+	struct scatterlist *sg;
+	u64 before_last;
+	u32 k, last_room;
 
 	if (WARN_ON_ONCE(i > mr->depth || count > mr->depth - i ||
 			 offset >= PAGE_SIZE))
 		return -EIO;
-	for (k = 0; k < count; k++) {
-		seg = min_t(u32, PAGE_SIZE - offset, len);
-		if (!seg || !pages[k])
+	if (!count)
+		return len ? -EIO : 0;
+	/*
+	 * The lengths, checked once rather than per page: every entry but
+	 * the last runs to its page's end (from offset in the first, from 0
+	 * in the others), and the last holds the rest of len, at least a
+	 * byte and no more than its page holds.
+	 */
+	before_last = (u64)(count - 1) * PAGE_SIZE - (count > 1 ? offset : 0);
+	last_room = PAGE_SIZE - (count > 1 ? 0 : offset);
+	if (len <= before_last || len - before_last > last_room)
+		return -EIO;
+	sg = &mr->sg[i];
+	for (k = 0; k + 1 < count; k++) {
+		if (!pages[k])
 			return -EIO;
-		sg_set_page(&mr->sg[i + k], pages[k], seg, offset);
-		len -= seg;
+		sg_set_page(&sg[k], pages[k], PAGE_SIZE - offset, offset);
 		offset = 0;
 	}
-	return len ? -EIO : 0;
+	if (!pages[k])
+		return -EIO;
+	sg_set_page(&sg[k], pages[k], len - before_last, offset);
+	return 0;
 }
 
 void xprs_mr_set_buf(struct xprs_mr *mr, u32 i, void *buf, u32 len)
