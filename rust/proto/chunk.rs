@@ -538,11 +538,11 @@ pub(crate) fn mr_ranges(
 
 /// The pieces [`chunk_segments`] cuts a chunk into, described by their
 /// parts rather than listed: an optional head piece, the page list as one
-/// [`PageRun`], an optional tail piece. [`ChunkPieces::mr_ranges`] and
-/// [`ChunkPieces::entries`] give what [`mr_ranges`] and [`page_run`] give
-/// over the listed pieces, in work that grows with the number of
-/// registrations, not of pages: only the C helper that fills the
-/// scatterlist touches each page (as `frwr_map()` does).
+/// [`PageRun`], an optional tail piece. [`ChunkPieces::ranges`] (and
+/// [`ChunkPieces::mr_ranges`], [`ChunkPieces::entries`]) give what
+/// [`mr_ranges`] and [`page_run`] give over the listed pieces, in work that
+/// grows with the number of registrations, not of pages: only the C helper
+/// that fills the scatterlist touches each page (as `frwr_map()` does).
 ///
 /// # Invariants
 ///
@@ -625,6 +625,58 @@ impl PageRun {
             page_offset: one.offset,
             len: one.len,
         })
+    }
+}
+
+/// The memory registrations of a [`ChunkPieces`], from
+/// [`ChunkPieces::ranges`]: each range with what it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct MrRanges<'c> {
+    chunk: &'c ChunkPieces,
+    /// Most pieces per registration, at least 1.
+    depth: u32,
+    /// The pieces after which a registration must end early.
+    ends: [Option<u32>; 2],
+    /// The first piece of the next registration.
+    first: u32,
+}
+
+impl MrRanges<'_> {
+    /// Returns the number of pieces of the registration that starts at
+    /// piece `first` (at least 1).
+    fn nents(&self, first: u32) -> u32 {
+        let mut nents = self.depth.min(self.chunk.n.saturating_sub(first)).max(1);
+        for &end in self.ends.iter().flatten() {
+            if let Some(upto) = end.checked_sub(first) {
+                nents = nents.min(upto.saturating_add(1));
+            }
+        }
+        nents
+    }
+}
+
+impl Iterator for MrRanges<'_> {
+    type Item = (MrRange, MrEntries);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.first >= self.chunk.n {
+            return None;
+        }
+        let nents = self.nents(self.first);
+        let range = MrRange {
+            first: self.first as usize,
+            nents: nents as usize,
+            len: 0,
+        };
+        let held = self.chunk.entries(&range)?;
+        self.first = self.first.saturating_add(nents);
+        Some((
+            MrRange {
+                len: held.len(),
+                ..range
+            },
+            held,
+        ))
     }
 }
 
@@ -732,13 +784,26 @@ impl ChunkPieces {
 
     /// Groups the pieces into memory registrations as [`mr_ranges`] does
     /// over the listed pieces, with the same result, writing the ranges to
-    /// `out`. Where [`mr_ranges`] tests every piece, this tests only the
-    /// two places a registration can end early: after the head and after
-    /// the last page piece. Every other piece is a page piece followed by
-    /// a page piece, so it ends at its page's end and the next starts at
-    /// its page's start.
+    /// `out`: [`ChunkPieces::ranges`] collected.
     pub(crate) fn mr_ranges(&self, t: &Thresholds, out: &mut [MrRange]) -> Result<usize, PlanError> {
-        let depth = t.max_fr_depth.max(1);
+        let mut n = 0usize;
+        for ((range, _), slot) in self.ranges(t, out.len())?.zip(out.iter_mut()) {
+            *slot = range;
+            n = n.saturating_add(1);
+        }
+        Ok(n)
+    }
+
+    /// Returns the memory registrations of the pieces, in order, each with
+    /// what it holds: the ranges [`mr_ranges`] gives over the listed pieces
+    /// with an output of `room` ranges, and fails when it fails (more than
+    /// `max_rdma_segs` or `room` ranges), before yielding any. Where
+    /// [`mr_ranges`] tests every piece, this tests only the two places a
+    /// registration can end early: after the head and after the last page
+    /// piece. Every other piece is a page piece followed by a page piece,
+    /// so it ends at its page's end and the next starts at its page's
+    /// start.
+    pub(crate) fn ranges(&self, t: &Thresholds, room: usize) -> Result<MrRanges<'_>, PlanError> {
         let (h, count) = self.page_span();
         let mut ends = [None, None];
         if !t.sg_gaps {
@@ -746,30 +811,25 @@ impl ChunkPieces {
             let at = |g: u32| self.ends_registration(g).then_some(g);
             ends = [if h == 1 { at(0) } else { None }, last_page.and_then(at)];
         }
-        let mut n = 0usize;
+        let ranges = MrRanges {
+            chunk: self,
+            depth: t.max_fr_depth.max(1),
+            ends,
+            first: 0,
+        };
+        // Counted first, so that a chunk that needs too many fails before
+        // any MR is taken, as with [`mr_ranges`].
+        let limit = usize::try_from(t.max_rdma_segs).map_or(room, |m| m.min(room));
         let mut first = 0u32;
+        let mut n = 0usize;
         while first < self.n {
-            let mut nents = depth.min(self.n.saturating_sub(first));
-            for &end in ends.iter().flatten() {
-                if let Some(upto) = end.checked_sub(first) {
-                    nents = nents.min(upto.saturating_add(1));
-                }
-            }
-            if u32::try_from(n).map_or(true, |n| n >= t.max_rdma_segs) {
+            if n >= limit {
                 return Err(PlanError::TooManyRdmaSegments);
             }
-            let slot = out.get_mut(n).ok_or(PlanError::TooManyRdmaSegments)?;
-            let range = MrRange {
-                first: first as usize,
-                nents: nents as usize,
-                len: 0,
-            };
-            let len = self.entries(&range).map_or(0, |e| e.len());
-            *slot = MrRange { len, ..range };
             n = n.saturating_add(1);
-            first = first.saturating_add(nents);
+            first = first.saturating_add(ranges.nents(first));
         }
-        Ok(n)
+        Ok(ranges)
     }
 
     /// Returns what the registration of pieces `range` holds: the pieces

@@ -19,7 +19,7 @@ use crate::cell::Unshared;
 use crate::completion::Completion;
 pub(super) use crate::ib::MrLease;
 use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
-use crate::proto::chunk::{self, ChunkKind, MrRange, Piece};
+use crate::proto::chunk::{self, ChunkKind, Piece};
 use crate::proto::header::Segment;
 use crate::proto::lifetime::ReqId;
 use crate::proto::xdr;
@@ -230,12 +230,13 @@ impl Transport {
         // The pieces are described, not listed: planning and handing them
         // to the MRs costs per registration, not per page, and only the C
         // helper walks the pages (as `frwr_map()` does).
-        let chunk = chunk::ChunkPieces::new(&buf.shape(), kind, th.page).map_err(plan_err)?;
-        if chunk.is_empty() {
+        let pieces = chunk::ChunkPieces::new(&buf.shape(), kind, th.page).map_err(plan_err)?;
+        if pieces.is_empty() {
             return Err(EIO);
         }
-        let mut ranges = [MrRange::default(); MAX_HDR_SEGS];
-        let nranges = chunk.mr_ranges(th, &mut ranges).map_err(plan_err)?;
+        // Fails, as a chunk needing more registrations than `out` holds
+        // does, before any MR is taken.
+        let ranges = pieces.ranges(th, out.len()).map_err(plan_err)?;
         let reg = &mut req.state().registered;
         // Sets entry `sg` of `mr` to `piece`, the head or the tail (or a
         // page of the page list).
@@ -246,7 +247,8 @@ impl Transport {
             // SAFETY: as above, for the rqst's head or tail.
             PieceAddr::Virt(addr) => unsafe { mr.set_buf(sg, addr, piece.len) },
         };
-        for (range, seg) in ranges.iter().take(nranges).zip(out.iter_mut()) {
+        let mut nranges = 0usize;
+        for ((range, held), seg) in ranges.zip(out.iter_mut()) {
             let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
             let lease = match reg.push(lease) {
                 Ok(lease) => lease,
@@ -259,7 +261,6 @@ impl Transport {
             // The MR is leased to this req and not mapped (MRs on the free
             // list are unmapped); `set_page_run`, `set_page` and `set_buf`
             // check both that and the entries against its depth.
-            let held = chunk.entries(range).ok_or(EIO)?;
             let mut sg = 0u32;
             if let Some(head) = held.head {
                 set_piece(mr, sg, &head)?;
@@ -278,6 +279,7 @@ impl Transport {
             }
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
             *seg = mr.map(nents, writing, xid)?.to_wire();
+            nranges = nranges.saturating_add(1);
         }
         Ok(nranges)
     }

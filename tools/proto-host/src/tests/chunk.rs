@@ -500,8 +500,8 @@ fn plan_cost_1mib() {
     let mut sum = 0u64;
     for _ in 0..reps {
         let shape = black_box(shape);
-        let mut ranges = [MrRange::default(); 16];
         if listed {
+            let mut ranges = [MrRange::default(); 16];
             let n = chunk_segments(&shape, ChunkKind::Write, page(), &mut scratch).unwrap();
             let pieces = &scratch[..n];
             let m = mr_ranges(pieces, &t, &mut ranges).unwrap();
@@ -523,9 +523,8 @@ fn plan_cost_1mib() {
             }
         } else {
             let c = ChunkPieces::new(&shape, ChunkKind::Write, page()).unwrap();
-            let m = c.mr_ranges(&t, &mut ranges).unwrap();
-            for r in &ranges[..m] {
-                sum += black_box(c.entries(r).unwrap()).len();
+            for (_, held) in c.ranges(&t, 16).unwrap() {
+                sum += black_box(held).len();
             }
         }
     }

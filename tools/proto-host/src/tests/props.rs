@@ -645,11 +645,14 @@ fn chunk_pieces_plan_as_the_listed_pieces() {
                 return Ok(());
             };
             prop_assert_eq!(&want[..m], &got[..m]);
-            for r in &got[..m] {
+            let walked: Vec<_> = c.ranges(&t, room).unwrap().collect();
+            prop_assert_eq!(walked.len(), m);
+            for (r, (walked, held)) in got[..m].iter().zip(&walked) {
                 let run = &pieces[r.first..r.first + r.nents];
                 let e = c.entries(r).unwrap();
                 prop_assert_eq!(expand(&e, t.page), mr_entries(run, t.page));
                 prop_assert_eq!(e.len(), r.len);
+                prop_assert_eq!((walked, held), (r, &e));
             }
             // Nothing outside the pieces.
             let past = MrRange {
