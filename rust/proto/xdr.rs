@@ -124,8 +124,18 @@ impl<'a> Writer<'a> {
         self.put(value.to_be_bytes())
     }
 
-    /// Encodes one 64-bit XDR hyper.
-    pub(crate) fn hyper(&mut self, value: u64) -> Result<(), NoSpace> {
-        self.put(value.to_be_bytes())
+    /// Encodes two 32-bit words with one bounds check.
+    pub(crate) fn words2(&mut self, a: u32, b: u32) -> Result<(), NoSpace> {
+        let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (a.to_be_bytes(), b.to_be_bytes());
+        self.put([a0, a1, a2, a3, b0, b1, b2, b3])
+    }
+
+    /// Encodes four 32-bit words with one bounds check.
+    pub(crate) fn words4(&mut self, a: u32, b: u32, c: u32, d: u32) -> Result<(), NoSpace> {
+        let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (a.to_be_bytes(), b.to_be_bytes());
+        let ([c0, c1, c2, c3], [d0, d1, d2, d3]) = (c.to_be_bytes(), d.to_be_bytes());
+        self.put([
+            a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3,
+        ])
     }
 }

@@ -79,9 +79,15 @@ impl Segment {
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), NoSpace> {
-        w.word(self.handle)?;
-        w.word(self.length)?;
-        w.hyper(self.offset)
+        // The hyper as two words, high first: XDR's layout of it. One
+        // bounds check for the segment.
+        let [o0, o1, o2, o3, o4, o5, o6, o7] = self.offset.to_be_bytes();
+        w.words4(
+            self.handle,
+            self.length,
+            u32::from_be_bytes([o0, o1, o2, o3]),
+            u32::from_be_bytes([o4, o5, o6, o7]),
+        )
     }
 }
 
@@ -146,29 +152,29 @@ fn count_of(len: usize) -> Result<u32, NoSpace> {
     u32::try_from(len).map_err(|_| NoSpace)
 }
 
+/// Encodes a present chunk: the discriminator 1, the segment count and
+/// the segments.
 fn encode_chunk(w: &mut Writer<'_>, segments: &[Segment]) -> Result<(), NoSpace> {
-    w.word(count_of(segments.len())?)?;
+    w.words2(1, count_of(segments.len())?)?;
     segments.iter().try_for_each(|seg| seg.encode(w))
 }
 
+// The words go out in pairs and fours where the layout allows, each group
+// with one bounds check; the bytes are those of one word at a time.
 fn encode_lists(w: &mut Writer<'_>, lists: &ChunkLists<'_>) -> Result<(), NoSpace> {
     for item in lists.read {
-        w.word(1)?;
-        w.word(item.position)?;
+        w.words2(1, item.position)?;
         item.segment.encode(w)?;
     }
     w.word(0)?;
-    for chunk in lists.write {
-        w.word(1)?;
-        encode_chunk(w, chunk)?;
-    }
-    w.word(0)?;
+    lists.write.iter().try_for_each(|chunk| encode_chunk(w, chunk))?;
     match lists.reply {
         Some(chunk) => {
-            w.word(1)?;
+            w.word(0)?;
             encode_chunk(w, chunk)
         }
-        None => w.word(0),
+        // The end of the write list, and no reply chunk.
+        None => w.words2(0, 0),
     }
 }
 
@@ -177,28 +183,19 @@ impl Header<'_> {
     /// written. For RDMA_MSG the caller appends the RPC message after them.
     pub(crate) fn encode(&self, buf: &mut [u8]) -> Result<usize, NoSpace> {
         let mut w = Writer::new(buf);
-        w.word(self.xid)?;
-        w.word(RPCRDMA_VERSION)?;
-        w.word(self.credits)?;
+        let proc_ = match &self.body {
+            Body::Msg(_) => RDMA_MSG,
+            Body::NoMsg(_) => RDMA_NOMSG,
+            Body::Error(_) => RDMA_ERROR,
+        };
+        w.words4(self.xid, RPCRDMA_VERSION, self.credits, proc_)?;
         match &self.body {
-            Body::Msg(lists) => {
-                w.word(RDMA_MSG)?;
-                encode_lists(&mut w, lists)?;
-            }
-            Body::NoMsg(lists) => {
-                w.word(RDMA_NOMSG)?;
-                encode_lists(&mut w, lists)?;
-            }
+            Body::Msg(lists) | Body::NoMsg(lists) => encode_lists(&mut w, lists)?,
             Body::Error(ErrorBody::Vers { low, high }) => {
-                w.word(RDMA_ERROR)?;
                 w.word(ERR_VERS)?;
-                w.word(*low)?;
-                w.word(*high)?;
+                w.words2(*low, *high)?;
             }
-            Body::Error(ErrorBody::Chunk) => {
-                w.word(RDMA_ERROR)?;
-                w.word(ERR_CHUNK)?;
-            }
+            Body::Error(ErrorBody::Chunk) => w.word(ERR_CHUNK)?,
         }
         Ok(w.len())
     }
