@@ -230,8 +230,10 @@ impl Transport {
         let link = ep.link();
         let plan = chunk::plan(&rpc, &link.th);
 
-        let mut read = [ReadSegment::default(); MAX_HDR_SEGS];
-        let mut nread = 0;
+        // The segment arrays are made (and zeroed) only for the chunks
+        // this Call has: a 4 KiB READ has a write chunk alone.
+        let read_store;
+        let mut read: &[ReadSegment] = &[];
         let read_kind = match plan.send {
             SendPlan::ReadChunk => Some(ChunkKind::Read),
             SendPlan::PositionZeroRead => Some(ChunkKind::PositionZeroRead),
@@ -240,55 +242,58 @@ impl Transport {
         if let Some(kind) = read_kind {
             let position = kind.read_position(&snd_shape);
             let mut segs = [Segment::default(); MAX_HDR_SEGS];
-            nread = self.register(ep, key, rqst, &snd, kind, false, xid, &mut segs)?;
-            for (item, &segment) in read.iter_mut().zip(segs.iter()).take(nread) {
-                *item = ReadSegment { position, segment };
-            }
+            let nread = self.register(ep, key, rqst, &snd, kind, false, xid, &mut segs)?;
+            read_store = segs.map(|segment| ReadSegment { position, segment });
+            read = read_store.get(..nread).ok_or(EIO)?;
             add(&self.stats.read_chunk_count, nread as u64);
             if kind == ChunkKind::PositionZeroRead {
                 add(&self.stats.nomsg_call_count, 1);
             }
         }
 
-        // One more slot than a chunk's segments: the write-pad segment.
-        let mut write = [Segment::default(); MAX_HDR_SEGS + 1];
-        let mut nwrite = 0;
-        let mut reply = [Segment::default(); MAX_HDR_SEGS];
-        let mut nreply = 0;
+        let mut write_store;
+        let mut write_chunk: &[Segment] = &[];
+        let mut reply_store;
+        let mut reply_chunk: &[Segment] = &[];
         match plan.reply {
             ReplyPlan::Inline => {}
             ReplyPlan::WriteChunk { pad } => {
-                let chunk = write.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
-                nwrite = self.register(ep, key, rqst, &rcv, ChunkKind::Write, true, xid, chunk)?;
+                // One more slot than a chunk's segments: the write-pad
+                // segment.
+                write_store = [Segment::default(); MAX_HDR_SEGS + 1];
+                let chunk = write_store.first_chunk_mut::<MAX_HDR_SEGS>().ok_or(EIO)?;
+                let mut nwrite = self.register(ep, key, rqst, &rcv, ChunkKind::Write, true, xid, chunk)?;
                 self.count_rdma_request(chunk, nwrite, &self.stats.write_chunk_count);
                 if pad {
                     let pad = ep.write_pad.get().ok_or(EIO)?;
-                    *write.get_mut(nwrite).ok_or(EIO)? = pad.seg;
+                    *write_store.get_mut(nwrite).ok_or(EIO)? = pad.seg;
                     nwrite = nwrite.saturating_add(1);
                 }
+                write_chunk = write_store.get(..nwrite).ok_or(EIO)?;
             }
             ReplyPlan::ReplyChunk => {
-                nreply = self.register(ep, key, rqst, &rcv, ChunkKind::Reply, true, xid, &mut reply)?;
-                self.count_rdma_request(&reply, nreply, &self.stats.reply_chunk_count);
+                reply_store = [Segment::default(); MAX_HDR_SEGS];
+                let nreply = self.register(ep, key, rqst, &rcv, ChunkKind::Reply, true, xid, &mut reply_store)?;
+                self.count_rdma_request(&reply_store, nreply, &self.stats.reply_chunk_count);
+                reply_chunk = reply_store.get(..nreply).ok_or(EIO)?;
             }
         }
 
-        let write_chunk = write.get(..nwrite).ok_or(EIO)?;
         // `offered` is the marshaling send path's: the phase is MARSHALING.
         // What a failed marshal leaves in it is never read: the phase goes
         // back to IDLE.
         key.state()
             .offered
-            .set(write_chunk, reply.get(..nreply).ok_or(EIO)?)
+            .set(write_chunk, reply_chunk)
             .map_err(|_| EIO)?;
         let write_list = [write_chunk];
         let lists = ChunkLists {
-            read: read.get(..nread).ok_or(EIO)?,
-            write: if nwrite == 0 { &[] } else { &write_list },
-            reply: if nreply == 0 {
+            read,
+            write: if write_chunk.is_empty() { &[] } else { &write_list },
+            reply: if reply_chunk.is_empty() {
                 None
             } else {
-                Some(reply.get(..nreply).ok_or(EIO)?)
+                Some(reply_chunk)
             },
         };
         let hdr = Header {
