@@ -10,6 +10,7 @@ use super::{BufferMr, Cqe, CqeHandler, DmaBuf, Mr, MrLease, MrTable, Qp};
 use crate::bindings;
 use crate::cell::{Key, KeyCell, KeyedBy};
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 use kernel::error::to_result;
 use kernel::prelude::*;
 
@@ -93,13 +94,16 @@ impl SendBufMut<'_> {
 ///
 /// # Invariants
 ///
-/// `wrs[..len]` are the prepared work requests of distinct MRs that live
-/// for `'r` and are used by no one else for `'l`, each completing on its
+/// `wrs[..len]` are initialised: the prepared work requests of distinct
+/// MRs that live for `'r` and are used by no one else for `'l`, each completing on its
 /// MR's own context or on a [`Cqe`] of an owner borrowed for `'r`;
 /// `send`, if any, reads `sge.length` bytes of a [`SendBuf`] borrowed for
 /// `'r`, within its mapping, and completes on such a [`Cqe`].
 pub(crate) struct SendChain<'r, 'l, const N: usize> {
-    wrs: [*mut bindings::ib_send_wr; N],
+    /// Left uninitialised past `len`: a chain is made for every Send, and
+    /// zeroing its `N` slots (256 bytes for a Send's chain) would cost a
+    /// memset each time.
+    wrs: [MaybeUninit<*mut bindings::ib_send_wr>; N],
     len: usize,
     send: Option<(bindings::ib_send_wr, bindings::ib_sge)>,
     _borrows: PhantomData<(&'r Mr, &'l mut MrLease)>,
@@ -110,7 +114,7 @@ impl<'r, 'l, const N: usize> SendChain<'r, 'l, N> {
     pub(crate) fn new() -> Self {
         // INVARIANT: nothing held.
         Self {
-            wrs: [core::ptr::null_mut(); N],
+            wrs: [const { MaybeUninit::uninit() }; N],
             len: 0,
             send: None,
             _borrows: PhantomData,
@@ -126,8 +130,9 @@ impl<'r, 'l, const N: usize> SendChain<'r, 'l, N> {
     /// the chain's alone for `'l`; `EIO` when the chain is full.
     fn push(&mut self, wr: *mut bindings::ib_send_wr) -> Result {
         let slot = self.wrs.get_mut(self.len).ok_or(EIO)?;
-        *slot = wr;
-        // INVARIANT: guaranteed by the caller.
+        *slot = MaybeUninit::new(wr);
+        // INVARIANT: slot `len` is initialised just above; the rest is
+        // guaranteed by the caller.
         self.len += 1;
         Ok(())
     }
@@ -224,7 +229,10 @@ impl<R> Qp<R> {
             wr.sg_list = sge;
             next = wr;
         }
-        for &wr in chain.wrs.iter().take(chain.len).rev() {
+        for wr in chain.wrs.iter().take(chain.len).rev() {
+            // SAFETY: the slots below `len` are initialised (type
+            // invariant).
+            let wr = unsafe { wr.assume_init() };
             // SAFETY: `wr` is the work request of an MR that is the
             // chain's alone while it lives (type invariant), so no one else
             // writes it.
