@@ -220,17 +220,21 @@ impl<'a> IdleRqst<'a> {
     /// its first `call_len` bytes in `bufs`' reply buffer; our reply goes
     /// in its call buffer), and queues it for the callback service
     /// (`rpcrdma_bc_receive_call()`), which owns it until
-    /// `->bc_free_rqst`. `bufs` are the req's, which the transport keeps
-    /// and grows only in `->buf_alloc`, which sunrpc never calls for a
-    /// callback rqst.
-    pub(crate) fn enqueue_callback(self, xid: u32, bufs: &mut RpcBufs, call_len: usize) {
+    /// `->bc_free_rqst`.
+    ///
+    /// # Safety
+    ///
+    /// The rqst keeps pointers into `bufs`' two buffers: they must stay
+    /// allocated, and must not be grown (reallocated), until
+    /// `->bc_free_rqst` returns the rqst.
+    pub(crate) unsafe fn enqueue_callback(self, xid: u32, bufs: &mut RpcBufs, call_len: usize) {
         let call_len = call_len.min(bufs.reply.len());
         let rqst = self.home.rqst.as_ptr();
         // SAFETY: the transport is live (`XprtLink` invariant) and the
         // rqst is its own (`OwnedRqst` invariant), idle and this turn's
         // (type invariant), which ends here; `call_len` bytes of the reply
-        // buffer hold the callback, and the buffers outlive the callback
-        // service's use, as above.
+        // buffer hold the callback, and the buffers stay where they are
+        // until `->bc_free_rqst` (the caller's guarantee).
         unsafe {
             bindings::xprs_bc_rqst_init(
                 rqst,

@@ -455,7 +455,11 @@ impl<'a> NewReq<'a> {
     /// rqst until `->bc_free_rqst`.
     pub(super) fn enqueue_callback(self, xid: u32, call_len: usize) {
         let Self { mut key, idle } = self;
-        idle.enqueue_callback(xid, &mut key.state.bufs, call_len);
+        // SAFETY: `bufs` are the req's own, which live as long as the
+        // transport's reqs; they are grown only in `->buf_alloc`
+        // (`RpcBufs::grow_*`), which sunrpc never calls for a callback
+        // rqst, so they stay in place until `->bc_free_rqst`.
+        unsafe { idle.enqueue_callback(xid, &mut key.state.bufs, call_len) };
     }
 
     /// The RPC owner of a rqst no one took lets go
