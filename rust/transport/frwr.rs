@@ -247,7 +247,7 @@ impl Transport {
             // SAFETY: as above, for the rqst's head or tail.
             PieceAddr::Virt(addr) => unsafe { mr.set_buf(sg, addr, piece.len) },
         };
-        let mut nranges = 0usize;
+        let (mut nranges, mut covered) = (0usize, 0usize);
         for ((range, held), seg) in ranges.zip(out.iter_mut()) {
             let lease = self.mr_get().inspect_err(|_| trace::nomrs_err(&self.xprt, rqst))?;
             let lease = match reg.push(lease) {
@@ -276,10 +276,21 @@ impl Transport {
             }
             if let Some(tail) = held.tail {
                 set_piece(mr, sg, &tail)?;
+                sg = sg.checked_add(1).ok_or(EIO)?;
             }
+            // Every entry the MR maps was set above: a stale one would
+            // expose a page of an earlier chunk to the peer.
             let nents = u32::try_from(range.nents).map_err(|_| EIO)?;
+            if sg != nents {
+                return Err(EIO);
+            }
             *seg = mr.map(nents, writing, xid)?.to_wire();
             nranges = nranges.saturating_add(1);
+            covered = covered.saturating_add(range.nents);
+        }
+        // And the MRs hold the whole chunk.
+        if covered != pieces.len() {
+            return Err(EIO);
         }
         Ok(nranges)
     }
