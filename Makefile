@@ -182,34 +182,19 @@ vm-suite: module image hostile
 host-check:
 	$(TOP)/tools/check.sh
 
-# The VM stages run as two streams at once, each with its own guest: the
-# production suite and the xfstests subset; and the debug suite, then the
-# quick benchmark. Under TCG one guest keeps about 1.3 of the 2 cores busy
-# (scripts/vm reports QEMU's CPU time beside the wall time), so the second
-# stream runs mostly on what the first leaves. The benchmark counts
-# instructions (MODE=icount: the guest clock is the instruction count), so
-# its ratios do not depend on what runs beside it; in make check it only
-# proves the harness works, and speed is not tested. Each stream stops at
-# its own first failure; check fails if either did. Their lines are
-# prefixed [prod] and [debug].
-#
-# On a cold cache the debug kernel builds in the background, at the lowest
-# priority, from the start (scripts/kernel-bg): it takes what the host
-# checks, the production kernel's serial steps and the production guests
-# leave, and the debug stream waits for it. With the kernels cached it does
-# nothing.
+# The VM stages (scripts/check-vms): the production suite and the xfstests
+# subset in one stream, the debug suite in another, at the same time, each
+# in its own guest; then the quick benchmark, counting instructions, beside
+# whichever stream is still running. On a cold cache the debug kernel
+# builds in the background at the lowest priority from the start
+# (scripts/kernel-bg), on what the host checks, the production kernel's
+# serial steps and the guests leave; the debug stream waits for it. With
+# the kernels cached it does nothing.
 check: deps
 	$(TOP)/scripts/kernel-bg start debug
 	$(MAKE) host-check
 	$(MAKE) module image hostile FLAVOR=prod
-	@set -o pipefail; \
-	{ $(MAKE) vm-suite FLAVOR=prod VM_SUITE='$(VM_SUITE_PROD)' 2>&1 | sed -u 's/^/[prod] /'; } & prod=$$!; \
-	{ { $(TOP)/scripts/kernel-bg wait debug && \
-	    $(MAKE) vm-suite FLAVOR=debug VM_SUITE='$(VM_SUITE_DEBUG)' && \
-	    $(MAKE) bench FLAVOR=prod QUICK=1 MODE=icount; } 2>&1 | sed -u 's/^/[debug] /'; } & debug=$$!; \
-	rc=0; wait $$prod || { rc=1; echo "make check: the production stream failed"; }; \
-	wait $$debug || { rc=1; echo "make check: the debug stream failed"; }; \
-	exit $$rc
+	VM_SUITE_PROD='$(VM_SUITE_PROD)' VM_SUITE_DEBUG='$(VM_SUITE_DEBUG)' $(TOP)/scripts/check-vms
 	@echo "make check: all passed"
 
 run: module image
