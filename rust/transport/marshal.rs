@@ -178,14 +178,17 @@ impl Transport {
         rqst.set_xtime_now();
         match self.post(ep, &mut key, rqst, len) {
             Ok(()) => {}
-            Err(e) if e == EAGAIN => {
-                req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE);
+            // Out of sendctxs or MRs before the chain was posted: the
+            // phase is still MARSHALING, so the key is still the only one.
+            Err(e) if e == EAGAIN && req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE) => {
                 self.unwind_send(ep, &mut key, true);
                 return Err(e);
             }
             Err(_) => {
                 // Nothing was sent: take back the phase, unless a (forged)
                 // Reply already claimed the req; closing drains either way.
+                // The phase may be SENT already (the post itself failed),
+                // so the key is not used again: a Reply may have it.
                 req.set_phase(|p| p != Phase::REPLIED, Phase::IDLE);
                 self.close(held);
                 return Err(err(bindings::ENOTCONN));
