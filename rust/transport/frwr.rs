@@ -34,7 +34,7 @@ use super::endpoint::{Endpoint, WritePad};
 use super::reply::Placement;
 use super::req::PendingReply;
 use super::stats::add;
-use super::{plan_err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
+use super::{plan_err, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
 
 /// MRs created per refill of the MR pool.
 const MR_REFILL_BATCH: usize = 32;
@@ -458,7 +458,7 @@ impl Transport {
         }
         if req.inv.sync.load(Ordering::Relaxed) {
             // The waiter is in `buf_free`.
-            req.inv.done.complete();
+            key.wake_unmap_waiter();
             return;
         }
         // The rep the reply handler held for the chain came in on the
@@ -483,10 +483,10 @@ impl Transport {
                 }
                 None => Err(EIO),
             };
-            self.complete_rqst(Some(&mut key), rqst, result);
+            self.complete_rqst(Some(key), rqst, result);
         } else {
             // Flushed: the RPC is retransmitted after the reconnect.
-            req.phase.store(Phase::IDLE, Ordering::Release);
+            key.end_reply();
             rqst.unpin(&self.xprt);
         }
         // The held Receive goes back to the QP, unless it is being torn

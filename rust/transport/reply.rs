@@ -8,9 +8,11 @@
 //! invalidation, or by a LOCAL_INV chain whose completion does the rest),
 //! then places the reply and completes the RPC.
 //!
-//! Only a req in [`Phase::SENT`] takes a Reply, claimed by one
-//! compare-and-swap to [`Phase::REPLIED`]; its rqst stays pinned until it
-//! is completed or unpinned. A reply is placed only once the MRs are fenced
+//! Only a req in [`Phase::SENT`](super::Phase::SENT) takes a Reply,
+//! claimed by one compare-and-swap to
+//! [`Phase::REPLIED`](super::Phase::REPLIED); its rqst stays pinned until
+//! it is completed or unpinned, and the claim ends with the key
+//! (`ReqKey::end_reply`) just before that. A reply is placed only once the MRs are fenced
 //! and unmapped ([`Placement`]). The HCA owns a [`Rep`]'s buffer while it is
 //! posted (its type invariant); no Receive is reposted once teardown
 //! began.
@@ -31,7 +33,7 @@ use super::endpoint::Endpoint;
 use super::frwr::InvCtx;
 use super::req::PendingReply;
 use super::stats::add;
-use super::{Phase, ReqKey, Transport};
+use super::{ReqKey, Transport};
 
 pub(super) use super::rep::Rep;
 
@@ -149,7 +151,7 @@ impl Transport {
         }
         if key.registered().len() == 0 {
             let result = placement.and_then(|p| self.place(&mut rqst, p, msg));
-            self.complete_rqst(Some(&mut key), rqst, result);
+            self.complete_rqst(Some(key), rqst, result);
             return false;
         }
         // The chain's completion finishes the Reply after the post below.
@@ -167,7 +169,7 @@ impl Transport {
             // The state's last use comes before the phase leaves REPLIED:
             // from there a retransmission may take the req.
             let pending = key.state().pending.take();
-            req.phase.store(Phase::IDLE, Ordering::Release);
+            key.end_reply();
             if let Some(pending) = pending {
                 pending.rqst.unpin(&self.xprt);
             }
@@ -294,16 +296,16 @@ impl Transport {
 
     /// Completes a pinned rqst with `result` and unpins it
     /// (`rpcrdma_complete_rqst()`); `key` is the turn at its req, if it is
-    /// ours.
-    pub(super) fn complete_rqst(&self, key: Option<&mut ReqKey<'_>>, rqst: PinnedRqst, result: Result<i32>) {
-        if let Some(key) = key {
+    /// ours, which ends before the rqst is completed.
+    pub(super) fn complete_rqst(&self, key: Option<ReqKey<'_>>, rqst: PinnedRqst, result: Result<i32>) {
+        if let Some(mut key) = key {
             // I3: every MR was invalidated and unmapped before the RPC
             // layer may look at the pages.
             let n = key.registered().len();
             if !lifetime::i3_mrs_fenced(u32::try_from(n).unwrap_or(u32::MAX)) {
                 sunrpc::warn_once(c_str!("I3: RPC completed with MRs registered"));
             }
-            key.phase.store(Phase::IDLE, Ordering::Release);
+            key.end_reply();
         }
         if result.is_err() {
             add(&self.stats.bad_reply_count, 1);

@@ -165,8 +165,10 @@ impl Req {
         // ops on the rqst come one at a time, and no reply handler has the
         // rqst or can find it (`OwnerTurn` invariant): none holds the key
         // or claims the req, and a LOCAL_INV chain that finishes a Reply
-        // ended with the unpin. The turn is consumed here, so this is the
-        // op's only key, and it lives no longer than the op.
+        // gave up its key (`ReqKey::end_reply`) before the unpin; the
+        // completion of `buf_free`'s chain gave up its key before it woke
+        // the op (`ReqKey::wake_unmap_waiter`). The turn is consumed here,
+        // so this is the op's only key, and it lives no longer than the op.
         Some(unsafe { self.key() })
     }
 
@@ -185,10 +187,10 @@ impl Req {
         // SAFETY: `->send_request` runs on the rqst owner's behalf, under
         // XPRT_LOCKED, while no other op of the owner runs, and the turn is
         // consumed here (`TransmitTurn` invariant): no op of the RPC layer
-        // has another key. A reply handler
-        // is the req's user only from its claim (SENT to REPLIED, Acquire)
-        // until it completes or unpins the rqst, and it leaves REPLIED
-        // (Release) after its last use of the state; the swap above
+        // has another key. A reply handler is the req's user only from its
+        // claim (SENT to REPLIED, Acquire) until its key ends in
+        // `ReqKey::end_reply`, which consumes it and only then leaves
+        // REPLIED (Release), so no use of that key follows; the swap above
         // (Acquire) found the req out of REPLIED and moved it where no
         // claim succeeds, so no handler is its user until the Send is
         // posted. A backchannel req's rqst is never on a receive queue
@@ -204,10 +206,14 @@ impl Req {
         // RPC layer and no Send held the req: every key of theirs was
         // consumed by `put_rpc`, or ended with its op, before the count
         // went to 0 (AcqRel, so those uses happen before this one), and
-        // the reply path and LOCAL_INV completions end with the unpin that
-        // comes before `->free_slot`. No one else has the req's turn.
+        // the reply path and LOCAL_INV completions give up their keys
+        // (`ReqKey::end_reply`, `ReqKey::wake_unmap_waiter`) before the
+        // unpin or the wake-up that come before `->free_slot`. No one else
+        // has the req's turn.
         let mut key = unsafe { self.key() };
         key.state.rpc = Some(rpc);
+        // A new RPC: no Reply is expected until its Call is sent.
+        self.phase.store(Phase::IDLE, Ordering::Release);
         // INVARIANT: the key of a req that just left its pool or owner.
         NewReq { key, idle }
     }
@@ -240,8 +246,9 @@ impl Req {
         }
         // SAFETY: the send path stored SENT (Release) after its last use
         // of the state for this transmission, and the swap (Acquire) makes
-        // this context the req's user until it completes or unpins the
-        // rqst (type invariant): the task waits for the Reply, and sunrpc
+        // this context the req's user until its key ends in
+        // `ReqKey::end_reply`, before the rqst is completed or unpinned
+        // (type invariant): the task waits for the Reply, and sunrpc
         // releases the pinned rqst, and with it the req, only after the
         // unpin. A second Reply finds the phase REPLIED and fails.
         Some(unsafe { self.key() })
@@ -261,9 +268,10 @@ impl Req {
         // it clears the flag again only when that request was not posted,
         // so no completion ran. The swap (Acquire) orders this key after
         // the poster's uses and lets one completion only take the turn.
-        // This context is the req's user until it hands the turn on: to
-        // `buf_free`'s waiter (`InvCtx::done`), or by completing or
-        // unpinning the Reply (type invariant).
+        // This context is the req's user until it hands the turn on, each
+        // way consuming the key: to `buf_free`'s waiter
+        // (`ReqKey::wake_unmap_waiter`), or back from the Reply it finishes
+        // (`ReqKey::end_reply`, before the rqst is completed or unpinned).
         Some(unsafe { self.key() })
     }
 
@@ -386,6 +394,24 @@ impl<'a> ReqKey<'a> {
                 }
             }
         }
+    }
+
+    /// Ends the turn of the reply path (a Reply's claim, or the LOCAL_INV
+    /// completion that finishes it): the phase goes back to
+    /// [`Phase::IDLE`] (Release) after the key's last use of the state,
+    /// and the key ends here, before the caller completes or unpins the
+    /// rqst. From IDLE a retransmission may take the req
+    /// ([`Req::transmit_key`]).
+    pub(super) fn end_reply(self) {
+        self.req.phase.store(Phase::IDLE, Ordering::Release);
+    }
+
+    /// Ends the turn of the completion of `buf_free`'s LOCAL_INV chain: the
+    /// key ends, then `buf_free`'s waiter ([`Req::wait_unmap`]) is woken,
+    /// and its op has the turn again.
+    pub(super) fn wake_unmap_waiter(self) {
+        let req = self.req;
+        req.inv.done.complete();
     }
 
     /// The RPC layer lets go of the req as sunrpc gives its rqst `back`

@@ -21,7 +21,7 @@ use core::sync::atomic::Ordering;
 use kernel::c_str;
 
 use super::req::NewReq;
-use super::{Phase, Req, ReqKey, Transport};
+use super::{Req, ReqKey, Transport};
 
 impl Transport {
     /// Gives a pooled req to `task`, or puts the task on the backlog.
@@ -31,17 +31,13 @@ impl Transport {
             return false;
         };
         match req.take(pooled) {
-            Ok(new) => {
-                // A new RPC: no Reply is expected until its Call is sent.
-                req.phase.store(Phase::IDLE, Ordering::Release);
-                match new.give_to(task) {
-                    Ok(()) => true,
-                    Err(new) => {
-                        self.drop_new(new);
-                        false
-                    }
+            Ok(new) => match new.give_to(task) {
+                Ok(()) => true,
+                Err(new) => {
+                    self.drop_new(new);
+                    false
                 }
-            }
+            },
             Err((pooled, _)) => {
                 sunrpc::warn_once(c_str!("I5: req left its pool while busy"));
                 self.pool_push(pooled);
@@ -138,7 +134,6 @@ impl Transport {
     /// the pool.
     fn hand_to_backlog(&self, mut new: NewReq<'_>) {
         let req = new.key().req();
-        req.phase.store(Phase::IDLE, Ordering::Release);
         let Err(new) = new.offer_to_backlog() else {
             trace::backlog_wake(&self.xprt, req.kref.id().0);
             return;
