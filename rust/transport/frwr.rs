@@ -16,7 +16,6 @@
 //! stale: that endpoint's teardown fenced and unmapped its MR.
 
 use crate::cell::Unshared;
-use crate::completion::Completion;
 pub(super) use crate::ib::MrLease;
 use crate::ib::{self, BufferMr, Cqe, CqeHandler, Mr, MrHandler, MrSegment, MrTable, MrWr, SendChain, Wc};
 use crate::proto::chunk::{self, ChunkKind, Piece};
@@ -158,20 +157,14 @@ impl MrPool {
 
 /// The state of a req's LOCAL_INV chain, shared by its poster and the
 /// completion of its last LOCAL_INV, which is signaled on the req's
-/// [`InvCqe`] in the endpoint the chain is posted on.
-#[pin_data]
+/// [`InvCqe`] in the endpoint the chain is posted on. The turn at the req
+/// passes between them through the req itself (`ReqKey::hand_to_inv`,
+/// `Req::inv_key`), which also holds the completion `buf_free` waits on.
 pub(super) struct InvCtx {
     /// The endpoint the chain was posted on.
     pub(super) ep: AtomicPtr<Endpoint>,
     /// True for `frwr_unmap_sync()`: the poster waits on `done`.
     pub(super) sync: AtomicBool,
-    /// The hand-over flag: set while a posted chain's completion is to
-    /// take the req's turn. Written only by `ReqKey::hand_to_inv`, which
-    /// consumes the poster's key to set it, and cleared by the completion
-    /// that makes its key from it (`Req::inv_key`).
-    pub(super) handed: AtomicBool,
-    #[pin]
-    pub(super) done: Completion,
     /// For the async chain of a Reply: the Receive it came in, held (not
     /// reposted) until the chain is done (the Reply itself waits in the
     /// req's `pending`), as its index in the `reps` of the chain's
@@ -185,14 +178,12 @@ impl InvCtx {
     pub(super) const NO_REP: u32 = u32::MAX;
 
     /// The chain state of a req, no chain posted.
-    pub(super) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
+    pub(super) const fn new() -> Self {
+        Self {
             ep: AtomicPtr::new(core::ptr::null_mut()),
             sync: AtomicBool::new(false),
-            handed: AtomicBool::new(false),
-            done <- Completion::new(),
             rep: AtomicU32::new(Self::NO_REP),
-        })
+        }
     }
 }
 

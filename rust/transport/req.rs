@@ -23,12 +23,13 @@
 //! ([`NewReq`]), or the holder returns.
 
 use crate::cell::{Key, KeyCell, PinnedVec};
+use crate::completion::Completion;
 use crate::ib::{DmaBuf, SendBuf, SendBufMut, SendChain};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, Released, RpcOwner};
 use crate::proto::offered::Offered;
 use crate::sunrpc::{IdleRqst, OwnedRqst, OwnerTurn, PinnedRqst, RpcBufs, SlotReturn, Task, TransmitTurn, XprtLink};
 use crate::bindings;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -122,8 +123,17 @@ pub(super) struct Req {
     state: KeyCell<ReqState>,
     /// A [`Phase`] value.
     pub(super) phase: AtomicU8,
-    #[pin]
     pub(super) inv: InvCtx,
+    /// The hand-over flag: set while a posted LOCAL_INV chain's completion
+    /// is to take the req's turn. Written only by [`ReqKey::hand_to_inv`],
+    /// which consumes the poster's key to set it, and cleared by the
+    /// completion that makes its key from it ([`Req::inv_key`]).
+    handed: AtomicBool,
+    /// What `buf_free` waits on for its chain ([`Req::wait_unmap`]),
+    /// signaled only by [`ReqKey::wake_unmap_waiter`], which consumes the
+    /// completion's key.
+    #[pin]
+    done: Completion,
     backchannel: bool,
 }
 
@@ -255,11 +265,11 @@ impl Req {
     }
 
     /// Makes the key of the last completion of the req's LOCAL_INV chain,
-    /// by clearing the hand-over flag ([`InvCtx::handed`]) that
+    /// by clearing the hand-over flag ([`Req::handed`]) that
     /// [`ReqKey::hand_to_inv`] set when it posted the chain; None when the
     /// flag is clear: no poster handed this completion the turn.
     pub(super) fn inv_key(&self) -> Option<ReqKey<'_>> {
-        if !self.inv.handed.swap(false, Ordering::AcqRel) {
+        if !self.handed.swap(false, Ordering::AcqRel) {
             return None;
         }
         // SAFETY: only `hand_to_inv` sets the flag, consuming the poster's
@@ -285,13 +295,13 @@ impl Req {
     /// chain is posted: no chain of this req is in flight, as its poster
     /// alone rearms it.
     pub(super) fn arm_unmap_wait(&self) {
-        self.inv.done.reinit();
+        self.done.reinit();
     }
 
     /// Waits until the LOCAL_INV chain of `buf_free` has completed: its
     /// last completion signals it, also when it is flushed.
     pub(super) fn wait_unmap(&self) {
-        self.inv.done.wait();
+        self.done.wait();
     }
 }
 
@@ -345,7 +355,7 @@ impl<'a> ReqKey<'a> {
     /// the req's `InvCqe`) and the req's registered MRs, posted on `ep`'s
     /// QP (`Qp::post`; `frwr_unmap_async()`, `frwr_unmap_sync()`): once
     /// `build` returns, the key's last use of the state is over, so the
-    /// hand-over flag ([`InvCtx::handed`]) is set (Release) before the
+    /// hand-over flag ([`Req::handed`]) is set (Release) before the
     /// chain is posted, and the completion makes its key only by clearing
     /// it ([`Req::inv_key`]). On success the key ends here.
     ///
@@ -376,7 +386,7 @@ impl<'a> ReqKey<'a> {
                 built = true;
                 // The key's last use of the state was `build`; the chain
                 // it made is only posted from here.
-                req.inv.handed.store(true, Ordering::Release);
+                req.handed.store(true, Ordering::Release);
                 Ok(chain)
             })
         };
@@ -384,7 +394,7 @@ impl<'a> ReqKey<'a> {
             Ok(()) => Ok(()),
             Err(e) if !built => Err((self, e)),
             Err(e) => {
-                if req.inv.handed.swap(false, Ordering::Acquire) {
+                if req.handed.swap(false, Ordering::Acquire) {
                     // Taken back: no completion made a key, and this one
                     // resumes.
                     Err((self, e))
@@ -411,7 +421,7 @@ impl<'a> ReqKey<'a> {
     /// and its op has the turn again.
     pub(super) fn wake_unmap_waiter(self) {
         let req = self.req;
-        req.inv.done.complete();
+        req.done.complete();
     }
 
     /// The RPC layer lets go of the req as sunrpc gives its rqst `back`
@@ -536,7 +546,9 @@ impl Reqs {
                 kref,
                 state: KeyCell::new(state),
                 phase: AtomicU8::new(Phase::IDLE),
-                inv <- InvCtx::new(),
+                inv: InvCtx::new(),
+                handed: AtomicBool::new(false),
+                done <- Completion::new(),
                 backchannel: pool == Pool::Backchannel,
             }? Error))?;
             free.push(Some(pooled), GFP_KERNEL)?;
