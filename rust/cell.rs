@@ -8,6 +8,7 @@
 use crate::bindings;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -81,19 +82,61 @@ unsafe impl<T> Sync for Unshared<T> {}
 /// [`Key`]: the state of a req, which the RPC layer's task, the reply
 /// handler and a LOCAL_INV completion take turns at by the req's
 /// ownership rules. Keys are made by [`KeyCell::key`], whose callers (the
-/// points where a req changes hands) show that the turn is theirs.
+/// points where a req changes hands) show that the turn is theirs, and by
+/// [`KeyCell::arrive`], for a turn parked in the cell.
+///
+/// A turn may be parked in the cell between a holder that starts some
+/// work (a chain of work requests) and the one completion of that work,
+/// and whichever of them comes second goes on with it. The holder starts
+/// the work and parks the turn with [`Key::hand_over`], which arms the
+/// cell first and parks only once the work is started and the key lends
+/// nothing any more; the completion reports with [`KeyCell::arrive`]. If
+/// the completion came first, `hand_over` gives the key back with the
+/// completion's status and the holder finishes the work itself;
+/// otherwise `arrive` makes the key of the parked turn.
 ///
 /// # Invariants
 ///
 /// The value is reached only through a [`Key`] for this cell or through
 /// `&mut self`. While one key's borrow of the value lives, no other key
 /// for the cell is used, and uses through different keys are ordered (a
-/// lock, or a Release/Acquire handover).
-pub(crate) struct KeyCell<T>(UnsafeCell<T>);
+/// lock, or a Release/Acquire handover). A turn is parked
+/// (`POSTED` set in `parked`) only by [`Key::hand_over`], which
+/// consumes the turn's key to park it; while it is parked, no key of the
+/// cell exists, and only the first [`KeyCell::arrive`] that finds it
+/// parked and not yet arrived takes it out, making its key.
+pub(crate) struct KeyCell<T> {
+    value: UnsafeCell<T>,
+    parked: AtomicU8,
+}
+
+/// What [`KeyCell::arrive`] found.
+pub(crate) enum Arrival<'a, T> {
+    /// The turn was parked: the completion goes on with this key.
+    Turn(Key<'a, T>),
+    /// Armed, not yet parked: the holder goes on when it parks.
+    Early,
+    /// Not armed, or arrived already: no work awaits this completion, so
+    /// nothing is done.
+    Unarmed,
+}
 
 impl<T> KeyCell<T> {
+    /// The holder armed the cell for the work it starts.
+    const ARMED: u8 = 1 << 0;
+    /// The holder parked its turn.
+    const POSTED: u8 = 1 << 1;
+    /// The work completed.
+    const ARRIVED: u8 = 1 << 2;
+    /// The work completed successfully.
+    const OK: u8 = 1 << 3;
+
     pub(crate) const fn new(value: T) -> Self {
-        Self(UnsafeCell::new(value))
+        // INVARIANT: no key made, no turn parked.
+        Self {
+            value: UnsafeCell::new(value),
+            parked: AtomicU8::new(0),
+        }
     }
 
     /// Makes a key to the value.
@@ -103,13 +146,44 @@ impl<T> KeyCell<T> {
     /// From now until the key is dropped, the value is used only through
     /// it: every use through an earlier key happened before (by a lock or
     /// a Release/Acquire pair) and none comes while this key lives, except
-    /// after this key's last use, handed over the same way.
+    /// after this key's last use, handed over the same way. No turn is
+    /// parked in the cell meanwhile ([`Key::hand_over`]).
     pub(crate) unsafe fn key(&self) -> Key<'_, T> {
         // INVARIANT: guaranteed by the caller.
         Key {
             cell: self,
             _not_send: PhantomData,
         }
+    }
+
+    /// The work of the turn parked in the cell completed, with status
+    /// `ok`.
+    pub(crate) fn arrive(&self, ok: bool) -> Arrival<'_, T> {
+        let bits = Self::ARRIVED | if ok { Self::OK } else { 0 };
+        // Acquire: pairs with the Release of `hand_over`.
+        let prev = self.parked.fetch_or(bits, Ordering::AcqRel);
+        if prev & Self::ARMED == 0 || prev & Self::ARRIVED != 0 {
+            // No work started, or its completion already arrived.
+            return Arrival::Unarmed;
+        }
+        if prev & Self::POSTED == 0 {
+            // Not parked yet: `hand_over` finds ARRIVED and keeps its key.
+            return Arrival::Early;
+        }
+        // INVARIANT: the parked turn is taken out, by the only arrival
+        // that found it parked and not arrived (the word says ARRIVED from
+        // the `fetch_or` above until this store, and no key exists to arm
+        // or park).
+        self.parked.store(0, Ordering::Relaxed);
+        // INVARIANT: the key of the turn `hand_over` parked, consuming that
+        // turn's key after its last use (Release, paired with the Acquire
+        // above): the value is used only through this key, as it was only
+        // through that one, and no other key was made while the turn was
+        // parked (`key`'s contract).
+        Arrival::Turn(Key {
+            cell: self,
+            _not_send: PhantomData,
+        })
     }
 }
 
@@ -126,10 +200,58 @@ unsafe impl<T: Send> Sync for KeyCell<T> {}
 /// # Invariants
 ///
 /// The value of `cell` is used only through this key while it lives
-/// (invariant of [`KeyCell`]).
+/// (invariant of [`KeyCell`]), and no turn is parked in `cell`.
 pub(crate) struct Key<'a, T> {
     cell: &'a KeyCell<T>,
     _not_send: PhantomData<*mut ()>,
+}
+
+/// What became of the work [`Key::hand_over`] started, and of its turn.
+pub(crate) enum HandOver<'a, T, E> {
+    /// Started, and the turn parked: the work's completion goes on
+    /// ([`KeyCell::arrive`]).
+    Parked,
+    /// Started, and completed before the turn could be parked: the holder
+    /// goes on, with the completion's status.
+    Completed(Key<'a, T>, bool),
+    /// Not started: the holder goes on. When `Some`, a completion (with
+    /// that status) arrived all the same.
+    Failed(Key<'a, T>, E, Option<bool>),
+}
+
+impl<'a, T> Key<'a, T> {
+    /// Starts work whose one completion calls [`KeyCell::arrive`], by
+    /// `start` (which may use the value, but keeps nothing of it once it
+    /// returns), and parks the turn for that completion: the key ends
+    /// here, unless the completion came before the turn was parked or the
+    /// work could not be started.
+    pub(crate) fn hand_over<E>(mut self, start: impl FnOnce(&mut T) -> Result<(), E>) -> HandOver<'a, T, E> {
+        // Armed before the work starts, so its completion finds the cell
+        // armed. No turn is parked while this key lives (type invariant),
+        // so the store loses none; it forgets an arrival of work that was
+        // never armed.
+        self.cell.parked.store(KeyCell::<T>::ARMED, Ordering::Relaxed);
+        if let Err(e) = start(&mut self) {
+            // Not started: no completion will come. Nothing was parked, and
+            // nothing is after.
+            let prev = self.cell.parked.swap(0, Ordering::Acquire);
+            let arrived = (prev & KeyCell::<T>::ARRIVED != 0).then_some(prev & KeyCell::<T>::OK != 0);
+            return HandOver::Failed(self, e, arrived);
+        }
+        // `start` returned, so nothing borrows the value through this key.
+        // Release: the key's uses come before the `arrive` that finds the
+        // turn parked.
+        let prev = self.cell.parked.fetch_or(KeyCell::<T>::POSTED, Ordering::AcqRel);
+        if prev & KeyCell::<T>::ARRIVED == 0 {
+            // INVARIANT: parked, consuming the turn's key.
+            return HandOver::Parked;
+        }
+        // The completion came first and took nothing (it found the turn
+        // not parked): the key goes on.
+        // INVARIANT: not parked after all; the key lives on.
+        self.cell.parked.store(0, Ordering::Relaxed);
+        HandOver::Completed(self, prev & KeyCell::<T>::OK != 0)
+    }
 }
 
 impl<T> core::ops::Deref for Key<'_, T> {
@@ -139,7 +261,7 @@ impl<T> core::ops::Deref for Key<'_, T> {
         // SAFETY: the value is used only through this key (type
         // invariant), and the borrow of `self` excludes a mutable use
         // through it for the result's lifetime.
-        unsafe { &*self.cell.0.get() }
+        unsafe { &*self.cell.value.get() }
     }
 }
 
@@ -148,7 +270,7 @@ impl<T> core::ops::DerefMut for Key<'_, T> {
         // SAFETY: the value is used only through this key (type
         // invariant), and the mutable borrow of `self` excludes every
         // other use through it for the result's lifetime.
-        unsafe { &mut *self.cell.0.get() }
+        unsafe { &mut *self.cell.value.get() }
     }
 }
 
@@ -290,7 +412,6 @@ impl<T> OnceBox<T> {
 
     /// Stores `value`; gives it back if a value was stored before.
     pub(crate) fn set(&self, value: KBox<T>) -> core::result::Result<(), KBox<T>> {
-        use core::sync::atomic::Ordering;
         let raw = KBox::into_raw(value);
         match self
             .ptr
@@ -306,7 +427,7 @@ impl<T> OnceBox<T> {
 
     /// Returns the value, once it is stored.
     pub(crate) fn get(&self) -> Option<&T> {
-        let p = self.ptr.load(core::sync::atomic::Ordering::Acquire);
+        let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: null or the pointer of a box this value owns, never
         // changed and freed only by `drop`, which `&self` excludes (type
         // invariant); the Acquire load pairs with `set`'s store.

@@ -30,8 +30,8 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
 use super::endpoint::{Endpoint, WritePad};
-use super::reply::Placement;
-use super::req::PendingReply;
+use super::reply::{Placement, Rep};
+use super::req::{InvArrival, PendingReply, Unmapping};
 use super::stats::add;
 use super::{plan_err, Req, ReqKey, Transport, MAX_HDR_SEGS, MAX_MRS_PER_REQ};
 
@@ -158,8 +158,9 @@ impl MrPool {
 /// The state of a req's LOCAL_INV chain, shared by its poster and the
 /// completion of its last LOCAL_INV, which is signaled on the req's
 /// [`InvCqe`] in the endpoint the chain is posted on. The turn at the req
-/// passes between them through the req itself (`ReqKey::hand_to_inv`,
-/// `Req::inv_key`), which also holds the completion `buf_free` waits on.
+/// passes between them through the req itself (`ReqKey::hand_to_inv`
+/// parks it in the req's cell, `Req::inv_arrive` takes it out), which
+/// also holds the completion `buf_free` waits on.
 pub(super) struct InvCtx {
     /// The endpoint the chain was posted on.
     pub(super) ep: AtomicPtr<Endpoint>,
@@ -401,13 +402,15 @@ impl Transport {
     /// Posts LOCAL_INV for every MR of the req, the last one signaled on
     /// the req's [`InvCqe`] of `ep` (`frwr_unmap_async()`/`frwr_unmap_sync()`),
     /// and hands the req's turn to that completion
-    /// (`ReqKey::hand_to_inv`): the key ends here, or comes back with the
-    /// error when the chain was not posted.
+    /// (`ReqKey::hand_to_inv`): the key ends here, comes back with the
+    /// error when the chain was not posted, or comes back to finish the
+    /// chain (`finish_local_inv`) when it completed before the turn was
+    /// handed over.
     pub(super) fn post_local_inv<'a>(
         &self,
         ep: &Endpoint,
         req: ReqKey<'a>,
-    ) -> core::result::Result<(), (ReqKey<'a>, Error)> {
+    ) -> core::result::Result<Unmapping<'a>, (ReqKey<'a>, Error)> {
         let id = req.kref.id().0 as usize;
         let inv = &req.req().inv;
         let at = ep as *const Endpoint as *mut Endpoint;
@@ -426,7 +429,8 @@ impl Transport {
     }
 
     /// The last LOCAL_INV of a req completed (`frwr_wc_localinv_done()`
-    /// and `frwr_wc_localinv_wake()`).
+    /// and `frwr_wc_localinv_wake()`): the chain is finished here if its
+    /// poster handed the req's turn over, else by the poster.
     fn local_inv_done(&self, req: &Req, ok: bool) {
         let ep = req.inv.ep.load(Ordering::Acquire);
         // SAFETY: the chain was posted on this endpoint, which is drained
@@ -435,12 +439,35 @@ impl Transport {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without an endpoint"));
             return;
         };
-        // The chain's poster (the reply handler, or `buf_free`) handed the
-        // req's turn to this completion when it posted the chain.
-        let Some(mut key) = req.inv_key() else {
-            sunrpc::warn_once(c_str!("LOCAL_INV completion without a hand-over"));
-            return;
+        // The chain's poster (the reply handler, or `buf_free`) parks the
+        // req's turn for this completion once it posted the chain.
+        let key = match req.inv_arrive(ok) {
+            InvArrival::Turn(key) => key,
+            InvArrival::Early => return,
+            InvArrival::Unarmed => {
+                sunrpc::warn_once(c_str!("LOCAL_INV completion without a hand-over"));
+                return;
+            }
         };
+        // The held Receive goes back to the QP, unless it is being torn
+        // down (a flush means it is).
+        if let Some(rep) = self.finish_local_inv(ep, key, ok) {
+            if ok
+                && !ep.events.closing.load(Ordering::Acquire)
+                && ep.id.qp().ok_or(EIO).and_then(|qp| rep.post(qp)).is_err()
+            {
+                self.fault();
+            }
+        }
+    }
+
+    /// Finishes a req's LOCAL_INV chain on `ep`, which completed (`ok`
+    /// when successfully), with the req's key: releases its MRs, then wakes
+    /// `buf_free`, or places the Reply the chain fenced and completes its
+    /// RPC (unpins it when flushed). The key ends here. Returns the rep
+    /// held for that Reply, for the caller to repost.
+    pub(super) fn finish_local_inv<'e>(&self, ep: &'e Endpoint, mut key: ReqKey<'_>, ok: bool) -> Option<&'e Rep> {
+        let req = key.req();
         // Send queue ordering: every earlier LOCAL_INV of the chain has
         // completed, so all the MRs are fenced.
         self.release_mrs(ep, &mut key);
@@ -450,7 +477,7 @@ impl Transport {
         if req.inv.sync.load(Ordering::Relaxed) {
             // The waiter is in `buf_free`.
             key.wake_unmap_waiter();
-            return;
+            return None;
         }
         // The rep the reply handler held for the chain came in on the
         // chain's endpoint (`Rep::endpoint`), which holds it.
@@ -458,7 +485,7 @@ impl Transport {
         let rep = ep.reps.get(rep as usize);
         let Some(PendingReply { mut rqst, placement }) = key.state().pending.take() else {
             sunrpc::warn_once(c_str!("LOCAL_INV completion without its Reply"));
-            return;
+            return None;
         };
         if ok {
             let result = match rep {
@@ -480,16 +507,7 @@ impl Transport {
             key.end_reply();
             rqst.unpin(&self.xprt);
         }
-        // The held Receive goes back to the QP, unless it is being torn
-        // down (a flush means it is).
-        if let Some(rep) = rep {
-            if ok
-                && !ep.events.closing.load(Ordering::Acquire)
-                && ep.id.qp().ok_or(EIO).and_then(|qp| rep.post(qp)).is_err()
-            {
-                self.fault();
-            }
-        }
+        rep
     }
 }
 

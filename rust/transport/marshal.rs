@@ -26,6 +26,7 @@ use kernel::c_str;
 use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
+use super::req::Unmapping;
 use super::stats::add;
 use super::{err, Phase, Req, ReqKey, Transport, MAX_HDR_SEGS};
 
@@ -100,8 +101,15 @@ impl Transport {
     fn start_unmap_sync(&self, ep: &Endpoint, key: ReqKey<'_>) -> bool {
         key.inv.sync.store(true, Ordering::Relaxed);
         key.arm_unmap_wait();
-        let Err((mut key, _)) = self.post_local_inv(ep, key) else {
-            return true;
+        let mut key = match self.post_local_inv(ep, key) {
+            Ok(Unmapping::Handed) => return true,
+            // Completed before the turn was handed over: finished here,
+            // which wakes the wait at once.
+            Ok(Unmapping::Completed(key, ok)) => {
+                let _ = self.finish_local_inv(ep, key, ok);
+                return true;
+            }
+            Err((key, _)) => key,
         };
         // As `frwr_unmap_sync()`: a failed post does not mean the QP is
         // dead, so the MRs are not reused; they go when the QP has

@@ -31,7 +31,7 @@ use kernel::prelude::*;
 
 use super::endpoint::Endpoint;
 use super::frwr::InvCtx;
-use super::req::PendingReply;
+use super::req::{PendingReply, Unmapping};
 use super::stats::add;
 use super::{ReqKey, Transport};
 
@@ -158,26 +158,34 @@ impl Transport {
         key.state().pending = Some(PendingReply { rqst, placement });
         req.inv.rep.store(rep.index, Ordering::Release);
         req.inv.sync.store(false, Ordering::Relaxed);
-        if let Err((mut key, _)) = self.post_local_inv(ep, key) {
-            req.inv.rep.store(InvCtx::NO_REP, Ordering::Relaxed);
-            // A failed post (ENOMEM, or part of the chain) does not mean
-            // the QP is dead: the peer may still reach these MRs. They
-            // stay out of circulation until the drain; the reconnect
-            // fences everything, and the retransmission handles the RPC.
-            self.orphan_mrs(&mut key);
-            xprt.force_disconnect();
-            // The state's last use comes before the phase leaves REPLIED:
-            // from there a retransmission may take the req.
-            let pending = key.state().pending.take();
-            key.end_reply();
-            if let Some(pending) = pending {
-                pending.rqst.unpin(&self.xprt);
+        let mut key = match self.post_local_inv(ep, key) {
+            // The LOCAL_INV completion places the reply, completes the RPC
+            // and reposts the rep.
+            Ok(Unmapping::Handed) => return true,
+            // The chain completed before its poster could hand it over:
+            // finished here. The rep is reposted by the caller, once
+            // `msg` is no longer borrowed from it (unless flushed).
+            Ok(Unmapping::Completed(key, ok)) => {
+                let held = self.finish_local_inv(ep, key, ok);
+                return !(ok && held.is_some());
             }
-            return false;
+            Err((key, _)) => key,
+        };
+        req.inv.rep.store(InvCtx::NO_REP, Ordering::Relaxed);
+        // A failed post (ENOMEM, or part of the chain) does not mean
+        // the QP is dead: the peer may still reach these MRs. They
+        // stay out of circulation until the drain; the reconnect
+        // fences everything, and the retransmission handles the RPC.
+        self.orphan_mrs(&mut key);
+        xprt.force_disconnect();
+        // The state's last use comes before the phase leaves REPLIED:
+        // from there a retransmission may take the req.
+        let pending = key.state().pending.take();
+        key.end_reply();
+        if let Some(pending) = pending {
+            pending.rqst.unpin(&self.xprt);
         }
-        // The LOCAL_INV completion places the reply, completes the RPC
-        // and reposts the rep.
-        true
+        false
     }
 
     /// Checks the reply against the connection's limits and what this RPC

@@ -14,22 +14,23 @@
 //!   [`Req::to_backlog`]: the RPC owner of `proto::lifetime` is made);
 //! - a Reply claims the req it was sent for ([`Req::claim_reply`]);
 //! - a LOCAL_INV chain's completion takes over from its poster: the
-//!   poster's key goes into the chain's hand-over flag
-//!   ([`ReqKey::hand_to_inv`]), and the completion makes its key only by
-//!   clearing it ([`Req::inv_key`]).
+//!   poster parks its turn in the req's cell once the chain is posted
+//!   ([`ReqKey::hand_to_inv`], [`Key::hand_over`]), and the completion
+//!   takes it out ([`Req::inv_arrive`], [`KeyCell::arrive`]), with no
+//!   `unsafe` here: whichever of the two comes second finishes the chain.
 //!
 //! Keys end where the req leaves the context: the RPC owner lets go
 //! ([`ReqKey::put_rpc`]), the rqst goes to a task or the callback service
 //! ([`NewReq`]), or the holder returns.
 
-use crate::cell::{Key, KeyCell, PinnedVec};
+use crate::cell::{Arrival, HandOver, Key, KeyCell, PinnedVec};
 use crate::completion::Completion;
 use crate::ib::{DmaBuf, SendBuf, SendBufMut, SendChain};
 use crate::proto::lifetime::{LifetimeError, Pool, Pooled, ReqId, Released, RpcOwner};
 use crate::proto::offered::Offered;
 use crate::sunrpc::{IdleRqst, OwnedRqst, OwnerTurn, PinnedRqst, RpcBufs, SlotReturn, Task, TransmitTurn, XprtLink};
 use crate::bindings;
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 use kernel::c_str;
 use kernel::error::Error;
 use kernel::prelude::*;
@@ -99,10 +100,12 @@ pub(super) struct ReqState {
 ///   the rqst, which the RPC layer waits for before releasing it (it does
 ///   not use the state meanwhile: it waits for the Reply, or retransmits,
 ///   and `send_request` takes the req back by its phase before it uses
-///   the state); the completion
-///   of a LOCAL_INV chain its poster handed over; the code that routes the
-///   req between owners. `registered` may hold MRs on a Reply's behalf
-///   only while the rqst is pinned.
+///   the state); the completion of a LOCAL_INV chain, from the turn its
+///   poster parked in `state` ([`ReqKey::hand_to_inv`]), or the poster
+///   itself if the completion came first, until it hands the req back
+///   ([`ReqKey::end_reply`], [`ReqKey::wake_unmap_waiter`]); the code
+///   that routes the req between owners. `registered` may hold MRs on a
+///   Reply's behalf only while the rqst is pinned.
 /// - The req's send buffer (`Endpoint::send_bufs`, indexed by its id) is
 ///   reached only with the req's key ([`Req::new_send_buf`]), by
 ///   `send_request`, which the RPC layer runs for a rqst it owns under
@@ -124,11 +127,6 @@ pub(super) struct Req {
     /// A [`Phase`] value.
     pub(super) phase: AtomicU8,
     pub(super) inv: InvCtx,
-    /// The hand-over flag: set while a posted LOCAL_INV chain's completion
-    /// is to take the req's turn. Written only by [`ReqKey::hand_to_inv`],
-    /// which consumes the poster's key to set it, and cleared by the
-    /// completion that makes its key from it ([`Req::inv_key`]).
-    handed: AtomicBool,
     /// What `buf_free` waits on for its chain ([`Req::wait_unmap`]),
     /// signaled only by [`ReqKey::wake_unmap_waiter`], which consumes the
     /// completion's key.
@@ -175,10 +173,12 @@ impl Req {
         // ops on the rqst come one at a time, and no reply handler has the
         // rqst or can find it (`OwnerTurn` invariant): none holds the key
         // or claims the req, and a LOCAL_INV chain that finishes a Reply
-        // gave up its key (`ReqKey::end_reply`) before the unpin; the
-        // completion of `buf_free`'s chain gave up its key before it woke
-        // the op (`ReqKey::wake_unmap_waiter`). The turn is consumed here,
-        // so this is the op's only key, and it lives no longer than the op.
+        // gave up its key (`ReqKey::end_reply`) before the unpin, and took
+        // the turn out of the cell before; the completion of `buf_free`'s
+        // chain gave up its key before it woke the op
+        // (`ReqKey::wake_unmap_waiter`): no turn is parked. The turn is
+        // consumed here, so this is the op's only key, and it lives no
+        // longer than the op.
         Some(unsafe { self.key() })
     }
 
@@ -200,11 +200,13 @@ impl Req {
         // has another key. A reply handler is the req's user only from its
         // claim (SENT to REPLIED, Acquire) until its key ends in
         // `ReqKey::end_reply`, which consumes it and only then leaves
-        // REPLIED (Release), so no use of that key follows; the swap above
-        // (Acquire) found the req out of REPLIED and moved it where no
-        // claim succeeds, so no handler is its user until the Send is
-        // posted. A backchannel req's rqst is never on a receive queue
-        // (type invariant), so no Reply claims it.
+        // REPLIED (Release), so no use of that key follows (a turn its
+        // LOCAL_INV chain parks is parked, and taken out, while the phase
+        // is REPLIED, and `buf_free`'s is over before its op returns); the
+        // swap above (Acquire) found the req out of REPLIED and moved it
+        // where no claim succeeds, so no handler is its user until the
+        // Send is posted. A backchannel req's rqst is never on a receive
+        // queue (type invariant), so no Reply claims it.
         Some(unsafe { self.key() })
     }
 
@@ -218,8 +220,8 @@ impl Req {
         // went to 0 (AcqRel, so those uses happen before this one), and
         // the reply path and LOCAL_INV completions give up their keys
         // (`ReqKey::end_reply`, `ReqKey::wake_unmap_waiter`) before the
-        // unpin or the wake-up that come before `->free_slot`. No one else
-        // has the req's turn.
+        // unpin or the wake-up that come before `->free_slot`, so none is
+        // parked in the cell. No one else has the req's turn.
         let mut key = unsafe { self.key() };
         key.state.rpc = Some(rpc);
         // A new RPC: no Reply is expected until its Call is sent.
@@ -260,29 +262,22 @@ impl Req {
         // `ReqKey::end_reply`, before the rqst is completed or unpinned
         // (type invariant): the task waits for the Reply, and sunrpc
         // releases the pinned rqst, and with it the req, only after the
-        // unpin. A second Reply finds the phase REPLIED and fails.
+        // unpin. A second Reply finds the phase REPLIED and fails. No turn
+        // is parked: a Reply's chain parks one only in REPLIED, and
+        // `buf_free`'s only for a rqst no Reply can find (`OwnerTurn`).
         Some(unsafe { self.key() })
     }
 
-    /// Makes the key of the last completion of the req's LOCAL_INV chain,
-    /// by clearing the hand-over flag ([`Req::handed`]) that
-    /// [`ReqKey::hand_to_inv`] set when it posted the chain; None when the
-    /// flag is clear: no poster handed this completion the turn.
-    pub(super) fn inv_key(&self) -> Option<ReqKey<'_>> {
-        if !self.handed.swap(false, Ordering::AcqRel) {
-            return None;
+    /// The last LOCAL_INV of the req's chain completed, with status `ok`:
+    /// the key of the turn its poster parked for it
+    /// ([`ReqKey::hand_to_inv`]), or what else [`KeyCell::arrive`] found
+    /// (the poster goes on, or no chain awaits this completion).
+    pub(super) fn inv_arrive(&self, ok: bool) -> InvArrival<'_> {
+        match self.state.arrive(ok) {
+            Arrival::Turn(state) => InvArrival::Turn(ReqKey { req: self, state }),
+            Arrival::Early => InvArrival::Early,
+            Arrival::Unarmed => InvArrival::Unarmed,
         }
-        // SAFETY: only `hand_to_inv` sets the flag, consuming the poster's
-        // key, after that key's last use of the state (Release), and only
-        // for a chain whose last, signaled work request completes here;
-        // it clears the flag again only when that request was not posted,
-        // so no completion ran. The swap (Acquire) orders this key after
-        // the poster's uses and lets one completion only take the turn.
-        // This context is the req's user until it hands the turn on, each
-        // way consuming the key: to `buf_free`'s waiter
-        // (`ReqKey::wake_unmap_waiter`), or back from the Reply it finishes
-        // (`ReqKey::end_reply`, before the rqst is completed or unpinned).
-        Some(unsafe { self.key() })
     }
 
     /// Wraps `buf` as the req's send buffer on a new connection, which only
@@ -353,55 +348,34 @@ impl<'a> ReqKey<'a> {
     /// Hands the req's turn to the last completion of the LOCAL_INV chain
     /// that `build` makes from the QP's resources (`EpRes`: the MR pool,
     /// the req's `InvCqe`) and the req's registered MRs, posted on `ep`'s
-    /// QP (`Qp::post`; `frwr_unmap_async()`, `frwr_unmap_sync()`): once
-    /// `build` returns, the key's last use of the state is over, so the
-    /// hand-over flag ([`Req::handed`]) is set (Release) before the
-    /// chain is posted, and the completion makes its key only by clearing
-    /// it ([`Req::inv_key`]). On success the key ends here.
-    ///
-    /// The chain points at MRs, not into the state: it holds the leases
-    /// only while `Qp::post` links it (`'l`), not past the hand-over.
+    /// QP (`Qp::post`; `frwr_unmap_async()`, `frwr_unmap_sync()`). The
+    /// turn is parked in the req's cell ([`Key::hand_over`]) once the post
+    /// returned, when the chain, and its borrow of the leases, are gone;
+    /// the completion takes it out ([`Req::inv_arrive`]). On success the
+    /// key ends here, unless the completion came first
+    /// ([`Unmapping::Completed`]): then the caller finishes the chain.
     ///
     /// When `build` or the post fails, the key is given back with the
     /// error. A chain is posted in order and stops at the first work
     /// request it cannot post, and only the last one is signaled: if the
-    /// post failed, that one was not posted and no completion can take
-    /// the turn, so the flag is cleared (the check of that costs one atomic
-    /// swap on a failure path). Should the flag already be clear, a
-    /// completion took the turn, so the chain counts as posted.
+    /// post failed, that one was not posted and no completion comes.
+    /// Should one have come all the same, the chain counts as completed.
     pub(super) fn hand_to_inv<const N: usize>(
-        mut self,
+        self,
         ep: &Endpoint,
         build: impl for<'r, 'l> FnOnce(&'r EpRes, &'l mut Registered) -> Result<SendChain<'r, 'l, N>>,
-    ) -> core::result::Result<(), (Self, Error)> {
-        let req = self.req;
+    ) -> core::result::Result<Unmapping<'a>, (Self, Error)> {
         let Some(qp) = ep.id.qp() else {
             return Err((self, EIO));
         };
-        let mut built = false;
-        let rc = {
-            let reg = &mut self.state.registered;
-            qp.post(|res| {
-                let chain = build(res, reg)?;
-                built = true;
-                // The key's last use of the state was `build`; the chain
-                // it made is only posted from here.
-                req.handed.store(true, Ordering::Release);
-                Ok(chain)
-            })
-        };
-        match rc {
-            Ok(()) => Ok(()),
-            Err(e) if !built => Err((self, e)),
-            Err(e) => {
-                if req.handed.swap(false, Ordering::Acquire) {
-                    // Taken back: no completion made a key, and this one
-                    // resumes.
-                    Err((self, e))
-                } else {
-                    crate::sunrpc::warn_once(c_str!("LOCAL_INV completion of a chain not posted"));
-                    Ok(())
-                }
+        let ReqKey { req, state } = self;
+        match state.hand_over(|state| qp.post(|res| build(res, &mut state.registered))) {
+            HandOver::Parked => Ok(Unmapping::Handed),
+            HandOver::Completed(state, ok) => Ok(Unmapping::Completed(ReqKey { req, state }, ok)),
+            HandOver::Failed(state, e, None) => Err((ReqKey { req, state }, e)),
+            HandOver::Failed(state, _, Some(ok)) => {
+                crate::sunrpc::warn_once(c_str!("LOCAL_INV completion of a chain not posted"));
+                Ok(Unmapping::Completed(ReqKey { req, state }, ok))
             }
         }
     }
@@ -440,6 +414,26 @@ pub(super) struct SendParts<'b> {
     pub(super) registered: &'b mut Registered,
     pub(super) rpc: Option<&'b RpcOwner>,
     pub(super) buf: SendBufMut<'b>,
+}
+
+/// What became of a posted LOCAL_INV chain ([`ReqKey::hand_to_inv`]).
+pub(super) enum Unmapping<'a> {
+    /// The chain's last completion has the req's turn.
+    Handed,
+    /// The chain completed (successfully when `true`) before the turn
+    /// could be handed over: the poster finishes it with this key.
+    Completed(ReqKey<'a>, bool),
+}
+
+/// What the last completion of a req's LOCAL_INV chain found
+/// ([`Req::inv_arrive`]).
+pub(super) enum InvArrival<'a> {
+    /// The poster handed the turn over: the completion finishes the chain.
+    Turn(ReqKey<'a>),
+    /// The poster has not handed the turn over yet: it finishes the chain.
+    Early,
+    /// No chain awaits this completion.
+    Unarmed,
 }
 
 /// A req's send buffer on one connection, written with the req's key.
@@ -547,7 +541,6 @@ impl Reqs {
                 state: KeyCell::new(state),
                 phase: AtomicU8::new(Phase::IDLE),
                 inv: InvCtx::new(),
-                handed: AtomicBool::new(false),
                 done <- Completion::new(),
                 backchannel: pool == Pool::Backchannel,
             }? Error))?;
