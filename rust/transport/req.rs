@@ -16,8 +16,8 @@
 //! - a LOCAL_INV chain's completion takes over from its poster: the
 //!   poster parks its turn in the req's cell once the chain is posted
 //!   ([`ReqKey::hand_to_inv`], [`Key::hand_over`]), and the completion
-//!   takes it out ([`Req::inv_arrive`], [`KeyCell::arrive`]), with no
-//!   `unsafe` here: whichever of the two comes second finishes the chain.
+//!   takes it out ([`Req::inv_arrive`], [`KeyCell::arrive`]), which makes
+//!   its key: whichever of the two comes second finishes the chain.
 //!
 //! Keys end where the req leaves the context: the RPC owner lets go
 //! ([`ReqKey::put_rpc`]), the rqst goes to a task or the callback service
