@@ -188,7 +188,10 @@ impl Transport {
             Ok(()) => {}
             // Out of sendctxs or MRs before the chain was posted: the
             // phase is still MARSHALING, so the key is still the only one.
-            Err(e) if e == EAGAIN && req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE) => {
+            // A backchannel req has no phase (no Reply can claim it): its
+            // EAGAIN waits for buffer space too, as C's
+            // rpcrdma_bc_marshal_reply() does.
+            Err(e) if e == EAGAIN && (backchannel || req.set_phase(|p| p == Phase::MARSHALING, Phase::IDLE)) => {
                 self.unwind_send(ep, &mut key, true);
                 return Err(e);
             }
