@@ -77,8 +77,7 @@ impl Transport {
         let id = req.kref.id().0 as usize;
         let parts = key.send_parts(ep).ok_or(EIO)?;
         let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
-        qp.post(|res| {
-            let mut chain = SendChain::<MAX_MRS_PER_REQ>::new();
+        qp.post_with(|res, chain: &mut SendChain<'_, '_, MAX_MRS_PER_REQ>| {
             for lease in parts.registered.iter_mut() {
                 chain.reg(res.mrs.table(), lease)?;
             }
@@ -122,7 +121,7 @@ impl Transport {
             // The Reply may complete before the post returns. Release: the
             // reply handler sees what marshaling wrote (`offered`, the MRs).
             req.phase.store(Phase::SENT, Ordering::Release);
-            Ok(chain)
+            Ok(())
         })
     }
 
