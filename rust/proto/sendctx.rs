@@ -227,11 +227,52 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
         Ok(self.release_through(slot, release))
     }
 
-    fn release_through<F: FnMut(SendOwner)>(&mut self, last: usize, mut release: F) -> usize {
+    /// As [`SendCtxRing::complete`], but hands at most `max` owners to
+    /// `release`: the walk stops before the slot of the next owner, with the
+    /// tail after the last slot walked, so a later call with the same
+    /// `slot` carries on where it stopped. Returns true once the tail
+    /// reached `slot`. The caller can thus collect the owners in a fixed
+    /// array of `max` on its stack.
+    pub(crate) fn complete_some<F: FnMut(SendOwner)>(
+        &mut self,
+        slot: usize,
+        max: usize,
+        release: F,
+    ) -> Result<bool, RingError> {
+        if !self.is_active(slot) {
+            return Err(RingError::NotActive { slot });
+        }
+        Ok(self.walk(slot, max, release).1)
+    }
+
+    /// As [`SendCtxRing::drain`], at most `max` owners at a time (as
+    /// [`SendCtxRing::complete_some`]): the ring is reset once the walk
+    /// reached the head, and true returned.
+    pub(crate) fn drain_some<F: FnMut(SendOwner)>(&mut self, max: usize, release: F) -> bool {
+        let done = self.walk(self.head, max, release).1;
+        if done {
+            // INVARIANT: every slot in the range was emptied by the walks.
+            self.head = 0;
+            self.tail = 0;
+        }
+        done
+    }
+
+    fn release_through<F: FnMut(SendOwner)>(&mut self, last: usize, release: F) -> usize {
+        self.walk(last, usize::MAX, release).0
+    }
+
+    /// Walks from the tail toward `last`, handing at most `max` owners to
+    /// `release`; returns how many it handed and whether the tail reached
+    /// `last`.
+    fn walk<F: FnMut(SendOwner)>(&mut self, last: usize, max: usize, mut release: F) -> (usize, bool) {
         let mut released = 0usize;
         let mut steps = self.distance(self.tail, last);
         while steps != 0 {
             let cur = self.next(self.tail);
+            if released >= max && matches!(self.slots.as_ref().get(cur), Some(Some(_))) {
+                return (released, false);
+            }
             if let Some(owner) = self.slots.as_mut().get_mut(cur).and_then(Option::take) {
                 // INVARIANT: the owner leaves its slot and its count.
                 if let Some(held) = self.held_mut(owner.req()) {
@@ -244,7 +285,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
             self.tail = cur;
             steps = steps.saturating_sub(1);
         }
-        released
+        (released, true)
     }
 
     /// Releases every Send owner still in the ring after the QP has been

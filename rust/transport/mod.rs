@@ -60,7 +60,7 @@ use crate::proto::chunk::{self, PlanError};
 use crate::proto::cm_private::{self, InlineSize, Negotiated};
 use crate::proto::credits::Credits;
 use crate::proto::header::HDRLEN_MIN;
-use crate::proto::lifetime::{Pool, Pooled, ReqId, SendOwner};
+use crate::proto::lifetime::{Pool, Pooled, ReqId};
 use crate::proto::sendctx::{SendCtxRing, SignalPolicy};
 use crate::sunrpc::{self, NewXprt, XprtLink, XprtLocked, XprtMutex, XprtMutexGuard};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32};
@@ -250,8 +250,6 @@ struct Shared {
     free_ids: FixedStack<u32>,
     ring: SendCtxRing<Slots, Held>,
     policy: SignalPolicy,
-    /// Owners released by a Send completion (taken out while in use).
-    batch: Option<FixedStack<SendOwner>>,
     /// Leases of the free MRs of the current endpoint's pool; their MRs
     /// are unmapped.
     mr_free: FixedStack<MrLease>,
@@ -353,7 +351,6 @@ impl Transport {
             free_ids,
             ring: SendCtxRing::new(Slots(ring), Held(held)),
             policy: SignalPolicy::new(cfg.max_requests),
-            batch: Some(FixedStack::new(slots)?),
             mr_free: FixedStack::new(0)?,
         };
         let ep = XprtMutex::new(new.xprt(), None);

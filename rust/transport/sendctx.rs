@@ -55,6 +55,11 @@ impl AsMut<[u32]> for Held {
     }
 }
 
+/// The Send owners one hold of the ring's lock hands back
+/// ([`Transport::release_ring`]): a signaling budget's unsignaled Sends
+/// and the signaled one at the default 128 credits (`128 >> 3`, plus one).
+const RELEASE_BATCH: usize = 17;
+
 /// A Send completion context: one per sendctx ring slot.
 pub(super) struct SendCqe {
     pub(super) cqe: Cqe<SendCqe>,
@@ -154,35 +159,50 @@ impl Transport {
 
     /// Empties the ring up to `slot` (or entirely, for `None`) and releases
     /// the Send owners found, outside the lock.
+    ///
+    /// The owners are collected on the stack, [`RELEASE_BATCH`] per hold
+    /// of the lock, so a completion takes the lock once (C's ring is
+    /// lock-free): a signaled completion releases at most the Sends of one
+    /// signaling budget and itself. More than that (a drain, a larger
+    /// budget) walks on in further holds; Send completions of a CQ do not
+    /// run concurrently, and a drain runs once the QP is gone, so no other
+    /// walk comes between them.
     fn release_ring(&self, slot: Option<usize>) {
-        let mut shared = self.shared.lock();
-        let Some(mut batch) = shared.batch.take() else {
-            drop(shared);
-            sunrpc::warn_once(c_str!("Send owner batch in use twice"));
-            return;
-        };
-        // A ring of N slots holds fewer than N owners, so the batch (sized
-        // for the ring) never overflows.
-        let mut keep = |o| {
-            if batch.push(o).is_err() {
-                sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked"));
+        loop {
+            let mut found: [Option<SendOwner>; RELEASE_BATCH] = [const { None }; RELEASE_BATCH];
+            let mut n = 0usize;
+            let walked = {
+                // The walk hands over at most RELEASE_BATCH owners, so
+                // every one finds a cell.
+                let keep = |o| match found.get_mut(n) {
+                    Some(cell) => {
+                        *cell = Some(o);
+                        n += 1;
+                    }
+                    None => sunrpc::warn_once(c_str!("Send owner batch overflow: req leaked")),
+                };
+                let mut shared = self.shared.lock();
+                match slot {
+                    Some(slot) => shared.ring.complete_some(slot, RELEASE_BATCH, keep),
+                    None => Ok(shared.ring.drain_some(RELEASE_BATCH, keep)),
+                }
+            };
+            // The owners fill `found` from the front.
+            for cell in found.iter_mut() {
+                let Some(owner) = cell.take() else {
+                    break;
+                };
+                self.put_send(owner);
             }
-        };
-        let walked = match slot {
-            Some(slot) => shared.ring.complete(slot, &mut keep).is_ok(),
-            None => {
-                shared.ring.drain(&mut keep);
-                true
+            match walked {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(_) => {
+                    sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
+                    return;
+                }
             }
-        };
-        drop(shared);
-        if !walked {
-            sunrpc::warn_once(c_str!("Send completion outside the sendctx ring"));
         }
-        while let Some(owner) = batch.pop() {
-            self.put_send(owner);
-        }
-        self.shared.lock().batch = Some(batch);
     }
 
     /// Walks the ring up to `slot` and releases the Send owners found.

@@ -258,3 +258,51 @@ fn post_refuses_an_owner_of_a_req_it_does_not_count() {
     assert!(ring.i4_counts_match());
     assert!(r.put_rpc(rpc).unwrap().is_some());
 }
+
+#[test]
+fn bounded_walks_release_in_order_and_finish_where_one_walk_would() {
+    let rs = reqs(7);
+    let mut ring = ring(8);
+    let slots: Vec<_> = rs[..5].iter().map(|r| post(&mut ring, r)).collect();
+    // A cancelled Send between them: its slot holds no owner.
+    let claim = ring.claim().unwrap();
+    let cancelled = claim.slot();
+    ring.cancel(claim);
+    post(&mut ring, &rs[5]);
+    let mut who = Vec::new();
+    let mut rounds = 0;
+    // Slot 4 (the fourth Send) is signaled; two owners per walk.
+    loop {
+        rounds += 1;
+        let mut n = 0;
+        let done = ring
+            .complete_some(slots[3], 2, |o| {
+                n += 1;
+                who.push(o.req());
+                drop(rs[o.req().0 as usize].0.put_send(o));
+            })
+            .unwrap();
+        assert!(n <= 2);
+        assert!(ring.i4_counts_match());
+        if done {
+            break;
+        }
+    }
+    assert_eq!(rounds, 2);
+    assert_eq!(who, [ReqId(0), ReqId(1), ReqId(2), ReqId(3)]);
+    assert_eq!(ring.tail(), slots[3]);
+    // Exactly `max` owners left: the walk ends in one call, over the
+    // cancelled slot too.
+    let mut n = 0;
+    assert!(ring.drain_some(2, |o| {
+        n += 1;
+        drop(rs[o.req().0 as usize].0.put_send(o));
+    }));
+    assert_eq!(n, 2);
+    assert!(cancelled > slots[4]);
+    assert_eq!((ring.tail(), ring.head()), (0, 0));
+    assert_eq!(ring.count_owners(|_| true), 0);
+    assert!(ring.i4_counts_match());
+    // A walk to a slot outside the active range is refused.
+    assert!(ring.complete_some(3, 2, |_| {}).is_err());
+}
