@@ -70,13 +70,28 @@ impl<'a> Reader<'a> {
         Some(u32::from_be_bytes(*word))
     }
 
-    /// Decodes one 64-bit XDR hyper, or returns `None` if fewer than eight
-    /// bytes remain.
-    pub(crate) fn hyper(&mut self) -> Option<u64> {
-        let (hyper, rest) = self.rest.split_first_chunk::<8>()?;
+    /// Decodes `N` consecutive words with one bounds check, or returns
+    /// `None` (reading nothing) if fewer than `N` words remain.
+    #[inline]
+    pub(crate) fn words<const N: usize>(&mut self) -> Option<[u32; N]> {
+        let (group, rest) = self.rest.split_at_checked(N.checked_mul(XDR_UNIT)?)?;
+        let mut out = [0u32; N];
+        for (o, w) in out.iter_mut().zip(group.chunks_exact(XDR_UNIT)) {
+            *o = w.first_chunk::<4>().map_or(0, |w| u32::from_be_bytes(*w));
+        }
         // INVARIANT: `rest` is a suffix of the previous `rest`.
         self.rest = rest;
-        Some(u64::from_be_bytes(*hyper))
+        Some(out)
+    }
+
+    /// Takes the next `len` bytes, or returns `None` (reading nothing) if
+    /// fewer remain.
+    #[inline]
+    pub(crate) fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
+        let (taken, rest) = self.rest.split_at_checked(len)?;
+        // INVARIANT: `rest` is a suffix of the previous `rest`.
+        self.rest = rest;
+        Some(taken)
     }
 }
 

@@ -124,11 +124,7 @@ impl Fixed {
     /// Decodes and checks the four fixed words of `msg`.
     pub(crate) fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(msg);
-        let truncated = DecodeError::Truncated { offset: 0 };
-        let xid = r.word().ok_or(truncated)?;
-        let version = r.word().ok_or(truncated)?;
-        let credits = r.word().ok_or(truncated)?;
-        let proc_ = r.word().ok_or(truncated)?;
+        let [xid, version, credits, proc_] = r.words::<4>().ok_or(DecodeError::Truncated { offset: 0 })?;
         if version != RPCRDMA_VERSION {
             return Err(DecodeError::BadVersion { version });
         }
@@ -306,9 +302,7 @@ pub(crate) struct CallBody<'a> {
 /// reported offsets count from the start of the message.
 fn body_reader(msg: &[u8]) -> Result<Reader<'_>, DecodeError> {
     let mut r = Reader::new(msg);
-    for _ in 0..FIXED_LEN / XDR_UNIT {
-        r.word().ok_or(DecodeError::Truncated { offset: 0 })?;
-    }
+    r.bytes(FIXED_LEN).ok_or(DecodeError::Truncated { offset: 0 })?;
     Ok(r)
 }
 
@@ -374,16 +368,29 @@ fn decode_chunk<'a>(r: &mut Reader<'a>, limits: &Limits) -> Result<Chunk<'a>, De
     let (_, count) = word_at(r)?;
     check_count(count, limits)?;
     let start = r.offset();
-    let mut total: u64 = 0;
-    for _ in 0..count {
-        let offset = r.offset();
-        let seg = Segment::decode(r).ok_or(DecodeError::Truncated { offset })?;
-        total = total.saturating_add(u64::from(seg.length));
-    }
+    // The segments with one bounds check: `count` is at most the
+    // negotiated maximum, so the product does not overflow; if it did, the
+    // bytes would not be there either.
+    let len = usize::try_from(count).ok().and_then(|n| n.checked_mul(SEGMENT_LEN));
+    let Some(encoded) = len.and_then(|len| r.bytes(len)) else {
+        // Where a segment-by-segment decode stops: the first segment
+        // that is not all there.
+        let rest = r.remaining();
+        let whole = rest.len().wrapping_sub(rest.chunks_exact(SEGMENT_LEN).remainder().len());
+        return Err(DecodeError::Truncated {
+            offset: start.saturating_add(whole),
+        });
+    };
+    let total = encoded.chunks_exact(SEGMENT_LEN).fold(0u64, |total, seg| {
+        // A segment's length is its second word.
+        let length = seg.get(XDR_UNIT..).and_then(|w| w.first_chunk::<4>()).map_or(0, |w| u32::from_be_bytes(*w));
+        total.saturating_add(u64::from(length))
+    });
     check_len(total, limits)?;
-    // INVARIANT: the bytes hold exactly `count` well-formed segments.
+    // INVARIANT: the bytes hold exactly `count` segments, which any
+    // `SEGMENT_LEN` bytes are.
     Ok(Chunk {
-        encoded: r.between(start, r.offset()),
+        encoded,
         total_len: total,
     })
 }

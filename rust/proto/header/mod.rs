@@ -70,11 +70,14 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
+    /// Decodes a segment, its four words (the hyper as two, high first)
+    /// with one bounds check.
     fn decode(r: &mut Reader<'_>) -> Option<Self> {
+        let [handle, length, high, low] = r.words::<4>()?;
         Some(Segment {
-            handle: r.word()?,
-            length: r.word()?,
-            offset: r.hyper()?,
+            handle,
+            length,
+            offset: (u64::from(high) << 32) | u64::from(low),
         })
     }
 

@@ -519,3 +519,32 @@ fn encode_cost_4k_read() {
     }
     assert_eq!(sum, reps * 52);
 }
+
+/// Fixed::decode and decode_reply_body of the Reply to a 4 KiB READ (one
+/// write chunk of one segment, then a 100-byte RPC reply),
+/// `XPRS_DECODE_REPS` times (default 0): for counting instructions on the
+/// host, e.g. `valgrind --tool=callgrind` of this test at 0 and at 1000
+/// repetitions.
+#[test]
+#[ignore]
+fn decode_cost_4k_read_reply() {
+    use std::hint::black_box;
+    let reps: usize = std::env::var("XPRS_DECODE_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut w = vec![XID, 1, 128, RDMA_MSG, 0, 1, 1, 7, 4096, 0x1122_3344, 0x1000, 0, 0];
+    w.extend([0u32; 25]);
+    let m = words(&w);
+    let limits = Limits::for_client(8, 8192);
+    let mut sum = 0;
+    for _ in 0..reps {
+        let msg = black_box(&m[..]);
+        let fixed = Fixed::decode(msg).unwrap();
+        match fixed.decode_reply_body(msg, black_box(&limits)).unwrap() {
+            ReplyBody::Msg(r) => sum += r.rpc_offset + r.write_list.total_len() as usize,
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(sum, reps * (52 + 4096));
+}
