@@ -183,19 +183,26 @@ impl Fixed {
     /// (see [`MsgReply::is_backchannel_call`]), decoded with limits that
     /// admit no chunk at all; `None` for anything else, including malformed
     /// messages, which the reply decoder then reports.
+    ///
+    /// That decode admits exactly one layout: the three list
+    /// discriminators zero (anything else is a chunk, which the limits
+    /// refuse, or malformed), then the RPC message, whose first words must
+    /// be the XID and CALL. So those five words after the fixed ones are
+    /// compared, read in two groups (`rpcrdma_is_bcall()` peeks at them the
+    /// same way), and a Reply fails on its direction word without a
+    /// decode.
     pub(crate) fn backchannel_call<'a>(&self, msg: &'a [u8]) -> Option<&'a [u8]> {
         if self.proc_ != RDMA_MSG {
             return None;
         }
-        let no_chunks = Limits {
-            max_segments: 0,
-            max_write_chunks: 0,
-            max_chunk_len: 0,
-        };
-        match self.decode_reply_body(msg, &no_chunks) {
-            Ok(ReplyBody::Msg(m)) if m.is_backchannel_call(self.xid) => Some(m.rpc_message),
-            _ => None,
+        let mut r = body_reader(msg).ok()?;
+        let [read, write, reply] = r.words::<3>()?;
+        let rpc = r.remaining();
+        let [xid, direction] = r.words::<2>()?;
+        if [read, write, reply, direction] != [0, 0, 0, RPC_CALL] || xid != self.xid {
+            return None;
         }
+        Some(rpc)
     }
 
     /// Decodes the body of a call (RDMA_MSG or RDMA_NOMSG, read list
