@@ -298,9 +298,10 @@ pub(crate) struct Transport {
     req_limit: AtomicU32,
     connect_status: AtomicI32,
     /// The server's credit grant in force ([`Credits`], sanitized), which
-    /// the reply handler swaps in from each matched Reply and the connect
-    /// worker resets: one atomic swap per Reply, as C reads `rb_credits`
-    /// without a lock, where it took the `shared` spinlock.
+    /// the reply handler compares with each matched Reply's, and stores
+    /// when it changed, and the connect worker resets: a plain load per
+    /// Reply, as C reads `rb_credits` without a lock, where it took the
+    /// `shared` spinlock.
     credits: AtomicU32,
     /// `bc_maxpayload` of the current (or next) connection; read under RCU
     /// by the RPC layer, so not behind `ep_lock`.

@@ -125,11 +125,15 @@ impl Transport {
         };
         // Credits come only from a Reply that matched a Call
         // (`rpcrdma_reply_handler()` updates cwnd after the lookup).
-        // Receive completions of one CQ do not run concurrently; the swap
-        // makes the compare and the store one step all the same.
+        // Receive completions of one CQ do not run concurrently, and the
+        // connect worker resets the grant before the connection's first
+        // Receive is posted: this is the only writer while Replies come,
+        // so a load, and a store only when the grant changed (rare), do
+        // what a swap did, without a locked instruction on every Reply
+        // (C compares `rb_credits` the same way).
         let credits = Credits::sanitize(fixed.credits, ep.max_requests);
-        let changed = self.credits.swap(credits.get(), Ordering::Relaxed) != credits.get();
-        if changed {
+        if self.credits.load(Ordering::Relaxed) != credits.get() {
+            self.credits.store(credits.get(), Ordering::Relaxed);
             xprt.set_cwnd(usize::try_from(credits.cwnd()).unwrap_or(usize::MAX));
         }
 
