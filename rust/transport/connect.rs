@@ -378,7 +378,7 @@ impl Transport {
     /// answered in `established`, which they read only after it is set.
     fn connect_endpoint(self: ArcBorrow<'_, Self>, held: &XprtLocked<'_>, ep: &Endpoint) -> Result {
         let me = core::ptr::from_ref(ep).cast_mut();
-        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let qp = ep.id.qp().ok_or_else(|| err(bindings::ENOTCONN))?;
         for rep in qp.res().reps.iter() {
             rep.ep.store(me, Ordering::Release);
             rep.post(qp)?;

@@ -81,7 +81,7 @@ impl Transport {
         let req = key.req();
         let id = req.kref.id().0 as usize;
         let parts = key.send_parts(ep).ok_or(EIO)?;
-        let qp = ep.id.qp().ok_or(err(bindings::ENOTCONN))?;
+        let qp = ep.id.qp().ok_or_else(|| err(bindings::ENOTCONN))?;
         qp.post_with(|res, chain: &mut SendChain<'_, '_, MAX_MRS_PER_REQ>| {
             for lease in parts.registered.iter_mut() {
                 chain.reg(res.mrs.table(), lease)?;
