@@ -11,7 +11,6 @@ use crate::bindings;
 use crate::cell::{Key, KeyCell, KeyedBy};
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
-use kernel::error::to_result;
 use kernel::prelude::*;
 
 /// A send buffer: a [`DmaBuf`] whose contents the holder of a key of the
@@ -261,7 +260,7 @@ impl<R> Qp<R> {
         // valid for the call (borrowed by `chain`), and after it as long
         // as the caller guarantees. The Send and its SGE, on this stack,
         // are copied by the provider before the call returns.
-        to_result(unsafe { bindings::xprs_ib_post_send(self.qp.as_ptr(), next) })
+        super::rc_result(unsafe { bindings::xprs_ib_post_send(self.qp.as_ptr(), next) })
     }
 
     /// Posts the chain `build` makes from the QP's resources. Because

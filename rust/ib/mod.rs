@@ -8,9 +8,21 @@
 use crate::bindings;
 use crate::rdma_cm::IdHold;
 use core::ptr::NonNull;
-use kernel::error::{to_result, Error};
+use kernel::error::Error;
 use kernel::prelude::*;
 use kernel::sync::{Arc, UniqueArc};
+
+/// `to_result` of a C return code on the data path (posts, MR mapping),
+/// inlined: the kernel crate's is not `#[inline]`, so every Send, Receive
+/// and registration paid a call for it.
+#[inline(always)]
+fn rc_result(rc: core::ffi::c_int) -> Result {
+    if rc < 0 {
+        Err(Error::from_errno(rc))
+    } else {
+        Ok(())
+    }
+}
 
 mod chain;
 mod cqe;
@@ -349,7 +361,7 @@ impl<R> Qp<R> {
         // CQs freed (type invariant), so both outlive the Receive and its
         // completion. `wr` and `sge` are copied by the provider before the
         // call returns.
-        to_result(unsafe { bindings::xprs_ib_post_recv(self.qp.as_ptr(), &wr) })
+        rc_result(unsafe { bindings::xprs_ib_post_recv(self.qp.as_ptr(), &wr) })
     }
 
     /// Flushes and waits for every posted Receive, then every Send.

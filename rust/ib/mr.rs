@@ -7,7 +7,6 @@
 use super::{from_err_ptr, Pd, Wc};
 use crate::bindings;
 use core::ptr::NonNull;
-use kernel::error::to_result;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -198,7 +197,7 @@ impl Mr {
         }
         // SAFETY: the MR is valid and unmapped, and `i..i + count` lies in
         // its scatterlist (checked above); the caller vouches for `pages`.
-        to_result(unsafe { bindings::xprs_mr_set_page_run(self.mr.as_ptr(), i, pages, count, offset, len) })
+        super::rc_result(unsafe { bindings::xprs_mr_set_page_run(self.mr.as_ptr(), i, pages, count, offset, len) })
     }
 
     /// Sets scatterlist entry `i` to `len` bytes at kernel address `buf`;
@@ -231,7 +230,7 @@ impl Mr {
         // SAFETY: the MR is valid (invariant) and `&mut self` makes this
         // its only user; `dev` is the device of its PD (invariant); the
         // out pointers are locals.
-        to_result(unsafe {
+        super::rc_result(unsafe {
             bindings::xprs_mr_map(
                 m,
                 (*m).dev,
