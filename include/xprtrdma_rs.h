@@ -196,8 +196,6 @@ int xprs_mr_map(struct xprs_mr *mr, struct ib_device *dev, u32 nents,
 		bool writing, u32 xid, u32 *handle, u32 *length, u64 *offset);
 /* DMA-unmaps the scatterlist, if it is mapped. */
 void xprs_mr_unmap(struct xprs_mr *mr);
-/* The MR's current rkey. */
-u32 xprs_mr_rkey(struct xprs_mr *mr);
 
 /* Module parameters, with the ranges of the C client's sysctls. */
 unsigned int xprs_param_slot_table_entries(void);

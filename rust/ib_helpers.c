@@ -203,6 +203,9 @@ struct xprs_mr *xprs_mr_alloc(struct ib_pd *pd, bool sg_gaps, u32 depth)
 		return ERR_CAST(ibmr);
 	}
 	mr->mr = ibmr;
+	/* reg_wr.key mirrors ibmr->rkey from here on (xprs_mr_map sets both):
+	 * Rust reads the rkey from it. */
+	mr->reg_wr.key = ibmr->rkey;
 	mr->depth = depth;
 	mr->dir = DMA_NONE;
 	sg_init_table(mr->sg, depth);
@@ -314,7 +317,3 @@ int xprs_mr_map(struct xprs_mr *mr, struct ib_device *dev, u32 nents,
 	return 0;
 }
 
-u32 xprs_mr_rkey(struct xprs_mr *mr)
-{
-	return mr->mr->rkey;
-}

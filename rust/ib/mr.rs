@@ -76,7 +76,9 @@ unsafe extern "C" fn mr_trampoline<H: MrHandler, const INV: bool>(
 /// # Invariants
 ///
 /// `mr` was returned by `xprs_mr_alloc`, is owned by this value alone and
-/// is freed only by `drop`. The REG_MR completes on its `cqe`, a
+/// is freed only by `drop`. Its `reg_wr.key` is its `ib_mr`'s current
+/// rkey: `xprs_mr_alloc` sets it, and `xprs_mr_map`, the one place that
+/// changes the rkey (`ib_update_fast_reg_key()`), sets it again. The REG_MR completes on its `cqe`, a
 /// LOCAL_INV on the MR's own context on its `inv_cqe`. `cqe.done`,
 /// `inv_cqe.done`, `ctx`, `index` and `depth` are written only by
 /// [`Mr::new`]: `cqe.done` is `mr_trampoline::<H, false>`, `inv_cqe.done`
@@ -256,9 +258,12 @@ impl Mr {
 
     /// Returns the current rkey.
     pub(crate) fn rkey(&self) -> u32 {
-        // SAFETY: valid by the type invariant; the rkey changes only in
-        // `map`, which takes `&mut self`, so it does not change under us.
-        unsafe { bindings::xprs_mr_rkey(self.mr.as_ptr()) }
+        // SAFETY: valid by the type invariant, under which `reg_wr.key` is
+        // the current rkey; it changes only in `map`, which takes
+        // `&mut self`, so it does not change under us (a posted REG_MR is
+        // only read). Read in place: no C call on every remote
+        // invalidation and LOCAL_INV.
+        unsafe { (*self.mr.as_ptr()).reg_wr.key }
     }
 
     /// Returns the REG_MR work request prepared by [`Mr::map`], for a
@@ -276,6 +281,7 @@ impl Mr {
     /// [`super::Cqe::ptr_of`]), or unsignaled on the MR's own LOCAL_INV
     /// context when `None`.
     pub(super) fn inv_wr(&mut self, cqe: Option<*mut bindings::ib_cqe>) -> *mut bindings::ib_send_wr {
+        let rkey = self.rkey();
         let m = self.mr.as_ptr();
         // SAFETY: valid by the type invariant; `&mut self` makes this the
         // MR's only user, so nothing else touches its work requests.
@@ -285,7 +291,7 @@ impl Mr {
             core::ptr::write_bytes(wr, 0, 1);
             (*wr).__bindgen_anon_1.wr_cqe = cqe.unwrap_or(own);
             (*wr).opcode = bindings::ib_wr_opcode_IB_WR_LOCAL_INV;
-            (*wr).ex.invalidate_rkey = bindings::xprs_mr_rkey(m);
+            (*wr).ex.invalidate_rkey = rkey;
             if cqe.is_some() {
                 (*wr).send_flags = bindings::ib_send_flags_IB_SEND_SIGNALED as i32;
             }
