@@ -17,9 +17,25 @@
 //! The ring also counts, per req, the Send owners its slots hold, where it
 //! takes and drops them, so that I4 (a released req is in no sendctx) is
 //! answered in O(1) ([`SendCtxRing::owners_of`]) instead of by a walk of
-//! every slot on each release.
+//! every slot on each release. The counts are atomics, so that whoever
+//! shares their storage with the ring reads them without the ring's lock
+//! ([`owners_in`]); the ring, under `&mut self`, is their only writer.
 
 use super::lifetime::{ReqId, SendOwner};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Returns the number of Send owners of `req` that a ring counting into
+/// `held` holds, in O(1) and without the ring: I4 holds for a released req
+/// when this is zero. Each count is read as of some moment; a released
+/// req's is final, as each of its owners left its slot (and its count)
+/// before the put that released it, which the refcount's AcqRel orders
+/// before the `Released` token's holder.
+pub(crate) fn owners_in(held: &[AtomicU32], req: ReqId) -> u32 {
+    usize::try_from(req.0)
+        .ok()
+        .and_then(|i| held.get(i))
+        .map_or(0, |n| n.load(Ordering::Relaxed))
+}
 
 /// A ring slot: the Send owner of a posted Send (`sc_req`), if any.
 pub(crate) type Slot = Option<SendOwner>;
@@ -67,19 +83,19 @@ pub(crate) struct SendCtxRing<S, H> {
     tail: usize,
 }
 
-impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRing<S, H> {
+impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[AtomicU32]>> SendCtxRing<S, H> {
     /// Creates an empty ring over `slots`, emptying every slot first, for
     /// Send owners of the reqs below `held`'s length. A ring of `n` slots
     /// holds at most `n - 1` Sends (`re_max_requests +
     /// RPCRDMA_MAX_BC_REQUESTS` slots in C).
     ///
     /// Slots that held owners are dropped, so pass empty storage.
-    pub(crate) fn new(mut slots: S, mut held: H) -> Self {
+    pub(crate) fn new(mut slots: S, held: H) -> Self {
         slots.as_mut().iter_mut().for_each(|s| {
             // Fresh storage holds no owners; nothing is released here.
             let _ = s.take();
         });
-        held.as_mut().iter_mut().for_each(|n| *n = 0);
+        held.as_ref().iter().for_each(|n| n.store(0, Ordering::Relaxed));
         // INVARIANT: empty ring, every slot empty, no owner counted.
         SendCtxRing {
             slots,
@@ -89,10 +105,12 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
         }
     }
 
-    /// Returns the count slot of `req`, if the ring takes its owners.
-    fn held_mut(&mut self, req: ReqId) -> Option<&mut u32> {
+    /// Returns the count of `req`, if the ring takes its owners. The ring
+    /// is its only writer (under `&mut self`): a load and a store change
+    /// it, no read-modify-write.
+    fn held(&self, req: ReqId) -> Option<&AtomicU32> {
         let i = usize::try_from(req.0).ok()?;
-        self.held.as_mut().get_mut(i)
+        self.held.as_ref().get(i)
     }
 
     /// Returns the number of slots.
@@ -172,15 +190,15 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
             return Err(owner);
         };
         let slot = self.slots.as_mut().get_mut(claim.slot);
-        let held = self.held.as_mut().get_mut(req);
+        let held = self.held.as_ref().get(req);
         match (slot, held) {
             (Some(slot @ None), Some(held)) => {
-                let Some(more) = held.checked_add(1) else {
+                let Some(more) = held.load(Ordering::Relaxed).checked_add(1) else {
                     return Err(owner);
                 };
                 // INVARIANT: the slot is in the active range, and its
                 // owner is counted.
-                *held = more;
+                held.store(more, Ordering::Relaxed);
                 *slot = Some(owner);
                 Ok(())
             }
@@ -275,8 +293,8 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
             }
             if let Some(owner) = self.slots.as_mut().get_mut(cur).and_then(Option::take) {
                 // INVARIANT: the owner leaves its slot and its count.
-                if let Some(held) = self.held_mut(owner.req()) {
-                    *held = held.saturating_sub(1);
+                if let Some(held) = self.held(owner.req()) {
+                    held.store(held.load(Ordering::Relaxed).saturating_sub(1), Ordering::Relaxed);
                 }
                 release(owner);
                 released = released.saturating_add(1);
@@ -304,11 +322,7 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
     /// Returns the number of Send owners of `req` in the ring, in O(1): I4
     /// holds for a released req when this is zero.
     pub(crate) fn owners_of(&self, req: ReqId) -> u32 {
-        usize::try_from(req.0)
-            .ok()
-            .and_then(|i| self.held.as_ref().get(i))
-            .copied()
-            .unwrap_or(0)
+        owners_in(self.held.as_ref(), req)
     }
 
     /// I4 bookkeeping: the per-req counts behind [`SendCtxRing::owners_of`]
@@ -322,7 +336,8 @@ impl<S: AsRef<[Slot]> + AsMut<[Slot]>, H: AsRef<[u32]> + AsMut<[u32]>> SendCtxRi
             .flatten()
             .all(|o| usize::try_from(o.req().0).is_ok_and(|i| i < counted));
         in_range
-            && self.held.as_ref().iter().enumerate().all(|(i, &n)| {
+            && self.held.as_ref().iter().enumerate().all(|(i, n)| {
+                let n = n.load(Ordering::Relaxed);
                 let found = self.count_owners(|o| usize::try_from(o.req().0).is_ok_and(|r| r == i));
                 u32::try_from(found).is_ok_and(|found| found == n)
             })

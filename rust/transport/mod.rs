@@ -284,6 +284,10 @@ pub(crate) struct Transport {
     reqs: Reqs,
     #[pin]
     shared: SpinLock<Shared>,
+    /// The sendctx ring's count of Send owners per req (the storage of
+    /// its `Held`): written by the ring under `shared`, read for I4
+    /// without it (`proto::sendctx::owners_in`).
+    ring_held: Arc<KVec<AtomicU32>>,
     #[pin]
     ep: XprtMutex<Option<KBox<Endpoint>>>,
     /// Set while [`Transport::teardown`] runs (`re_force_disconnect`): the
@@ -334,11 +338,13 @@ impl Transport {
         for _ in 0..slots {
             ring.push(None, GFP_KERNEL)?;
         }
-        // A count of Send owners in the ring per req, for I4.
+        // A count of Send owners in the ring per req, for I4: the ring
+        // writes them under `shared`, `release` reads them without it.
         let mut held = KVec::with_capacity(free.len(), GFP_KERNEL)?;
         for _ in 0..free.len() {
-            held.push(0, GFP_KERNEL)?;
+            held.push(AtomicU32::new(0), GFP_KERNEL)?;
         }
+        let ring_held = Arc::new(held, GFP_KERNEL)?;
         // Every forward req starts idle, below the limit (all of them);
         // the lowest id on top, as the first pops took it before.
         let mut free_ids = FixedStack::new(cfg.num_reqs as usize)?;
@@ -350,7 +356,7 @@ impl Transport {
         let shared = Shared {
             free,
             free_ids,
-            ring: SendCtxRing::new(Slots(ring), Held(held)),
+            ring: SendCtxRing::new(Slots(ring), Held(ring_held.clone())),
             policy: SignalPolicy::new(cfg.max_requests),
             mr_free: FixedStack::new(0)?,
         };
@@ -361,6 +367,7 @@ impl Transport {
                 cfg,
                 reqs,
                 shared <- new_spinlock!(shared, "xprtrdma_rs::shared"),
+                ring_held,
                 ep <- ep,
                 tearing_down: AtomicBool::new(false),
                 mr_refresh_wanted: AtomicBool::new(false),

@@ -16,7 +16,7 @@ use crate::proto::sendctx::Slot;
 use crate::rdma_cm::QpGone;
 use crate::sunrpc::{self, Rqst};
 use crate::trace;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -40,18 +40,14 @@ impl AsMut<[Slot]> for Slots {
     }
 }
 
-/// The ring's count of Send owners per req, indexed by req id.
-pub(super) struct Held(pub(super) KVec<u32>);
+/// The ring's count of Send owners per req, indexed by req id: shared
+/// with [`Transport::ring_held`], which reads them for I4 without the
+/// `shared` lock; the ring writes them under it.
+pub(super) struct Held(pub(super) Arc<KVec<AtomicU32>>);
 
-impl AsRef<[u32]> for Held {
-    fn as_ref(&self) -> &[u32] {
+impl AsRef<[AtomicU32]> for Held {
+    fn as_ref(&self) -> &[AtomicU32] {
         &self.0
-    }
-}
-
-impl AsMut<[u32]> for Held {
-    fn as_mut(&mut self) -> &mut [u32] {
-        &mut self.0
     }
 }
 

@@ -15,6 +15,7 @@
 //! the pool.
 
 use crate::proto::lifetime::{self, LifetimeError, Pool, Pooled, Released};
+use crate::proto::sendctx;
 use crate::sunrpc::{self, SlotReturn, Task};
 use crate::trace;
 use core::sync::atomic::Ordering;
@@ -162,8 +163,9 @@ impl Transport {
         };
         // I4: both owners are gone, so no sendctx still refers to the req.
         // The ring counts each req's owners where it takes and drops them,
-        // so this is one load, not a walk of every slot.
-        let in_ring = self.shared.lock().ring.owners_of(id) != 0;
+        // so this is one load, not a walk of every slot, and the counts are
+        // atomics shared with the ring, so it takes no lock.
+        let in_ring = sendctx::owners_in(&self.ring_held, id) != 0;
         if !lifetime::i4_send_released(in_ring) {
             sunrpc::warn_once(c_str!("I4: req released while a sendctx holds it"));
         }

@@ -72,7 +72,7 @@ impl Ghost {
 
 struct World {
     reqs: Vec<Req>,
-    send: Mutex<SendCtxRing<Vec<Slot>, Vec<u32>>>,
+    send: Mutex<SendCtxRing<Vec<Slot>, Vec<core::sync::atomic::AtomicU32>>>,
     ghost: Mutex<Ghost>,
 }
 
@@ -109,7 +109,9 @@ impl World {
             reqs,
             send: Mutex::new(SendCtxRing::new(
                 (0..RING_SLOTS).map(|_| None).collect(),
-                vec![0; n as usize],
+                // The ring's counts, only touched under the mutex: plain
+                // atomics, not loom's.
+                (0..n).map(|_| core::sync::atomic::AtomicU32::new(0)).collect(),
             )),
             ghost: Mutex::new(ghost),
         })

@@ -851,7 +851,10 @@ fn sendctx_ring_against_a_reference_queue() {
                 })
                 .collect();
             let mut ring =
-                SendCtxRing::new((0..cap).map(|_| None).collect::<Vec<Slot>>(), vec![0u32; 4]);
+                SendCtxRing::new(
+                (0..cap).map(|_| None).collect::<Vec<Slot>>(),
+                (0..4).map(|_| AtomicU32::new(0)).collect::<Vec<_>>(),
+            );
             // Reference: in-flight slots, oldest first, with the req posted.
             let mut model: VecDeque<(usize, Option<u32>)> = VecDeque::new();
             let mut sends = [0u32; 4];

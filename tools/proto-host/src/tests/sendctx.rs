@@ -22,10 +22,13 @@ fn reqs(n: u32) -> Vec<(Req, RpcOwner)> {
 /// Reqs a test ring counts owners for.
 const RING_REQS: usize = 16;
 
-type Ring = SendCtxRing<Vec<Slot>, Vec<u32>>;
+type Ring = SendCtxRing<Vec<Slot>, Vec<AtomicU32>>;
 
 fn ring(n: usize) -> Ring {
-    SendCtxRing::new((0..n).map(|_| None).collect(), vec![0; RING_REQS])
+    SendCtxRing::new(
+        (0..n).map(|_| None).collect(),
+        (0..RING_REQS).map(|_| AtomicU32::new(0)).collect(),
+    )
 }
 
 fn post(ring: &mut Ring, req: &(Req, RpcOwner)) -> usize {
