@@ -567,8 +567,41 @@ impl PinnedRqst {
 
     /// Copies `bytes` into the private receive buffer at `offset`
     /// (`write_bytes_to_xdr_buf()`).
+    ///
+    /// A run within the head (the RPC header of an inline Reply, on every
+    /// Reply) is copied straight there: that is all
+    /// `write_bytes_to_xdr_buf()` does for it, after working out the
+    /// sub-buffer (`xdr_buf_subsegment()`) and copying nothing into the
+    /// pages and tail.
     pub(crate) fn write_private(&mut self, offset: u32, bytes: &[u8]) -> Result {
         let len = u32::try_from(bytes.len()).map_err(|_| EIO)?;
+        // SAFETY: as in `rcv_buf`.
+        let head = unsafe { (*self.as_ptr()).rq_private_buf.head[0] };
+        let dst = (head.iov_base as usize).wrapping_add(offset as usize);
+        let in_head = (offset as usize)
+            .checked_add(bytes.len())
+            .is_some_and(|end| end <= head.iov_len);
+        let src = bytes.as_ptr() as usize;
+        let apart = src.saturating_add(bytes.len()) <= dst || dst.saturating_add(bytes.len()) <= src;
+        if len != 0 && in_head && apart && !head.iov_base.is_null() {
+            // SAFETY: pinned, the receive buffers are the reply path's
+            // (type invariant), and `&mut self` excludes every view of
+            // them held through this type; the head of the private buffer
+            // is `iov_len` bytes at `iov_base` of the rqst's receive
+            // buffer, as the RPC layer set it up (and `trim_rcv_head` only
+            // shortens it), the memory `write_bytes_to_xdr_buf()` writes
+            // for such a run. `offset + len` is within it, and `bytes`
+            // (only read) lies apart from `dst..dst + len` (both checked
+            // above), so no reference covers what is written.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    head.iov_base.cast::<u8>().add(offset as usize),
+                    bytes.len(),
+                )
+            };
+            return Ok(());
+        }
         // SAFETY: pinned, the receive buffers are the reply path's (type
         // invariant); the kernel reads at most `len` bytes of `bytes` and
         // writes within the buffer.
