@@ -32,10 +32,15 @@ impl Cid {
 
 /// A work completion (`struct ib_wc`), as a completion handler sees it:
 /// valid for the handler's call, and written by no one during it; and the
-/// id of the CQ it came from.
+/// CQ it came from, whose id is read only for a completion id
+/// ([`Wc::cid`], for the trace points), not on every completion.
+///
+/// # Invariants
+///
+/// `cq` is the live CQ whose poller made this value, for at least `'a`.
 pub(crate) struct Wc<'a> {
     wc: &'a bindings::ib_wc,
-    cq_id: u32,
+    cq: *mut bindings::ib_cq,
 }
 
 impl<'a> Wc<'a> {
@@ -46,12 +51,12 @@ impl<'a> Wc<'a> {
     /// `cq` is the live CQ and `wc` the completion of a handler's call,
     /// which nothing writes until it returns and which outlives `'a`.
     pub(super) unsafe fn from_raw(cq: *mut bindings::ib_cq, wc: *const bindings::ib_wc) -> Self {
+        // INVARIANT: the caller guarantees that `cq` is live for the call,
+        // which `'a` does not outlive.
         Self {
             // SAFETY: guaranteed by the caller.
             wc: unsafe { &*wc },
-            // SAFETY: the CQ is live (the caller); its id is fixed when
-            // it is allocated.
-            cq_id: unsafe { bindings::xprs_ib_cq_id(cq) },
+            cq,
         }
     }
 
@@ -63,7 +68,9 @@ impl<'a> Wc<'a> {
     /// Returns the completion id of context `completion` on this
     /// completion's CQ.
     pub(crate) fn cid(&self, completion: i32) -> Cid {
-        Cid::new(self.cq_id, completion)
+        // SAFETY: the CQ is live (type invariant); its id is fixed when it
+        // is allocated.
+        Cid::new(unsafe { bindings::xprs_ib_cq_id(self.cq) }, completion)
     }
 
     /// Returns the completion's status.
