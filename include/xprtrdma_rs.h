@@ -78,7 +78,6 @@ int xprs_op_enable_swap(struct rpc_xprt *xprt);
 void xprs_op_disable_swap(struct rpc_xprt *xprt);
 
 /* Static inline helpers of sunrpc. */
-bool xprs_xprt_connected(struct rpc_xprt *xprt);
 void xprs_xprt_set_connected(struct rpc_xprt *xprt);
 void xprs_xprt_clear_connected(struct rpc_xprt *xprt);
 void xprs_xprt_clear_connecting(struct rpc_xprt *xprt);

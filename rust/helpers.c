@@ -171,11 +171,6 @@ unsigned long xprs_jiffies(void)
 	return jiffies;
 }
 
-bool xprs_xprt_connected(struct rpc_xprt *xprt)
-{
-	return xprt_connected(xprt);
-}
-
 void xprs_xprt_set_connected(struct rpc_xprt *xprt)
 {
 	xprt_set_connected(xprt);

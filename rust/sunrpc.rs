@@ -305,8 +305,12 @@ impl Xprt {
 
     /// `xprt_connected()`.
     pub(crate) fn connected(&self) -> bool {
-        // SAFETY: live; it tests a bit of `xprt->state`.
-        unsafe { bindings::xprs_xprt_connected(self.as_ptr()) }
+        // SAFETY: live; `state` is a word of bits that sunrpc changes
+        // only with atomic bit operations, read here once, as `test_bit()`
+        // reads it (inline, as C's `xprt_connected()` is: no C call on
+        // every Send).
+        let state = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).state)) };
+        state & (1 << bindings::XPRT_CONNECTED) != 0
     }
 
     /// `xprt_set_connected()`.

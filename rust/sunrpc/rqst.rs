@@ -311,6 +311,14 @@ impl<'a> Rqst<'a> {
     /// `&mut self`: no [`XdrBuf`] of [`Rqst::rcv_buf`] lives while the page
     /// array changes.
     pub(crate) fn alloc_sparse_rcv_pages(&mut self) -> Result {
+        // Only a sparse page array needs filling: the helper's own first
+        // test, made here so that the common Call pays no C call for it
+        // (as `rpcrdma_marshal_req()` tests the flag inline).
+        // SAFETY: live, and the receive buffer is the owner's (type
+        // invariant).
+        if unsafe { (*self.as_ptr()).rq_rcv_buf.flags } & bindings::XDRBUF_SPARSE_PAGES == 0 {
+            return Ok(());
+        }
         // SAFETY: live, and the receive buffer's page array is the
         // owner's (type invariant); `&mut self` excludes every view of it
         // made through `self`, so the mutable borrow is the only one.
