@@ -133,6 +133,9 @@ void xprs_ib_dma_unmap_single(struct ib_device *dev, u64 addr, size_t size,
 void xprs_ib_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t size);
 void xprs_ib_dma_sync_for_device(struct ib_device *dev, u64 addr,
 				 size_t size);
+/* ib_uses_virt_dma(): the device (rxe, siw) maps nothing, so the
+ * ib_dma_sync_*() calls do nothing; fixed for the device's life. */
+bool xprs_ib_uses_virt_dma(struct ib_device *dev);
 int xprs_rdma_connect(struct rdma_cm_id *id, const void *pdata, u8 pdata_len);
 u32 xprs_ib_device_max_queue(struct ib_device *dev);
 u32 xprs_ib_device_max_fr_depth(struct ib_device *dev);

@@ -114,6 +114,11 @@ u64 xprs_ib_dma_map_single(struct ib_device *dev, void *cpu_addr,
 	return ib_dma_map_single(dev, cpu_addr, size, xprs_dir(to_device));
 }
 
+bool xprs_ib_uses_virt_dma(struct ib_device *dev)
+{
+	return ib_uses_virt_dma(dev);
+}
+
 int xprs_ib_dma_mapping_error(struct ib_device *dev, u64 dma_addr)
 {
 	return ib_dma_mapping_error(dev, dma_addr);

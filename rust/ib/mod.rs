@@ -381,12 +381,17 @@ impl<R> Qp<R> {
 ///
 /// `addr` maps the `len` bytes at `buf` for the device of `dev` in
 /// direction `to_device` until `drop`; `dev` keeps the device valid until
-/// then. `buf` is a `len`-byte allocation owned by this value.
+/// then. `buf` is a `len`-byte allocation owned by this value. `virt_dma`
+/// is `ib_uses_virt_dma()` of that device, which is fixed for its life.
 pub(crate) struct DmaBuf {
     buf: KVec<u8>,
     addr: u64,
     dev: DeviceRef,
     to_device: bool,
+    /// The device maps nothing (rxe, siw): `ib_dma_sync_*()` do nothing
+    /// for it, so the syncs below make no C call (C's are inline, and
+    /// test the same).
+    virt_dma: bool,
 }
 
 // SAFETY: a `DmaBuf` owns its buffer and its mapping (type invariant),
@@ -417,12 +422,16 @@ impl DmaBuf {
         if unsafe { bindings::xprs_ib_dma_mapping_error(dev.as_ptr(), addr) } != 0 {
             return Err(EIO);
         }
-        // INVARIANT: mapped just above, for the device `dev` holds.
+        // SAFETY: as above.
+        let virt_dma = unsafe { bindings::xprs_ib_uses_virt_dma(dev.as_ptr()) };
+        // INVARIANT: mapped just above, for the device `dev` holds, whose
+        // `virt_dma` was just read.
         Ok(Self {
             buf,
             addr,
             dev,
             to_device,
+            virt_dma,
         })
     }
 
@@ -443,6 +452,9 @@ impl DmaBuf {
 
     /// Hands the first `len` bytes to the device (before posting a Send).
     pub(crate) fn sync_for_device(&self, len: usize) {
+        if self.virt_dma {
+            return;
+        }
         // SAFETY: by the type invariant `addr` maps at least `len` bytes
         // when `len` is clamped to the buffer length.
         unsafe {
@@ -460,8 +472,11 @@ impl DmaBuf {
     /// completed, and returns them.
     pub(crate) fn sync_for_cpu(&self, len: usize) -> &[u8] {
         let len = len.min(self.len());
-        // SAFETY: by the type invariant `addr` maps at least `len` bytes.
-        unsafe { bindings::xprs_ib_dma_sync_for_cpu(self.dev.as_ptr(), self.addr, len) };
+        if !self.virt_dma {
+            // SAFETY: by the type invariant `addr` maps at least `len`
+            // bytes.
+            unsafe { bindings::xprs_ib_dma_sync_for_cpu(self.dev.as_ptr(), self.addr, len) };
+        }
         self.buf.get(..len).unwrap_or(&[])
     }
 }
