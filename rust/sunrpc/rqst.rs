@@ -345,8 +345,38 @@ impl<'a> Rqst<'a> {
 
     /// Copies the `dst.len()` bytes at `offset` of the call into `dst`
     /// (`read_bytes_from_xdr_buf()`).
+    ///
+    /// A run within the head (the RPC header of every inline Call, the
+    /// whole of most) is copied straight from there: that is all
+    /// `read_bytes_from_xdr_buf()` does for it, after working out the
+    /// sub-buffer (`xdr_buf_subsegment()`) and copying nothing from the
+    /// pages and tail.
     pub(crate) fn read_call(&self, offset: u32, dst: &mut [u8]) -> Result {
         let len = u32::try_from(dst.len()).map_err(|_| EIO)?;
+        // SAFETY: live, the call is stable (type invariant).
+        let head = unsafe { (*self.as_ptr()).rq_snd_buf.head[0] };
+        let src = (head.iov_base as usize).wrapping_add(offset as usize);
+        let in_head = (offset as usize)
+            .checked_add(dst.len())
+            .is_some_and(|end| end <= head.iov_len);
+        let to = dst.as_ptr() as usize;
+        let apart = to.saturating_add(dst.len()) <= src || src.saturating_add(dst.len()) <= to;
+        if len != 0 && in_head && apart && !head.iov_base.is_null() {
+            // SAFETY: live, and the call does not change while the owner's
+            // op runs (type invariant); its head is `iov_len` bytes at
+            // `iov_base` of the rqst's call buffer, as the RPC layer set it
+            // up, the memory `read_bytes_from_xdr_buf()` reads for such a
+            // run. `offset + len` is within it, and `dst` lies apart from
+            // `src..src + len` (both checked above).
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    head.iov_base.cast::<u8>().add(offset as usize),
+                    dst.as_mut_ptr(),
+                    dst.len(),
+                )
+            };
+            return Ok(());
+        }
         // SAFETY: live, the call is stable (type invariant); the kernel
         // writes at most `len` bytes into `dst`, and checks `offset + len`
         // against the buffer.
