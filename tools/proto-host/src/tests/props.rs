@@ -221,8 +221,6 @@ fn within(inner: &[u8], outer: &[u8]) -> bool {
     i.start >= o.start && i.end <= o.end
 }
 
-/// Decodes `data` from the middle of a guard buffer and checks that every
-/// view the decoder returns lies within `data` and is self-consistent.
 /// What `Fixed::backchannel_call` is defined as: a decode that admits no
 /// chunk at all, then `MsgReply::is_backchannel_call`.
 fn backchannel_call_by_decode<'a>(fixed: &Fixed, msg: &'a [u8]) -> Option<&'a [u8]> {
@@ -269,6 +267,8 @@ fn backchannel_call_peek_matches_decode() {
     );
 }
 
+/// Decodes `data` from the middle of a guard buffer and checks that every
+/// view the decoder returns lies within `data` and is self-consistent.
 fn check_decode_in_bounds(data: &[u8], limits: &Limits) -> Result<(), TestCaseError> {
     const GUARD: usize = 64;
     let mut guarded = vec![0xa5u8; GUARD + data.len() + GUARD];
