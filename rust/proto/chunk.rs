@@ -604,6 +604,7 @@ impl PageRun {
 
     /// Returns pieces `from..to` of the run as a run of their own, or
     /// `None` if that is empty or not within the run.
+    #[inline]
     fn sub(&self, from: u32, to: u32, page: PageSize) -> Option<PageRun> {
         if from >= to || to > self.count {
             return None;
@@ -618,6 +619,7 @@ impl PageRun {
     }
 
     /// Returns piece `j` of the run.
+    #[inline]
     fn piece(&self, j: u32, page: PageSize) -> Option<Piece> {
         let one = self.sub(j, j.checked_add(1)?, page)?;
         Some(Piece {
@@ -644,6 +646,7 @@ pub(crate) struct MrRanges<'c> {
 impl MrRanges<'_> {
     /// Returns the number of pieces of the registration that starts at
     /// piece `first` (at least 1).
+    #[inline]
     fn nents(&self, first: u32) -> u32 {
         let mut nents = self.depth.min(self.chunk.n.saturating_sub(first)).max(1);
         for &end in self.ends.iter().flatten() {
@@ -658,6 +661,7 @@ impl MrRanges<'_> {
 impl Iterator for MrRanges<'_> {
     type Item = (MrRange, MrEntries);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.first >= self.chunk.n {
             return None;
@@ -744,6 +748,7 @@ impl ChunkPieces {
 
     /// Returns the number of pieces before the first page piece, and the
     /// number of page pieces.
+    #[inline]
     fn page_span(&self) -> (u32, u32) {
         (
             u32::from(self.head.is_some()),
@@ -752,6 +757,7 @@ impl ChunkPieces {
     }
 
     /// Returns piece `g`.
+    #[inline]
     fn piece(&self, g: u32) -> Option<Piece> {
         let (h, count) = self.page_span();
         if g < h {
@@ -803,6 +809,7 @@ impl ChunkPieces {
     /// piece. Every other piece is a page piece followed by a page piece,
     /// so it ends at its page's end and the next starts at its page's
     /// start.
+    #[inline]
     pub(crate) fn ranges(&self, t: &Thresholds, room: usize) -> Result<MrRanges<'_>, PlanError> {
         let (h, count) = self.page_span();
         let mut ends = [None, None];
@@ -836,6 +843,7 @@ impl ChunkPieces {
     /// that [`page_run`] and the single-piece path of `frwr.rs: register`
     /// hand it, with the page pieces as one run. `None` if the range is
     /// empty or not within the pieces.
+    #[inline]
     pub(crate) fn entries(&self, range: &MrRange) -> Option<MrEntries> {
         let first = u32::try_from(range.first).ok()?;
         let end = first.checked_add(u32::try_from(range.nents).ok()?)?;
